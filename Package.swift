@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "strata",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "strata", targets: ["strata"]),
+        .library(name: "StrataCore", targets: ["StrataCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
+    ],
+    targets: [
+        // C libraries, wrapped by module maps only; the Swift code that uses them lives in StrataCore.
+        .systemLibrary(
+            name: "CArchive",
+            pkgConfig: "libarchive",
+            providers: [.apt(["libarchive-dev"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        // The store: releases, pointers, history, locking. No networking.
+        .target(
+            name: "StrataCore",
+            dependencies: [
+                "CArchive",
+                "CZlib",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The command line: parses arguments, calls StrataCore, prints.
+        .executableTarget(
+            name: "strata",
+            dependencies: [
+                "StrataCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "StrataCoreTests",
+            dependencies: ["StrataCore"]
+        ),
+        // Black-box tests that run the built `strata` binary as a subprocess.
+        .testTarget(
+            name: "StrataCLITests",
+            dependencies: ["StrataCore", "strata"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,37 @@
+import Crypto
+
+/// The release fingerprint, as the product contract defines it.
+///
+/// For every file, the line `<sha256 hex>  <path>\n` (exactly `sha256sum` output), sorted by path
+/// bytewise; the fingerprint is the SHA-256 of the concatenated lines and the release id is its first
+/// 16 hex digits. Recompute it with coreutils:
+/// `(cd release && find . -type f ! -path './.strata/*' -printf '%P\0' | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum`
+public enum Fingerprint {
+    public static let idLength = 16
+
+    /// `entries` must be sorted by path bytewise.
+    public static func compute<S: Sequence>(_ entries: S) -> String where S.Element == (path: String, sha256: String) {
+        var hasher = SHA256()
+        for entry in entries {
+            var line = entry.sha256
+            line += "  "
+            line += entry.path
+            line += "\n"
+            hasher.update(data: Array(line.utf8))
+        }
+        return Hashing.hex(hasher.finalize())
+    }
+
+    public static func releaseID(of fingerprint: String) -> String {
+        String(fingerprint.prefix(idLength))
+    }
+
+    /// True for a full release id: 16 lowercase hex digits.
+    public static func isReleaseID(_ text: String) -> Bool {
+        text.utf8.count == idLength && isLowercaseHex(text)
+    }
+
+    static func isLowercaseHex(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
+    }
+}

@@ -1,0 +1,51 @@
+/// Where everything lives inside a store. The one place that spells out paths.
+///
+/// ```
+/// <root>/strata-store.json      marker: this folder is a Strata store
+/// <root>/releases/<id>/         immutable releases (files 0444, folders 0555)
+/// <root>/releases/<id>/.strata/ release metadata (manifest.json), never served, not fingerprinted
+/// <root>/channels/<name>        pointer files: "<id>\n"
+/// <root>/history/<name>.jsonl   append-only log of every flip of that channel
+/// <root>/pins/<id>              a release prune must keep
+/// <root>/pool/<ab>/<sha256>     content-addressed hard links, so unchanged files are never copied again
+/// <root>/staging/               work in progress; anything here without a live owner is debris
+/// <root>/lock                   the writers' lock (flock), holding pid, host and time of the holder
+/// ```
+public struct StoreLayout: Sendable, Equatable {
+    public let root: String
+
+    public init(root: String) {
+        var trimmed = root
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+        self.root = trimmed
+    }
+
+    public var marker: String { root + "/strata-store.json" }
+    public var releases: String { root + "/releases" }
+    public var channels: String { root + "/channels" }
+    public var history: String { root + "/history" }
+    public var pins: String { root + "/pins" }
+    public var pool: String { root + "/pool" }
+    public var staging: String { root + "/staging" }
+    public var lockFile: String { root + "/lock" }
+
+    /// The folders a writable store has.
+    var folders: [String] { [releases, channels, history, pins, pool, staging] }
+
+    public func release(_ id: String) -> String { releases + "/" + id }
+    public func metadata(_ id: String) -> String { release(id) + "/" + ReleaseLayout.metadataFolder }
+    public func manifest(_ id: String) -> String { release(id) + "/" + ReleaseLayout.manifestPath }
+    public func channel(_ name: String) -> String { channels + "/" + name }
+    public func history(_ channel: String) -> String { history + "/" + channel + ".jsonl" }
+    public func pin(_ id: String) -> String { pins + "/" + id }
+
+    /// The pool entry for content with this SHA-256, fanned out by its first two hex digits.
+    public func pooled(_ sha256: String) -> String { pool + "/" + sha256.prefix(2) + "/" + sha256 }
+}
+
+/// Names inside one release folder.
+public enum ReleaseLayout {
+    /// Strata's own metadata; never served and never part of the fingerprint.
+    public static let metadataFolder = ".strata"
+    public static let manifestPath = ".strata/manifest.json"
+}

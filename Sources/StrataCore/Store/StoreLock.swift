@@ -1,0 +1,71 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The writers' lock: `flock` on `<root>/lock`, which also records who holds it.
+///
+/// The kernel drops an flock when its holder dies, so a lock left by a killed process never blocks
+/// anyone: the next writer takes it at once and overwrites the stale record. A live holder makes
+/// others wait, up to a timeout, then fail with a message naming the holder.
+public final class StoreLock {
+    public static let defaultTimeout: Double = 60
+
+    private let file: FileDescriptor
+
+    private init(file: FileDescriptor) {
+        self.file = file
+    }
+
+    deinit {
+        release()
+    }
+
+    /// Releases the lock (closing the file would too; this makes the moment explicit).
+    func release() {
+        flock(file.raw, LOCK_UN)
+    }
+
+    static func acquire(_ path: String, timeoutSeconds: Double) throws -> StoreLock {
+        let file = try FileSystem.open(path, O_RDWR | O_CREAT, purpose: "open the lock file")
+        let deadline = Monotonic.now + timeoutSeconds
+        while flock(file.raw, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else { throw StrataError.system("lock", path) }
+            if Monotonic.now >= deadline {
+                let holder = (try? file.readAll()).flatMap { String(validating: $0, as: UTF8.self) } ?? ""
+                let who = holder.trimmingWhitespace().isEmpty ? "another process" : holder.trimmingWhitespace()
+                throw StrataError(.locked, "the store is locked by \(who); gave up after \(Int(timeoutSeconds))s (STRATA_LOCK_TIMEOUT sets the wait)")
+            }
+            usleep(20_000)
+        }
+        let record = "pid \(getpid()) on \(hostName()) since \(Timestamp.now())\n"
+        _ = ftruncate(file.raw, 0)
+        _ = record.withCString { pwrite(file.raw, $0, strlen($0), 0) }
+        return StoreLock(file: file)
+    }
+
+    private static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown host" }
+        return String(cString: buffer)
+    }
+}
+
+@available(*, unavailable)
+extension StoreLock: Sendable {}
+
+enum Monotonic {
+    static var now: Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" }
+        guard let first = firstIndex(where: { !isSpace($0) }) else { return "" }
+        let last = lastIndex(where: { !isSpace($0) })!
+        return String(self[first...last])
+    }
+}

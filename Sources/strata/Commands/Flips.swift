@@ -1,0 +1,90 @@
+import ArgumentParser
+import StrataCore
+
+struct Activate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make a release live on a channel (an atomic pointer flip).",
+        discussion: """
+            --expect makes the flip a compare-and-swap: it is refused (exit 3) unless the channel
+            still points at the given release ('none': at nothing yet).
+
+            Example:
+              strata activate v42 --channel production --expect 3f2a9c1b
+            """)
+
+    @OptionGroup var options: StoreOptions
+
+    @Argument(help: "Release id, unique id prefix (4+ hex digits) or label.")
+    var release: String
+
+    @OptionGroup var channel: ChannelOption
+
+    @Option(help: ArgumentHelp("Only flip if the channel points at this release now ('none': at nothing).", valueName: "release"))
+    var expect: String?
+
+    func run() throws {
+        let store = try options.readable()
+        let catalog = ReleaseCatalog(store)
+        let id = try catalog.resolve(release)
+        let expected: String?? = try expect.map { reference in
+            if reference == "none" { return nil }
+            if Fingerprint.isReleaseID(reference) { return reference }
+            return try catalog.resolve(reference)
+        }
+        let flip = try Channels(store: store, lockTimeout: options.lockTimeout).activate(id, channel: channel.channel, expected: expected)
+        try FlipOutput(flip).print(json: options.json)
+    }
+}
+
+struct Rollback: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Go back to the release that was live before the current one.",
+        discussion: """
+            Follows the channel's history, not file times: each rollback steps one further back,
+            skipping releases that were pruned. --to picks the release instead.
+
+            Example:
+              strata rollback --channel production
+            """)
+
+    @OptionGroup var options: StoreOptions
+    @OptionGroup var channel: ChannelOption
+
+    @Option(help: ArgumentHelp("Roll back to this release instead.", valueName: "release"))
+    var to: String?
+
+    func run() throws {
+        let store = try options.readable()
+        let target = try to.map { try ReleaseCatalog(store).resolve($0) }
+        let flip = try Channels(store: store, lockTimeout: options.lockTimeout).rollback(channel: channel.channel, to: target)
+        for id in flip.skipped where !options.json {
+            Output.note("skipped \(id): pruned")
+        }
+        try FlipOutput(flip).print(json: options.json)
+    }
+}
+
+struct FlipOutput: Encodable {
+    let channel: String
+    let from: String?
+    let to: String
+    let changed: Bool
+    let skipped: [String]
+
+    init(_ flip: FlipResult) {
+        channel = flip.channel
+        from = flip.from
+        to = flip.to
+        changed = flip.changed
+        skipped = flip.skipped
+    }
+
+    var sentence: String {
+        guard changed else { return "\(channel) already serves \(to)" }
+        return "\(channel): \(from ?? "nothing") -> \(to)"
+    }
+
+    func print(json: Bool) throws {
+        if json { try Output.json(self) } else { Output.line(sentence) }
+    }
+}

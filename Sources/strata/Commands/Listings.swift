@@ -1,0 +1,92 @@
+import ArgumentParser
+import StrataCore
+
+struct Releases: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List releases, newest first, with the channels that serve them.")
+
+    @OptionGroup var options: StoreOptions
+
+    func run() throws {
+        let store = try options.readable()
+        let releases = try ReleaseCatalog(store).summaries().reversed()
+        let channels = try Channels(store: store).all()
+        let pinned = try Pins(store: store).pinned()
+        let rows = releases.map { release in
+            ReleaseRow(release, channels: channels.filter { $0.release == release.id }.map(\.name), pinned: pinned.contains(release.id))
+        }
+        if options.json { return try Output.json(rows) }
+        if rows.isEmpty { return Output.note("no releases yet; publish one with 'strata publish <folder>'") }
+        Output.table(
+            ["ID", "LABEL", "CREATED", "FILES", "SIZE", "CHANNELS"],
+            rows.map { row in
+                [row.id, row.label ?? "-", Output.time(row.created), String(row.fileCount), Output.bytes(row.byteCount),
+                 (row.channels + (row.pinned ? ["(pinned)"] : [])).joined(separator: ",")]
+            })
+    }
+}
+
+struct ReleaseRow: Encodable {
+    let id: String
+    let label: String?
+    let created: String
+    let fileCount: Int
+    let byteCount: Int64
+    let fingerprint: String
+    let source: String
+    let channels: [String]
+    let pinned: Bool
+
+    init(_ summary: ReleaseSummary, channels: [String], pinned: Bool) {
+        id = summary.id
+        label = summary.label
+        created = summary.created
+        fileCount = summary.fileCount
+        byteCount = summary.byteCount
+        fingerprint = summary.fingerprint
+        source = summary.source
+        self.channels = channels
+        self.pinned = pinned
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show each channel and the release it serves.")
+
+    @OptionGroup var options: StoreOptions
+
+    struct Row: Encodable {
+        let channel: String
+        let release: String
+        let label: String?
+        let since: String?
+    }
+
+    func run() throws {
+        let store = try options.readable()
+        let labels = Dictionary(try ReleaseCatalog(store).summaries().map { ($0.id, $0.label) }, uniquingKeysWith: { a, _ in a })
+        let rows = try Channels(store: store).all().map { state in
+            Row(channel: state.name, release: state.release, label: labels[state.release] ?? nil, since: state.since)
+        }
+        if options.json { return try Output.json(rows) }
+        if rows.isEmpty { return Output.note("no channel is live yet; run 'strata activate <release>'") }
+        Output.table(
+            ["CHANNEL", "RELEASE", "LABEL", "SINCE"],
+            rows.map { [$0.channel, $0.release + (labels[$0.release] == nil ? " (missing!)" : ""), $0.label ?? "-", $0.since.map(Output.time) ?? "-"] })
+    }
+}
+
+struct History: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show every flip of a channel, oldest first.")
+
+    @OptionGroup var options: StoreOptions
+    @OptionGroup var channel: ChannelOption
+
+    func run() throws {
+        let entries = try Channels(store: try options.readable()).history(channel.channel)
+        if options.json { return try Output.json(entries) }
+        if entries.isEmpty { return Output.note("channel '\(channel.channel)' has no history") }
+        Output.table(
+            ["TIME", "ACTION", "FROM", "TO", "BY"],
+            entries.map { [Output.time($0.time), $0.action.rawValue, $0.from ?? "-", $0.to, $0.by] })
+    }
+}

@@ -1,0 +1,172 @@
+import ArgumentParser
+import StrataCore
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Re-hash releases against their manifests; exit 1 on any difference.",
+        discussion: """
+            With no argument, verifies every release. An argument with a '/' is a release folder
+            anywhere on disk (a release copied out of the store can be verified too).
+
+            Example:
+              strata verify 3f2a v41 ./backup/releases/9c8d7e6f5a4b3c2d
+            """)
+
+    @OptionGroup var options: StoreOptions
+
+    @Argument(help: "Releases (id, prefix or label) or release folders.")
+    var releases: [String] = []
+
+    struct Row: Encodable {
+        let id: String
+        let fileCount: Int
+        let intact: Bool
+        let problems: [VerificationProblem]
+    }
+
+    func run() throws {
+        let folders = try releaseFolders()
+        var rows: [Row] = []
+        for folder in folders {
+            let report = try Verifier().verify(releaseFolder: folder)
+            rows.append(Row(id: report.id, fileCount: report.fileCount, intact: report.isIntact, problems: report.problems))
+        }
+        if options.json {
+            try Output.json(rows)
+        } else {
+            if rows.isEmpty { Output.note("no releases to verify") }
+            for row in rows {
+                Output.line(row.intact ? "\(row.id)  ok  \(row.fileCount) files" : "\(row.id)  FAILED")
+                for problem in row.problems {
+                    Output.line("  \(problem.kind.rawValue): \(Escaped.path(problem.path)): \(problem.detail)")
+                }
+            }
+        }
+        if rows.contains(where: { !$0.intact }) { throw CommandFailure(status: 1) }
+    }
+
+    private func releaseFolders() throws -> [String] {
+        if releases.isEmpty {
+            let store = try options.readable()
+            return try ReleaseCatalog(store).summaries().map { store.layout.release($0.id) }
+        }
+        var folders: [String] = []
+        for reference in releases {
+            if reference.contains("/") {
+                folders.append(reference)
+            } else {
+                let store = try options.readable()
+                folders.append(store.layout.release(try ReleaseCatalog(store).resolve(reference)))
+            }
+        }
+        return folders
+    }
+}
+
+struct Prune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Remove old releases, keeping the newest N and everything a channel may need.",
+        discussion: """
+            Never removes a release a channel points at, a pinned release, or one named in the last N
+            entries of any channel's history (so rollback still works). Frees file content no
+            remaining release uses.
+
+            Example:
+              strata prune --keep 10 --dry-run
+            """)
+
+    @OptionGroup var options: StoreOptions
+
+    @Option(help: "How many of the newest releases (by publish time) to keep.")
+    var keep: Int
+
+    @Flag(help: "Only list what would be removed.")
+    var dryRun = false
+
+    func validate() throws {
+        if keep < 1 { throw ValidationError("--keep must be at least 1") }
+    }
+
+    struct Result: Encodable {
+        let dryRun: Bool
+        let removed: [ReleaseSummary]
+        let kept: [Kept]
+        let filesFreed: Int
+        let bytesFreed: Int64
+    }
+
+    struct Kept: Encodable {
+        let id: String
+        let reasons: [RetentionReason]
+    }
+
+    func run() throws {
+        let store = try options.readable()
+        let pruner = Pruner(store: store, lockTimeout: options.lockTimeout)
+        let plan: PrunePlan
+        var freed: (files: Int, bytes: Int64) = (0, 0)
+        if dryRun {
+            plan = try pruner.plan(keep: keep)
+        } else {
+            let report = try pruner.prune(keep: keep)
+            plan = report.plan
+            freed = (report.filesFreed, report.bytesFreed)
+        }
+        if options.json {
+            return try Output.json(Result(
+                dryRun: dryRun, removed: plan.remove, kept: plan.keep.map { Kept(id: $0.release.id, reasons: $0.reasons) },
+                filesFreed: freed.files, bytesFreed: freed.bytes))
+        }
+        let verb = dryRun ? "would remove" : "removed"
+        for release in plan.remove {
+            Output.line("\(verb)  \(Output.release(release.id, label: release.label))  \(Output.time(release.created))")
+        }
+        if plan.remove.isEmpty {
+            Output.note("nothing to prune; \(plan.keep.count) releases kept")
+        } else if !dryRun {
+            Output.note("removed \(plan.remove.count) releases, freed \(freed.files) files (\(Output.bytes(freed.bytes))); \(plan.keep.count) kept")
+        }
+    }
+}
+
+struct Pin: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Keep a release through every prune.")
+
+    @OptionGroup var options: StoreOptions
+    @Argument(help: "Release id, prefix or label.") var release: String
+
+    func run() throws {
+        let store = try options.readable()
+        let id = try ReleaseCatalog(store).resolve(release)
+        let changed = try Pins(store: store, lockTimeout: options.lockTimeout).pin(id)
+        if options.json { return try Output.json(["id": id, "pinned": "true"]) }
+        Output.line(changed ? "pinned \(id)" : "\(id) was already pinned")
+    }
+}
+
+struct Unpin: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Let prune remove a release again.")
+
+    @OptionGroup var options: StoreOptions
+    @Argument(help: "Release id, prefix or label.") var release: String
+
+    func run() throws {
+        let store = try options.readable()
+        let id = try ReleaseCatalog(store).resolve(release)
+        let changed = try Pins(store: store, lockTimeout: options.lockTimeout).unpin(id)
+        if options.json { return try Output.json(["id": id, "pinned": "false"]) }
+        Output.line(changed ? "unpinned \(id)" : "\(id) was not pinned")
+    }
+}
+
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the version and the libraries Strata links.")
+
+    @Flag(help: "Print machine-readable JSON on stdout.") var json = false
+
+    func run() throws {
+        let versions = ["strata": Strata.version, "libarchive": LinkedLibraries.libarchive, "zlib": LinkedLibraries.zlib]
+        if json { return try Output.json(versions) }
+        Output.line("strata \(Strata.version) (\(LinkedLibraries.libarchive), zlib \(LinkedLibraries.zlib))")
+    }
+}
