@@ -27,7 +27,8 @@ struct StoreOptions: ParsableArguments {
     }
 
     func readable() throws -> Store { try Store.open(root: rootPath) }
-    func writable() throws -> Store { try Store.openForWriting(root: rootPath) }
+    /// The store, created by its first write if it does not exist yet.
+    func writable() -> Store { Store(root: rootPath) }
 }
 
 /// `--channel`, shared by the commands that act on one channel.

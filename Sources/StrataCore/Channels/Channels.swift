@@ -73,7 +73,8 @@ public struct Channels: Sendable {
     /// points at `expected` now (`.some(nil)`: unless it points nowhere yet).
     public func activate(_ release: String, channel: String, expected: String?? = nil) throws -> FlipResult {
         try Names.validateChannel(channel)
-        return try store.withWriteLock(timeoutSeconds: lockTimeout) { _ in
+        // Checked before taking the lock too, so a refusal neither waits for nor touches the lock.
+        func check() throws -> String? {
             try requireRelease(release)
             let current = try Self.readPointer(layout.channel(channel), channel: channel)
             if let expected, current != expected {
@@ -81,7 +82,11 @@ public struct Channels: Sendable {
                 let wanted = expected ?? "nothing"
                 throw StrataError(.conflict, "channel '\(channel)' points at \(actual), not \(wanted) as expected; nothing changed")
             }
-            return try flip(channel, from: current, to: release, action: .activate, skipped: [])
+            return current
+        }
+        _ = try check()
+        return try store.withWriteLock(timeoutSeconds: lockTimeout) { _ in
+            try flip(channel, from: try check(), to: release, action: .activate, skipped: [])
         }
     }
 
@@ -89,27 +94,32 @@ public struct Channels: Sendable {
     /// `target`. Releases pruned since are skipped.
     public func rollback(channel: String, to target: String? = nil) throws -> FlipResult {
         try Names.validateChannel(channel)
+        // Planned before taking the lock too, so a refusal neither waits for nor touches the lock.
+        _ = try planRollback(channel, to: target)
         return try store.withWriteLock(timeoutSeconds: lockTimeout) { _ in
-            guard let current = try Self.readPointer(layout.channel(channel), channel: channel) else {
-                throw StrataError(.notFound, "channel '\(channel)' has never been activated; nothing to roll back")
-            }
-            if let target {
-                try requireRelease(target)
-                guard target != current else {
-                    throw StrataError(.invalidInput, "channel '\(channel)' already serves \(target)")
-                }
-                return try flip(channel, from: current, to: target, action: .rollback, skipped: [])
-            }
-            let stack = ChannelHistory.liveStack(try history.entries(channel), current: current)
-            var skipped: [String] = []
-            for candidate in stack.dropLast().reversed() where candidate != current {
-                if ReleaseCatalog(store).contains(candidate) {
-                    return try flip(channel, from: current, to: candidate, action: .rollback, skipped: skipped)
-                }
-                skipped.append(candidate)
-            }
-            throw StrataError(.notFound, "channel '\(channel)' has no earlier release to roll back to")
+            let plan = try planRollback(channel, to: target)
+            return try flip(channel, from: plan.current, to: plan.target, action: .rollback, skipped: plan.skipped)
         }
+    }
+
+    private func planRollback(_ channel: String, to target: String?) throws -> (current: String, target: String, skipped: [String]) {
+        guard let current = try Self.readPointer(layout.channel(channel), channel: channel) else {
+            throw StrataError(.notFound, "channel '\(channel)' has never been activated; nothing to roll back")
+        }
+        if let target {
+            try requireRelease(target)
+            guard target != current else {
+                throw StrataError(.invalidInput, "channel '\(channel)' already serves \(target)")
+            }
+            return (current, target, [])
+        }
+        let stack = ChannelHistory.liveStack(try history.entries(channel), current: current)
+        var skipped: [String] = []
+        for candidate in stack.dropLast().reversed() where candidate != current {
+            if ReleaseCatalog(store).contains(candidate) { return (current, candidate, skipped) }
+            skipped.append(candidate)
+        }
+        throw StrataError(.notFound, "channel '\(channel)' has no earlier release to roll back to")
     }
 
     private func requireRelease(_ id: String) throws {

@@ -4,10 +4,20 @@ import Glibc
 
 /// A store on disk: the folder Strata manages.
 ///
-/// Opening for reading requires an existing store and takes no lock. Opening for writing creates the
-/// layout when the folder is new or empty, and refuses a folder that holds something else.
+/// Opening for reading requires an existing store and takes no lock. A store opened for writing is
+/// created by its first write (after the writer has checked its input), when the folder is missing or
+/// empty; a folder that holds something else is refused.
 public struct Store: Sendable {
     public let layout: StoreLayout
+
+    /// A store at `root` that may not exist yet; nothing is touched until the first write.
+    public init(root: String) {
+        layout = StoreLayout(root: root)
+    }
+
+    private init(layout: StoreLayout) {
+        self.layout = layout
+    }
 
     static let markerContents = Array("{\"format\":1}\n".utf8)
 
@@ -23,16 +33,14 @@ public struct Store: Sendable {
         return Store(layout: layout)
     }
 
-    /// Opens a store for writing, creating it when `root` is missing or an empty folder.
-    public static func openForWriting(root: String) throws -> Store {
-        let layout = StoreLayout(root: root)
+    /// Creates the store's layout when it is missing (a folder that is missing or empty).
+    func createIfNeeded() throws {
         if !FileSystem.exists(layout.marker) {
-            try create(layout)
+            try Self.create(layout)
         }
         for folder in layout.folders where !FileSystem.exists(folder) {
             try FileSystem.makeDirectory(folder)
         }
-        return Store(layout: layout)
     }
 
     private static func create(_ layout: StoreLayout) throws {
@@ -63,6 +71,7 @@ public struct Store: Sendable {
 
     /// Runs `body` holding the writers' lock, after clearing debris left by writers that died.
     public func withWriteLock<T>(timeoutSeconds: Double = StoreLock.defaultTimeout, _ body: (StoreLock) throws -> T) throws -> T {
+        try createIfNeeded()
         let lock = try StoreLock.acquire(layout.lockFile, timeoutSeconds: timeoutSeconds)
         defer { lock.release() }
         try StagingArea.removeAbandoned(in: layout)

@@ -103,9 +103,11 @@ enum FileSystem {
         return names
     }
 
-    /// The names in a folder that are valid UTF-8; others are skipped. For folders Strata itself writes.
+    /// The names in a folder that are valid UTF-8; others are skipped. For folders Strata itself
+    /// writes; a folder that does not exist (yet) has no entries.
     static func entries(_ path: String) throws -> [String] {
-        try entryNames(path).compactMap { String(validating: $0, as: UTF8.self) }
+        guard exists(path) else { return [] }
+        return try entryNames(path).compactMap { String(validating: $0, as: UTF8.self) }
     }
 
     /// Removes a tree, including the read-only folders and files of a release.

@@ -32,7 +32,7 @@ struct Publish: ParsableCommand {
     var includeAll = false
 
     func run() throws {
-        let store = try options.writable()
+        let store = options.writable()
         let report = try Publisher(store: store, lockTimeout: options.lockTimeout)
             .publish(PublishRequest(source: source, label: label, includeEverything: includeAll))
         let manifest = report.manifest

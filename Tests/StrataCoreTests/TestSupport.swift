@@ -1,0 +1,125 @@
+import Crypto
+import Foundation
+import StrataCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fresh folder under the system temp dir, removed (read-only releases included) afterwards.
+func withTemporaryDirectory<T>(_ body: (String) throws -> T) throws -> T {
+    var template = Array((NSTemporaryDirectory() + "/strata-test-XXXXXX").utf8CString)
+    guard let made = mkdtemp(&template) else { throw POSIXError(.EIO) }
+    let path = String(cString: made)
+    defer { removeTree(path) }
+    return try body(path)
+}
+
+func removeTree(_ path: String) {
+    _ = try? run("/bin/sh", ["-c", "chmod -R u+w \"$0\" 2>/dev/null; rm -rf \"$0\"", path])
+}
+
+/// The package's `site-fixtures/` folder.
+let fixtures: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    while url.path != "/" && !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
+        url.deleteLastPathComponent()
+    }
+    return url.appendingPathComponent("site-fixtures").path
+}()
+
+/// Copies a fixture site into `folder` so a test can change it.
+func copyFixture(_ name: String, to folder: String) throws -> String {
+    let destination = folder + "/" + name
+    try FileManager.default.copyItem(atPath: fixtures + "/" + name, toPath: destination)
+    return destination
+}
+
+func write(_ text: String, to path: String) throws {
+    try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+}
+
+@discardableResult
+func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+}
+
+/// Every entry under a folder with its type, mode, size, link target and content digest: two equal
+/// snapshots mean the tree is byte-for-byte the same.
+func snapshot(_ root: String) throws -> [String] {
+    guard FileManager.default.fileExists(atPath: root) else { return ["<absent>"] }
+    var lines: [String] = []
+    func walk(_ path: String, _ relative: String) throws {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        let mode = String(info.st_mode, radix: 8)
+        switch info.st_mode & S_IFMT {
+        case S_IFDIR:
+            lines.append("\(relative)/ \(mode)")
+            for name in try FileManager.default.contentsOfDirectory(atPath: path).sorted() {
+                try walk(path + "/" + name, relative + "/" + name)
+            }
+        case S_IFREG:
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            lines.append("\(relative) \(mode) \(data.count) \(SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined())")
+        case S_IFLNK:
+            lines.append("\(relative) -> \((try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? "?")")
+        default:
+            lines.append("\(relative) special \(mode)")
+        }
+    }
+    try walk(root, "")
+    return lines
+}
+
+func inode(_ path: String) -> UInt64 {
+    var info = stat()
+    return lstat(path, &info) == 0 ? UInt64(info.st_ino) : 0
+}
+
+func mode(_ path: String) -> mode_t {
+    var info = stat()
+    return lstat(path, &info) == 0 ? info.st_mode & 0o7777 : 0
+}
+
+/// A store in a temporary folder, with shortcuts for the common steps.
+struct TestStore {
+    let root: String
+    var store: Store { Store(root: root) }
+    var catalog: ReleaseCatalog { ReleaseCatalog(Store(root: root)) }
+    var channels: Channels { Channels(store: Store(root: root), lockTimeout: 5) }
+
+    init(in folder: String) {
+        root = folder + "/store"
+    }
+
+    @discardableResult
+    func publish(_ source: String, label: String? = nil, includeEverything: Bool = false) throws -> PublishReport {
+        try Publisher(store: store, lockTimeout: 5).publish(PublishRequest(source: source, label: label, includeEverything: includeEverything))
+    }
+
+    func publishFixture(_ name: String, label: String? = nil) throws -> String {
+        try publish(fixtures + "/" + name, label: label).manifest.id
+    }
+}
+
+/// A tiny distinct site, for tests that need many releases.
+func makeSite(in folder: String, name: String, files: [String: String]) throws -> String {
+    let root = folder + "/" + name
+    for (path, content) in files {
+        try write(content, to: root + "/" + path)
+    }
+    return root
+}
