@@ -41,14 +41,20 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Helpers both test targets use: temporary folders, fixtures, store snapshots, subprocesses.
+        .target(
+            name: "StrataTestSupport",
+            dependencies: ["StrataCore", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Tests/StrataTestSupport"
+        ),
         .testTarget(
             name: "StrataCoreTests",
-            dependencies: ["StrataCore"]
+            dependencies: ["StrataCore", "StrataTestSupport"]
         ),
         // Black-box tests that run the built `strata` binary as a subprocess.
         .testTarget(
             name: "StrataCLITests",
-            dependencies: ["StrataCore", "strata"]
+            dependencies: ["StrataCore", "StrataTestSupport", "strata"]
         ),
     ],
     swiftLanguageModes: [.v6]

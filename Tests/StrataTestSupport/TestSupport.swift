@@ -6,20 +6,21 @@ import Glibc
 #endif
 
 /// A fresh folder under the system temp dir, removed (read-only releases included) afterwards.
-func withTemporaryDirectory<T>(_ body: (String) throws -> T) throws -> T {
-    var template = Array((NSTemporaryDirectory() + "/strata-test-XXXXXX").utf8CString)
+public func withTemporaryDirectory<T>(_ body: (String) throws -> T) throws -> T {
+    let temporary = NSTemporaryDirectory().hasSuffix("/") ? NSTemporaryDirectory() : NSTemporaryDirectory() + "/"
+    var template = Array((temporary + "strata-test-XXXXXX").utf8CString)
     guard let made = mkdtemp(&template) else { throw POSIXError(.EIO) }
     let path = String(cString: made)
     defer { removeTree(path) }
     return try body(path)
 }
 
-func removeTree(_ path: String) {
+public func removeTree(_ path: String) {
     _ = try? run("/bin/sh", ["-c", "chmod -R u+w \"$0\" 2>/dev/null; rm -rf \"$0\"", path])
 }
 
 /// The package's `site-fixtures/` folder.
-let fixtures: String = {
+public let fixtures: String = {
     var url = URL(fileURLWithPath: #filePath)
     while url.path != "/" && !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
         url.deleteLastPathComponent()
@@ -28,19 +29,19 @@ let fixtures: String = {
 }()
 
 /// Copies a fixture site into `folder` so a test can change it.
-func copyFixture(_ name: String, to folder: String) throws -> String {
+public func copyFixture(_ name: String, to folder: String) throws -> String {
     let destination = folder + "/" + name
     try FileManager.default.copyItem(atPath: fixtures + "/" + name, toPath: destination)
     return destination
 }
 
-func write(_ text: String, to path: String) throws {
+public func write(_ text: String, to path: String) throws {
     try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
     try Data(text.utf8).write(to: URL(fileURLWithPath: path))
 }
 
 @discardableResult
-func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+public func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -58,7 +59,7 @@ func run(_ executable: String, _ arguments: [String], environment: [String: Stri
 
 /// Every entry under a folder with its type, mode, size, link target and content digest: two equal
 /// snapshots mean the tree is byte-for-byte the same.
-func snapshot(_ root: String) throws -> [String] {
+public func snapshot(_ root: String) throws -> [String] {
     guard FileManager.default.fileExists(atPath: root) else { return ["<absent>"] }
     var lines: [String] = []
     func walk(_ path: String, _ relative: String) throws {
@@ -84,42 +85,57 @@ func snapshot(_ root: String) throws -> [String] {
     return lines
 }
 
-func inode(_ path: String) -> UInt64 {
+public func inode(_ path: String) -> UInt64 {
     var info = stat()
     return lstat(path, &info) == 0 ? UInt64(info.st_ino) : 0
 }
 
-func mode(_ path: String) -> mode_t {
+public func mode(_ path: String) -> mode_t {
     var info = stat()
     return lstat(path, &info) == 0 ? info.st_mode & 0o7777 : 0
 }
 
 /// A store in a temporary folder, with shortcuts for the common steps.
-struct TestStore {
-    let root: String
-    var store: Store { Store(root: root) }
-    var catalog: ReleaseCatalog { ReleaseCatalog(Store(root: root)) }
-    var channels: Channels { Channels(store: Store(root: root), lockTimeout: 5) }
+public struct TestStore {
+    public let root: String
+    public var store: Store { Store(root: root) }
+    public var catalog: ReleaseCatalog { ReleaseCatalog(Store(root: root)) }
+    public var channels: Channels { Channels(store: Store(root: root), lockTimeout: 5) }
 
-    init(in folder: String) {
+    public init(in folder: String) {
         root = folder + "/store"
     }
 
     @discardableResult
-    func publish(_ source: String, label: String? = nil, includeEverything: Bool = false) throws -> PublishReport {
+    public func publish(_ source: String, label: String? = nil, includeEverything: Bool = false) throws -> PublishReport {
         try Publisher(store: store, lockTimeout: 5).publish(PublishRequest(source: source, label: label, includeEverything: includeEverything))
     }
 
-    func publishFixture(_ name: String, label: String? = nil) throws -> String {
+    public func publishFixture(_ name: String, label: String? = nil) throws -> String {
         try publish(fixtures + "/" + name, label: label).manifest.id
     }
 }
 
 /// A tiny distinct site, for tests that need many releases.
-func makeSite(in folder: String, name: String, files: [String: String]) throws -> String {
+public func makeSite(in folder: String, name: String, files: [String: String]) throws -> String {
     let root = folder + "/" + name
     for (path, content) in files {
         try write(content, to: root + "/" + path)
     }
     return root
+}
+
+/// The `strata` binary built beside the test bundle (the test targets depend on it, so it is built).
+public let strataExecutable: String = {
+    let testBinary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+    let besideTests = URL(fileURLWithPath: testBinary).deletingLastPathComponent().appendingPathComponent("strata").path
+    if FileManager.default.isExecutableFile(atPath: besideTests) { return besideTests }
+    return URL(fileURLWithPath: fixtures).deletingLastPathComponent().appendingPathComponent(".build/debug/strata").path
+}()
+
+/// Runs `strata` with `arguments`; the environment is the test's plus `environment`.
+@discardableResult
+public func strata(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let merged = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    return try run(strataExecutable, arguments, environment: merged)
 }

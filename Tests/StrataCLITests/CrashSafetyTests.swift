@@ -1,0 +1,125 @@
+import Foundation
+import StrataCore
+import StrataTestSupport
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Durability and concurrency, tested on the real binary: processes killed mid-way, writers racing.
+@Suite struct CrashSafetyTests {
+    /// Every folder under releases/ is a complete release that verifies, and every pointer names one.
+    func expectConsistent(_ root: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let releases = (try? FileManager.default.contentsOfDirectory(atPath: root + "/releases")) ?? []
+        for name in releases {
+            #expect(Fingerprint.isReleaseID(name), "stray entry in releases/: \(name)", sourceLocation: sourceLocation)
+            let report = try Verifier().verify(releaseFolder: root + "/releases/" + name)
+            #expect(report.isIntact, "release \(name): \(report.problems)", sourceLocation: sourceLocation)
+        }
+        for channel in (try? FileManager.default.contentsOfDirectory(atPath: root + "/channels")) ?? [] where !channel.hasPrefix(".") {
+            let id = try String(contentsOfFile: root + "/channels/" + channel, encoding: .utf8)
+            #expect(id.hasSuffix("\n") && releases.contains(String(id.dropLast())), "pointer \(channel) -> \(id)", sourceLocation: sourceLocation)
+        }
+    }
+
+    /// A site of `count` files with fresh random content, so each publish writes new bytes.
+    func regenerateSite(_ site: String, count: Int) throws {
+        removeTree(site)
+        var generator = SystemRandomNumberGenerator()
+        for index in 0..<count {
+            let size = 1024 + Int(generator.next() as UInt64 % 16384)
+            let bytes = (0..<size / 8).flatMap { _ in withUnsafeBytes(of: generator.next() as UInt64, Array.init) }
+            let path = site + "/assets/dir\(index % 7)/file\(index).js"
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+        }
+        try write("<h1>\(generator.next() as UInt64)</h1>", to: site + "/index.html")
+    }
+
+    @Test func publishersKilledAtRandomPointsNeverLeaveAnIncompleteReleaseOrAPointerToOne() throws {
+        try withTemporaryDirectory { folder in
+            let root = folder + "/store"
+            let site = folder + "/site"
+            try regenerateSite(site, count: 120)
+            // Time one undisturbed publish to spread the kills over its whole run.
+            let started = Date()
+            #expect(try strata(["publish", site, "--root", root, "--activate"]).status == 0)
+            let fullRun = Date().timeIntervalSince(started)
+
+            var killed = 0
+            var finished = 0
+            var generator = SystemRandomNumberGenerator()
+            for trial in 0..<60 {
+                try regenerateSite(site, count: 120)
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: strataExecutable)
+                process.arguments = ["publish", site, "--root", root, "--activate", "--label", "trial\(trial)"]
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                usleep(UInt32(Double(generator.next() as UInt64 % 1000) / 1000 * fullRun * 1.2 * 1_000_000))
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                if process.terminationReason == .uncaughtSignal { killed += 1 } else { finished += 1 }
+                try expectConsistent(root)
+            }
+            #expect(killed >= 20, "only \(killed) of 60 publishers were killed mid-way")
+
+            // The next writer clears what the killed ones left in staging/.
+            try regenerateSite(site, count: 3)
+            #expect(try strata(["publish", site, "--root", root]).status == 0)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/staging").isEmpty)
+            #expect(try strata(["verify", "--root", root]).status == 0)
+            print("kill trials: \(killed) killed mid-way, \(finished) finished; full publish \(Int(fullRun * 1000)) ms")
+        }
+    }
+
+    @Test func flipsKilledAtRandomPointsLeaveAValidPointer() throws {
+        try withTemporaryDirectory { folder in
+            let root = folder + "/store"
+            let v1 = try strata(["publish", fixtures + "/aurora-v1", "--root", root, "--label", "v1"]).stdout.trimmingCharacters(in: .newlines)
+            let v2 = try strata(["publish", fixtures + "/aurora-v2", "--root", root, "--label", "v2"]).stdout.trimmingCharacters(in: .newlines)
+            var generator = SystemRandomNumberGenerator()
+            for trial in 0..<50 {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: strataExecutable)
+                process.arguments = ["activate", trial % 2 == 0 ? "v1" : "v2", "--root", root]
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                usleep(UInt32(generator.next() as UInt64 % 15_000))
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                try expectConsistent(root)
+            }
+            // After the carnage, flips and rollback still work normally.
+            #expect(try strata(["activate", "v2", "--root", root]).status == 0)
+            #expect(try strata(["activate", "v1", "--root", root]).status == 0)
+            #expect(try strata(["rollback", "--root", root]).stdout == "current: \(v1) -> \(v2)\n")
+            try expectConsistent(root)
+        }
+    }
+
+    @Test func concurrentPublishersOfDifferentTreesBothSucceed() throws {
+        try withTemporaryDirectory { folder in
+            let root = folder + "/store"
+            for round in 0..<3 {
+                let sites = [folder + "/a\(round)", folder + "/b\(round)"]
+                for site in sites { try regenerateSite(site, count: 150) }
+                let processes = sites.map { site in
+                    let process = Process()
+                    process.executableURL = URL(fileURLWithPath: strataExecutable)
+                    process.arguments = ["publish", site, "--root", root]
+                    process.standardOutput = FileHandle.nullDevice
+                    process.standardError = FileHandle.nullDevice
+                    return process
+                }
+                for process in processes { try process.run() }
+                for process in processes { process.waitUntilExit() }
+                #expect(processes.map(\.terminationStatus) == [0, 0])
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/releases").count == 6)
+            try expectConsistent(root)
+        }
+    }
+}
