@@ -123,6 +123,19 @@ import Glibc
         }
     }
 
+    @Test func aSourceThatContainsTheStoreIsRefused() throws {
+        try withTemporaryDirectory { folder in
+            let site = try makeSite(in: folder, name: "site", files: ["index.html": "x"])
+            for root in [site + "/store", site + "/deeper/new-store"] {
+                let error = #expect(throws: StrataError.self) {
+                    try Publisher(store: Store(root: root)).publish(PublishRequest(source: site))
+                }
+                #expect(error?.message == "the store '\(root)' is inside the source '\(site)'; keep the store outside what you publish")
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: site) == ["index.html"])
+        }
+    }
+
     @Test func aFolderThatIsNotAStoreIsNeverWrittenInto() throws {
         try withTemporaryDirectory { folder in
             try write("important", to: folder + "/notes.txt")

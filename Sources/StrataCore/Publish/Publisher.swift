@@ -47,6 +47,7 @@ public struct Publisher: Sendable {
 
     public func publish(_ request: PublishRequest) throws -> PublishReport {
         if let label = request.label { try Names.validateLabel(label) }
+        try refuseSourceContainingTheStore(request.source)
         let files = try SourceScanner(includeEverything: request.includeEverything).scan(request.source)
         let digests = try Hashing.digests(ofFiles: files.map(\.location))
         let fingerprint = Fingerprint.compute(zip(files, digests).lazy.map { (path: $0.path, sha256: $1.sha256) })
@@ -80,6 +81,19 @@ public struct Publisher: Sendable {
             try commit(tree, as: id)
             return PublishReport(manifest: manifest, isNew: true, filesCopied: written.files, bytesCopied: written.bytes,
                                  filesLinked: files.count - written.files)
+        }
+    }
+
+    /// `strata publish . --root ./store` would publish the store into itself.
+    private func refuseSourceContainingTheStore(_ source: String) throws {
+        guard let sourcePath = FileSystem.realPath(source) else { return }  // the scanner reports it
+        var storePath = store.layout.root
+        while FileSystem.realPath(storePath) == nil && storePath != "/" && storePath != "." {
+            storePath = FileSystem.parent(of: storePath)  // the store may not exist yet
+        }
+        guard let existing = FileSystem.realPath(storePath) else { return }
+        if existing == sourcePath || existing.hasPrefix(sourcePath == "/" ? "/" : sourcePath + "/") {
+            throw StrataError(.invalidInput, "the store '\(store.layout.root)' is inside the source '\(source)'; keep the store outside what you publish")
         }
     }
 
