@@ -38,9 +38,9 @@ demo: build-debug
 	$(DEBUG_BIN) verify --root "$(DEMO_ROOT)"
 	@echo "demo store: $(DEMO_ROOT)  (try: $(DEBUG_BIN) rollback --root $(DEMO_ROOT))"
 
+# Hashing and publishing against sha256sum and cp -a, side by side. The server benchmarks against
+# nginx come with `strata serve`.
 bench: build
-	@echo "make bench: hashing and publish timings against coreutils arrive with the benchmark issue;"
-	@echo "for now, bench/hash-speed.sh compares Strata's SHA-256 with sha256sum."
 	bench/hash-speed.sh $(RELEASE_BIN)
 
 clean:

@@ -30,12 +30,14 @@ cat "$WORK"/site/*/* > /dev/null  # warm the page cache
 "$BIN" publish "$WORK/site" --root "$WORK/store" > /dev/null 2>&1
 
 reset='chmod -R u+w '"$WORK"'/fresh '"$WORK"'/copy 2>/dev/null; rm -rf '"$WORK"'/fresh '"$WORK"'/copy'
+# hyperfine pairs the Nth --prepare with the Nth command.
 hyperfine --style basic --warmup 1 --runs 5 --export-json bench/out/hash-speed.json \
+    --prepare true --prepare true --prepare true --prepare "$reset" --prepare "$reset" \
     -n "sha256sum 1 proc" "find $WORK/site -type f -print0 | xargs -0 sha256sum > /dev/null" \
     -n "sha256sum 2 procs" "find $WORK/site -type f -print0 | xargs -0 -P2 -n4 sha256sum > /dev/null" \
     -n "strata republish" "$BIN publish $WORK/site --root $WORK/store" \
-    -n "cp -a + sha256sum" --prepare "$reset" "cp -a $WORK/site $WORK/copy && (cd $WORK/copy && find . -type f -print0 | xargs -0 sha256sum > ../manifest.txt)" \
-    -n "strata publish" --prepare "$reset" "$BIN publish $WORK/site --root $WORK/fresh" \
+    -n "cp -a + sha256sum" "cp -a $WORK/site $WORK/copy && (cd $WORK/copy && find . -type f -print0 | xargs -0 sha256sum > ../manifest.txt)" \
+    -n "strata publish" "$BIN publish $WORK/site --root $WORK/fresh" \
     > "$WORK/hyperfine.log" 2>&1 || { cat "$WORK/hyperfine.log"; exit 1; }
 
 python3 - "$SIZE_MB" bench/out/hash-speed.json <<'PY'
