@@ -60,6 +60,10 @@ import Glibc
             #expect(verify?.first?["intact"] as? Bool == true)
             let prune = try json(try strata(["prune", "--keep", "1", "--dry-run", "--json"] + root).stdout) as? [String: Any]
             #expect((prune?["removed"] as? [Any])?.isEmpty == true)
+            let pin = try json(try strata(["pin", "v1", "--json"] + root).stdout) as? [String: Any]
+            #expect(pin?["pinned"] as? Bool == true && pin?["changed"] as? Bool == true && pin?["id"] as? String == id)
+            let unpin = try json(try strata(["unpin", "v1", "--json"] + root).stdout) as? [String: Any]
+            #expect(unpin?["pinned"] as? Bool == false && unpin?["changed"] as? Bool == true)
         }
     }
 

@@ -136,11 +136,7 @@ struct Pin: ParsableCommand {
     @Argument(help: "Release id, prefix or label.") var release: String
 
     func run() throws {
-        let store = try options.readable()
-        let id = try ReleaseCatalog(store).resolve(release)
-        let changed = try Pins(store: store, lockTimeout: options.lockTimeout).pin(id)
-        if options.json { return try Output.json(["id": id, "pinned": "true"]) }
-        Output.line(changed ? "pinned \(id)" : "\(id) was already pinned")
+        try PinChange.apply(pinned: true, release: release, options: options)
     }
 }
 
@@ -151,11 +147,28 @@ struct Unpin: ParsableCommand {
     @Argument(help: "Release id, prefix or label.") var release: String
 
     func run() throws {
+        try PinChange.apply(pinned: false, release: release, options: options)
+    }
+}
+
+/// What `pin` and `unpin` did, and how they say it.
+struct PinChange: Encodable {
+    let id: String
+    let pinned: Bool
+    let changed: Bool
+
+    static func apply(pinned: Bool, release: String, options: StoreOptions) throws {
         let store = try options.readable()
         let id = try ReleaseCatalog(store).resolve(release)
-        let changed = try Pins(store: store, lockTimeout: options.lockTimeout).unpin(id)
-        if options.json { return try Output.json(["id": id, "pinned": "false"]) }
-        Output.line(changed ? "unpinned \(id)" : "\(id) was not pinned")
+        let pins = Pins(store: store, lockTimeout: options.lockTimeout)
+        let change = PinChange(id: id, pinned: pinned, changed: pinned ? try pins.pin(id) : try pins.unpin(id))
+        if options.json { return try Output.json(change) }
+        switch (pinned, change.changed) {
+        case (true, true): Output.line("pinned \(id)")
+        case (true, false): Output.line("\(id) was already pinned")
+        case (false, true): Output.line("unpinned \(id)")
+        case (false, false): Output.line("\(id) was not pinned")
+        }
     }
 }
 
