@@ -7,14 +7,6 @@ import Glibc
 #endif
 
 @Suite struct ChannelTests {
-    /// Publishes `count` small distinct sites; returns their ids, oldest first.
-    func publishReleases(_ count: Int, into store: TestStore, folder: String) throws -> [String] {
-        try (1...count).map { number in
-            let site = try makeSite(in: folder, name: "site\(number)", files: ["index.html": "release \(number)", "shared.js": "shared()"])
-            return try store.publish(site, label: "r\(number)").manifest.id
-        }
-    }
-
     func pointerFile(_ store: TestStore, _ channel: String = "current") -> String? {
         try? String(contentsOfFile: store.root + "/channels/" + channel, encoding: .utf8)
     }
@@ -22,7 +14,7 @@ import Glibc
     @Test func activateRollbackAndHistoryFollowTheLiveSequence() throws {
         try withTemporaryDirectory { folder in
             let store = TestStore(in: folder)
-            let ids = try publishReleases(3, into: store, folder: folder)
+            let ids = try store.publishNumberedReleases(3, sitesIn: folder)
             let channels = store.channels
             #expect(try channels.pointer("current") == nil)
 
@@ -58,7 +50,7 @@ import Glibc
     @Test func channelsAreIndependent() throws {
         try withTemporaryDirectory { folder in
             let store = TestStore(in: folder)
-            let ids = try publishReleases(2, into: store, folder: folder)
+            let ids = try store.publishNumberedReleases(2, sitesIn: folder)
             _ = try store.channels.activate(ids[0], channel: "production")
             _ = try store.channels.activate(ids[1], channel: "staging")
             #expect(try store.channels.all().map(\.name) == ["production", "staging"])
@@ -70,7 +62,7 @@ import Glibc
     @Test func expectIsACompareAndSwap() throws {
         try withTemporaryDirectory { folder in
             let store = TestStore(in: folder)
-            let ids = try publishReleases(3, into: store, folder: folder)
+            let ids = try store.publishNumberedReleases(3, sitesIn: folder)
             let channels = store.channels
             _ = try channels.activate(ids[0], channel: "current", expected: .some(nil))
             let before = try snapshot(store.root)
@@ -90,7 +82,7 @@ import Glibc
     @Test func flipsRefuseMissingReleasesAndBadChannelNames() throws {
         try withTemporaryDirectory { folder in
             let store = TestStore(in: folder)
-            _ = try publishReleases(1, into: store, folder: folder)
+            _ = try store.publishNumberedReleases(1, sitesIn: folder)
             let before = try snapshot(store.root)
             #expect(throws: StrataError.self) { try store.channels.activate("0123456789abcdef", channel: "current") }
             for bad in ["../x", ".hidden", "", "a/b", "with space", String(repeating: "x", count: 65)] {
@@ -105,7 +97,7 @@ import Glibc
     @Test func idsResolveFromPrefixesAndLabels() throws {
         try withTemporaryDirectory { folder in
             let store = TestStore(in: folder)
-            let ids = try publishReleases(2, into: store, folder: folder)
+            let ids = try store.publishNumberedReleases(2, sitesIn: folder)
             let catalog = store.catalog
             #expect(try catalog.resolve(ids[0]) == ids[0])
             #expect(try catalog.resolve(String(ids[0].prefix(4))) == ids[0])
@@ -119,7 +111,7 @@ import Glibc
     @Test func aReferenceMatchingTwoReleasesIsAmbiguousNeverAGuess() throws {
         try withTemporaryDirectory { folder in
             let store = TestStore(in: folder)
-            let first = try publishReleases(1, into: store, folder: folder)[0]
+            let first = try store.publishNumberedReleases(1, sitesIn: folder)[0]
             // A second release labelled with the first one's id prefix: the prefix now names both.
             let prefix = String(first.prefix(4))
             let site = try makeSite(in: folder, name: "labelled", files: ["index.html": "labelled"])

@@ -7,19 +7,10 @@ import Glibc
 #endif
 
 @Suite struct MaintenanceTests {
-    func publishReleases(_ count: Int, into store: TestStore, folder: String) throws -> [String] {
-        try (1...count).map { number in
-            let site = try makeSite(in: folder, name: "site\(number)", files: [
-                "index.html": "release \(number)", "shared.js": "shared()", "unique-\(number).js": String(repeating: "u\(number)", count: 500),
-            ])
-            return try store.publish(site, label: "r\(number)").manifest.id
-        }
-    }
-
     @Test func pruneKeepsNewestLivePinnedAndRecentHistory() throws {
         try withTemporaryDirectory { folder in
             let store = TestStore(in: folder)
-            let ids = try publishReleases(7, into: store, folder: folder)
+            let ids = try store.publishNumberedReleases(7, sitesIn: folder)
             // current: r3 then r1 (r3 is its rollback target). staging: r4, r5, then the pinned r2, so
             // r5 is staging's rollback target and r4 is older history. r7 is the newest.
             _ = try store.channels.activate(ids[3], channel: "staging")
@@ -57,7 +48,7 @@ import Glibc
     @Test func pruneWithALargeKeepRemovesNothing() throws {
         try withTemporaryDirectory { folder in
             let store = TestStore(in: folder)
-            _ = try publishReleases(3, into: store, folder: folder)
+            _ = try store.publishNumberedReleases(3, sitesIn: folder)
             let report = try Pruner(store: store.store).prune(keep: 3)
             #expect(report.plan.remove.isEmpty)
             #expect(report.filesFreed == 0)
@@ -69,7 +60,7 @@ import Glibc
     @Test func unpinnedReleasesBecomePrunable() throws {
         try withTemporaryDirectory { folder in
             let store = TestStore(in: folder)
-            let ids = try publishReleases(2, into: store, folder: folder)
+            let ids = try store.publishNumberedReleases(2, sitesIn: folder)
             let pins = Pins(store: store.store)
             #expect(try pins.pin(ids[0]))
             #expect(try !pins.pin(ids[0]))
@@ -82,7 +73,7 @@ import Glibc
     @Test func rollbackSkipsReleasesThatWerePruned() throws {
         try withTemporaryDirectory { folder in
             let store = TestStore(in: folder)
-            let ids = try publishReleases(4, into: store, folder: folder)
+            let ids = try store.publishNumberedReleases(4, sitesIn: folder)
             for id in ids.prefix(3) { _ = try store.channels.activate(id, channel: "current") }
             _ = try store.channels.activate(ids[3], channel: "current")
             _ = try Pruner(store: store.store).prune(keep: 1)  // keeps r4 (live, newest) and r3 (last history entry)

@@ -111,6 +111,17 @@ public struct TestStore {
         try Publisher(store: store, lockTimeout: 5).publish(PublishRequest(source: source, label: label, includeEverything: includeEverything))
     }
 
+    /// Publishes `count` small distinct sites labelled r1, r2, …; returns their ids, oldest first.
+    /// They share `shared.js`; `index.html` and `unique-N.js` are each release's own content.
+    public func publishNumberedReleases(_ count: Int, sitesIn folder: String) throws -> [String] {
+        try (1...count).map { number in
+            let site = try makeSite(in: folder, name: "site\(number)", files: [
+                "index.html": "release \(number)", "shared.js": "shared()", "unique-\(number).js": String(repeating: "u\(number)", count: 500),
+            ])
+            return try publish(site, label: "r\(number)").manifest.id
+        }
+    }
+
     public func publishFixture(_ name: String, label: String? = nil) throws -> String {
         try publish(fixtures + "/" + name, label: label).manifest.id
     }
