@@ -36,14 +36,7 @@ enum Output {
     }
 
     static func bytes(_ count: Int64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(count)
-        var unit = 0
-        while value >= 1024 && unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
+        ByteCount.describe(count)
     }
 
     /// `3f2a9c1b7e4d5a60 (v2)`, or the id alone.

@@ -20,9 +20,9 @@ import Glibc
 
     static let cases: [Case] = [
         Case(name: "missing source", make: { $0 + "/nope" }, message: "does not exist"),
-        Case(name: "source is a file", make: { folder in
+        Case(name: "source is a file but not an archive", make: { folder in
             try write("x", to: folder + "/file.txt"); return folder + "/file.txt"
-        }, message: "is not a folder"),
+        }, message: "is neither a folder nor an archive"),
         Case(name: "empty source", make: { folder in
             try FileManager.default.createDirectory(atPath: folder + "/empty/sub", withIntermediateDirectories: true)
             return folder + "/empty"

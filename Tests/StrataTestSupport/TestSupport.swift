@@ -108,7 +108,12 @@ public struct TestStore {
 
     @discardableResult
     public func publish(_ source: String, label: String? = nil, includeEverything: Bool = false) throws -> PublishReport {
-        try Publisher(store: store, lockTimeout: 5).publish(PublishRequest(source: source, label: label, includeEverything: includeEverything))
+        try publish(PublishRequest(source: source, label: label, includeEverything: includeEverything))
+    }
+
+    @discardableResult
+    public func publish(_ request: PublishRequest) throws -> PublishReport {
+        try Publisher(store: store, lockTimeout: 5).publish(request)
     }
 
     /// Publishes `count` small distinct sites labelled r1, r2, …; returns their ids, oldest first.
@@ -149,4 +154,56 @@ public let strataExecutable: String = {
 public func strata(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
     let merged = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
     return try run(strataExecutable, arguments, environment: merged)
+}
+
+/// Builds an archive at `path` with Python's tarfile/zipfile, an independent implementation of the
+/// formats. `script` runs after this prelude, with `out` set to `path`:
+/// - `tar(entries, mode="w:gz", format=tarfile.PAX_FORMAT)`: entries are `(name, kind, value)`
+///   with kind `file` (value: str or bytes), `dir`, `symlink`/`hardlink` (value: target), `chr`,
+///   `blk`, `fifo`. Names may carry raw bytes as surrogate escapes (`"caf\udce9"`).
+/// - `zip(entries)`: entries are `(name, data)` or `(name, data, unix_mode)`.
+/// - `site(folder)`: the entries of a folder on disk, sorted, for `tar()`.
+public func makeArchive(at path: String, _ script: String) throws {
+    let prelude = #"""
+    import io, os, sys, tarfile, zipfile
+    out = sys.argv[1]
+    def tar(entries, mode="w:gz", format=tarfile.PAX_FORMAT):
+        with tarfile.open(out, mode, format=format, encoding="utf-8", errors="surrogateescape") as t:
+            for name, kind, value in entries:
+                info = tarfile.TarInfo(name)
+                info.mtime = 1700000000
+                data = None
+                if kind == "file":
+                    data = value.encode() if isinstance(value, str) else value
+                    info.size = len(data)
+                elif kind == "dir": info.type = tarfile.DIRTYPE
+                elif kind == "symlink": info.type, info.linkname = tarfile.SYMTYPE, value
+                elif kind == "hardlink": info.type, info.linkname = tarfile.LNKTYPE, value
+                elif kind == "chr": info.type, info.devmajor, info.devminor = tarfile.CHRTYPE, 1, 3
+                elif kind == "blk": info.type, info.devmajor, info.devminor = tarfile.BLKTYPE, 8, 0
+                elif kind == "fifo": info.type = tarfile.FIFOTYPE
+                t.addfile(info, io.BytesIO(data) if data is not None else None)
+    def zip(entries):
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+            for entry in entries:
+                info = zipfile.ZipInfo(entry[0], date_time=(2024, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                if len(entry) > 2: info.external_attr = entry[2] << 16
+                data = entry[1].encode() if isinstance(entry[1], str) else entry[1]
+                z.writestr(info, data)
+    def site(folder):
+        entries = []
+        for base, dirs, files in os.walk(folder):
+            dirs.sort()
+            for name in sorted(files):
+                full = os.path.join(base, name)
+                with open(full, "rb") as f:
+                    entries.append((os.path.relpath(full, folder), "file", f.read()))
+        return entries
+
+    """#
+    let result = try run("/usr/bin/env", ["python3", "-c", prelude + script, path])
+    guard result.status == 0 else {
+        throw StrataError(.io, "python3 could not build the test archive: \(result.stderr)")
+    }
 }

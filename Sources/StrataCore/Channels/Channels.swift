@@ -144,6 +144,6 @@ public struct Channels: Sendable {
         let user = getenv("USER").map { String(cString: $0) } ?? getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "uid \(geteuid())"
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count - 1)
-        return user + "@" + String(cString: host)
+        return user + "@" + String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

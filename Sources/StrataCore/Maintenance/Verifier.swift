@@ -1,3 +1,8 @@
+import Crypto
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One way a release differs from its manifest.
 public struct VerificationProblem: Sendable, Equatable, Codable {
     public enum Kind: String, Sendable, Codable {
@@ -5,6 +10,8 @@ public struct VerificationProblem: Sendable, Equatable, Codable {
         case missing
         case unexpected
         case manifest
+        /// A precompressed variant is missing, damaged, or does not decompress to the file.
+        case variant
     }
 
     public let kind: Kind
@@ -59,7 +66,56 @@ public struct Verifier: Sendable {
                 problems.append(.init(kind: .modified, path: entry.path, detail: "content differs from the manifest's sha256"))
             }
         }
+        problems += try checkVariants(of: manifest, in: folder)
         return VerificationReport(id: manifest.id, fileCount: manifest.fileCount, problems: problems)
+    }
+
+    /// Each variant must be the bytes the manifest records and decompress to the file's content.
+    private func checkVariants(of manifest: Manifest, in folder: String) throws -> [VerificationProblem] {
+        var seen = Set<String>()
+        let compressed = manifest.files.filter { $0.gzip != nil && seen.insert($0.sha256).inserted }
+        let findings = try Parallel.map(count: compressed.count) { index, buffer -> String? in
+            let entry = compressed[index]
+            return try Self.variantProblem(entry, at: folder + "/" + ReleaseLayout.gzipVariant(of: entry.sha256), buffer: buffer)
+        }
+        return zip(compressed, findings).compactMap { entry, finding in
+            finding.map { VerificationProblem(kind: .variant, path: ReleaseLayout.gzipVariant(of: entry.sha256), detail: "gzip variant of '\(entry.path)': \($0)") }
+        }
+    }
+
+    /// Nil when the variant is sound, else what is wrong with it.
+    private static func variantProblem(_ entry: Manifest.Entry, at path: String, buffer: UnsafeMutableRawBufferPointer) throws -> String? {
+        guard let variant = entry.gzip else { return nil }
+        guard FileSystem.exists(path) else { return "missing" }
+        let input = try FileSystem.open(path, O_RDONLY, purpose: "read")
+        let decompressor = try GzipDecompressor()
+        var compressedHasher = SHA256()
+        var plainHasher = SHA256()
+        var compressedSize: Int64 = 0
+        var plainSize: Int64 = 0
+        do {
+            while true {
+                let count = try input.read(into: buffer)
+                if count == 0 { break }
+                let chunk = UnsafeRawBufferPointer(rebasing: buffer.prefix(count))
+                compressedHasher.update(bufferPointer: chunk)
+                compressedSize += Int64(count)
+                try decompressor.decompress(chunk) { plain in
+                    plainHasher.update(bufferPointer: plain)
+                    plainSize += Int64(plain.count)
+                }
+            }
+        } catch let error as StrataError where error.kind == .corrupt {
+            return error.message
+        }
+        if compressedSize != variant.size || Hashing.hex(compressedHasher.finalize()) != variant.sha256 {
+            return "differs from the manifest's size and sha256"
+        }
+        if !decompressor.isFinished { return "gzip stream is truncated" }
+        if plainSize != entry.size || Hashing.hex(plainHasher.finalize()) != entry.sha256 {
+            return "does not decompress to the file's content"
+        }
+        return nil
     }
 
     /// Regular files under `folder` (without `.strata/`), relative paths. Anything else is a problem

@@ -21,7 +21,12 @@ struct ContentPool {
     /// Adds a newly written release file to the pool. Returns the fan-out folder it touched.
     @discardableResult
     func adopt(_ path: String, sha256: String) throws -> String {
-        let entry = layout.pooled(sha256)
+        try adopt(path, as: layout.pooled(sha256))
+    }
+
+    /// Adds a file to the pool under `entry` (content or variant name). Returns the fan-out folder.
+    @discardableResult
+    func adopt(_ path: String, as entry: String) throws -> String {
         let folder = FileSystem.parent(of: entry)
         try FileSystem.makeDirectory(folder)
         if Glibc.link(path, entry) != 0 && errno != EEXIST && errno != EMLINK {

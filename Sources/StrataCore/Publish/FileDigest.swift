@@ -2,8 +2,6 @@ import Crypto
 #if canImport(Glibc)
 import Glibc
 #endif
-import Dispatch
-import Synchronization
 
 /// Size and SHA-256 of one file's content.
 public struct FileDigest: Sendable, Equatable {
@@ -13,7 +11,7 @@ public struct FileDigest: Sendable, Equatable {
 
 /// Streams files through SHA-256 (swift-crypto, which uses the CPU's SHA instructions when present).
 enum Hashing {
-    static let chunkSize = 256 * 1024
+    static let chunkSize = Parallel.bufferSize
 
     static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
         let digits: [UInt8] = Array("0123456789abcdef".utf8)
@@ -67,59 +65,8 @@ enum Hashing {
 
     /// Hashes many files on all cores. Results come back in the order of `paths`.
     static func digests(ofFiles paths: [String]) throws -> [FileDigest] {
-        let results = ResultSlots<FileDigest>(count: paths.count)
-        let next = Atomic<Int>(0)
-        let workers = min(max(1, ProcessInfoLite.activeProcessorCount), max(1, paths.count))
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 64)
-            defer { buffer.deallocate() }
-            while true {
-                let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                guard index < paths.count, !results.hasFailure else { return }
-                results.store(Result { try digest(ofFile: paths[index], buffer: buffer) }, at: index)
-            }
+        try Parallel.map(count: paths.count) { index, buffer in
+            try digest(ofFile: paths[index], buffer: buffer)
         }
-        return try results.collect()
     }
-}
-
-/// One slot per task, each written by exactly one worker; read only after all workers finish.
-final class ResultSlots<Value: Sendable>: @unchecked Sendable {
-    private var slots: UnsafeMutableBufferPointer<Result<Value, Error>?>
-    private let failed = Atomic<Bool>(false)
-
-    init(count: Int) {
-        slots = .allocate(capacity: count)
-        slots.initialize(repeating: nil)
-    }
-
-    deinit {
-        slots.deinitialize()
-        slots.deallocate()
-    }
-
-    var hasFailure: Bool { failed.load(ordering: .relaxed) }
-
-    func store(_ result: Result<Value, Error>, at index: Int) {
-        if case .failure = result { failed.store(true, ordering: .relaxed) }
-        slots[index] = result
-    }
-
-    /// The values in order, or the first error in order.
-    func collect() throws -> [Value] {
-        var values: [Value] = []
-        values.reserveCapacity(slots.count)
-        for slot in slots {
-            if case .failure(let error)? = slot { throw error }
-        }
-        for slot in slots {
-            guard case .success(let value)? = slot else { throw StrataError(.io, "a file was not processed") }
-            values.append(value)
-        }
-        return values
-    }
-}
-
-enum ProcessInfoLite {
-    static var activeProcessorCount: Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 }

@@ -31,6 +31,11 @@ public enum Fingerprint {
         text.utf8.count == idLength && isLowercaseHex(text)
     }
 
+    /// True for a whole fingerprint: 64 lowercase hex digits.
+    public static func isFingerprint(_ text: String) -> Bool {
+        text.utf8.count == 64 && isLowercaseHex(text)
+    }
+
     static func isLowercaseHex(_ text: String) -> Bool {
         !text.isEmpty && text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
     }

@@ -2,17 +2,27 @@
 import Glibc
 #endif
 
-/// What `publish` was asked to do.
+/// What `publish` (or `import`) was asked to do.
 public struct PublishRequest: Sendable {
+    /// A folder, an archive file, or "-" for an archive on standard input.
     public var source: String
     public var label: String?
     /// Publish `.git/` and `.DS_Store` too.
     public var includeEverything: Bool
+    /// For archives: leading path components to drop from every entry, like `tar --strip-components`.
+    public var stripComponents: Int
+    public var limits: ArchiveLimits
+    /// Refuse a folder (`strata import` takes archives only).
+    public var requireArchive: Bool
 
-    public init(source: String, label: String? = nil, includeEverything: Bool = false) {
+    public init(source: String, label: String? = nil, includeEverything: Bool = false, stripComponents: Int = 0,
+                limits: ArchiveLimits = .standard, requireArchive: Bool = false) {
         self.source = source
         self.label = label
         self.includeEverything = includeEverything
+        self.stripComponents = stripComponents
+        self.limits = limits
+        self.requireArchive = requireArchive
     }
 }
 
@@ -26,16 +36,19 @@ public struct PublishReport: Sendable {
     public let bytesCopied: Int64
     /// Files hard-linked from content the store already had.
     public let filesLinked: Int
+
+    static func existing(_ manifest: Manifest) -> PublishReport {
+        PublishReport(manifest: manifest, isNew: false, filesCopied: 0, bytesCopied: 0, filesLinked: 0)
+    }
 }
 
-/// Turns a source folder into an immutable release.
+/// Turns a source folder or an archive into an immutable release.
 ///
-/// 1. Scan and hash the source (both cores). The id is known before anything is written, so
-///    publishing the same tree again writes nothing at all.
-/// 2. Assemble the release in a private staging folder: link content the store has, copy the rest
-///    (re-hashing, to catch a file that changed since step 1), write the manifest, fsync it all.
-/// 3. Under the store lock, rename the folder into `releases/<id>` and fsync `releases/`.
-/// A crash at any point leaves at most a staging folder, which the next writer removes.
+/// A folder is scanned and hashed first (both cores), so publishing the same tree again writes
+/// nothing. An archive is read once, as a stream, straight into a private staging folder, hashing
+/// as it goes. Either way the release is assembled in staging (`ReleaseAssembler`) and then, under
+/// the store lock, renamed into `releases/<id>`. A crash at any point leaves at most a staging
+/// folder, which the next writer removes.
 public struct Publisher: Sendable {
     public let store: Store
     public var lockTimeout: Double
@@ -47,41 +60,47 @@ public struct Publisher: Sendable {
 
     public func publish(_ request: PublishRequest) throws -> PublishReport {
         if let label = request.label { try Names.validateLabel(label) }
+        guard request.stripComponents >= 0 else {
+            throw StrataError(.invalidInput, "--strip-components must be 0 or more")
+        }
+        if request.source != "-" {
+            guard let status = try FileSystem.status(request.source) else {
+                throw StrataError(.notFound, "source '\(request.source)' does not exist")
+            }
+            if status.isDirectory {
+                if request.requireArchive {
+                    throw StrataError(.invalidInput, "'\(request.source)' is a folder; import takes an archive (publish takes folders)")
+                }
+                if request.stripComponents > 0 {
+                    throw StrataError(.invalidInput, "--strip-components applies to archives; '\(request.source)' is a folder")
+                }
+                return try publishFolder(request)
+            }
+        }
+        return try publishArchive(request)
+    }
+
+    // MARK: - Folders
+
+    private func publishFolder(_ request: PublishRequest) throws -> PublishReport {
         try refuseSourceContainingTheStore(request.source)
         let files = try SourceScanner(includeEverything: request.includeEverything).scan(request.source)
         let digests = try Hashing.digests(ofFiles: files.map(\.location))
-        let fingerprint = Fingerprint.compute(zip(files, digests).lazy.map { (path: $0.path, sha256: $1.sha256) })
-        let id = Fingerprint.releaseID(of: fingerprint)
-
-        let catalog = ReleaseCatalog(store)
-        if catalog.contains(id) {
-            return PublishReport(manifest: try catalog.manifest(id), isNew: false, filesCopied: 0, bytesCopied: 0, filesLinked: 0)
-        }
-        try checkLabelIsFree(request.label, for: id, in: catalog)
-
         let entries = zip(files, digests).map { file, digest in
             Manifest.Entry(path: file.path, size: digest.size, sha256: digest.sha256, type: ContentType.forPath(file.path))
         }
-        let manifest = Manifest(
-            id: id, fingerprint: fingerprint, created: Timestamp.now(), label: request.label,
-            source: FileSystem.realPath(request.source) ?? request.source, files: entries)
+        let manifest = newManifest(entries, request: request)
+        let catalog = ReleaseCatalog(store)
+        if catalog.contains(manifest.id) { return .existing(try catalog.manifest(manifest.id)) }
+        try checkLabelIsFree(request.label, for: manifest.id, in: catalog)
 
-        let staging = try store.withWriteLock(timeoutSeconds: lockTimeout) { lock in
-            try StagingArea.create(in: store.layout, purpose: "publish", holding: lock)
-        }
+        let staging = try createStaging()
         defer { staging.discard() }
-        let tree = staging.path + "/release"
-        let written = try assemble(manifest, from: files, into: tree)
-
-        return try store.withWriteLock(timeoutSeconds: lockTimeout) { _ in
-            if catalog.contains(id) {  // another publisher finished the same tree first
-                return PublishReport(manifest: try catalog.manifest(id), isNew: false, filesCopied: 0, bytesCopied: 0, filesLinked: 0)
-            }
-            try checkLabelIsFree(request.label, for: id, in: catalog)
-            try commit(tree, as: id)
-            return PublishReport(manifest: manifest, isNew: true, filesCopied: written.files, bytesCopied: written.bytes,
-                                 filesLinked: files.count - written.files)
+        let assembler = try ReleaseAssembler(layout: store.layout, tree: staging.path + "/release")
+        for (file, entry) in zip(files, entries) {
+            try assembler.place(entry, from: file.location)
         }
+        return try commit(assembler, manifest: manifest, request: request)
     }
 
     /// `strata publish . --root ./store` would publish the store into itself.
@@ -97,79 +116,77 @@ public struct Publisher: Sendable {
         }
     }
 
+    // MARK: - Archives
+
+    private func publishArchive(_ request: PublishRequest) throws -> PublishReport {
+        // Opening reads the first bytes, so something that is not an archive is refused before the
+        // store is touched.
+        let reader = try ArchiveReader(path: request.source)
+        let storeExisted = FileSystem.exists(store.layout.marker)
+        do {
+            let staging = try createStaging()
+            defer { staging.discard() }
+            let options = UnpackOptions(stripComponents: request.stripComponents, includeEverything: request.includeEverything,
+                                        limits: request.limits)
+            let unpacked = try ArchiveUnpacker(options: options).unpack(reader, into: staging.path + "/release")
+            let entries = unpacked.files.map { file in
+                Manifest.Entry(path: file.path, size: file.digest.size, sha256: file.digest.sha256, type: ContentType.forPath(file.path))
+            }
+            let manifest = newManifest(entries, request: request)
+            if let recorded = unpacked.recordedFingerprint, recorded != manifest.fingerprint {
+                throw StrataError(.invalidInput, "archive records fingerprint \(recorded.prefix(16))… but its files give \(manifest.fingerprint.prefix(16))…; it was changed or damaged")
+            }
+            let catalog = ReleaseCatalog(store)
+            if catalog.contains(manifest.id) { return .existing(try catalog.manifest(manifest.id)) }
+            try checkLabelIsFree(request.label, for: manifest.id, in: catalog)
+
+            let assembler = try ReleaseAssembler(layout: store.layout, tree: unpacked.folders.root, folders: unpacked.folders)
+            for file in unpacked.files {
+                try assembler.settle(file)
+            }
+            return try commit(assembler, manifest: manifest, request: request)
+        } catch {
+            if !storeExisted { store.removeIfUnused(timeoutSeconds: lockTimeout) }
+            throw error
+        }
+    }
+
+    // MARK: - Shared
+
+    private func newManifest(_ entries: [Manifest.Entry], request: PublishRequest) -> Manifest {
+        let fingerprint = Fingerprint.compute(entries.lazy.map { (path: $0.path, sha256: $0.sha256) })
+        let source = request.source == "-" ? "(standard input)" : FileSystem.realPath(request.source) ?? request.source
+        return Manifest(id: Fingerprint.releaseID(of: fingerprint), fingerprint: fingerprint, created: Timestamp.now(),
+                        label: request.label, source: source, files: entries)
+    }
+
+    private func createStaging() throws -> StagingArea {
+        try store.withWriteLock(timeoutSeconds: lockTimeout) { lock in
+            try StagingArea.create(in: store.layout, purpose: "publish", holding: lock)
+        }
+    }
+
     private func checkLabelIsFree(_ label: String?, for id: String, in catalog: ReleaseCatalog) throws {
         guard let label, let holder = try catalog.release(labelled: label), holder != id else { return }
         throw StrataError(.conflict, "label '\(label)' already names release \(holder); labels are unique")
     }
 
-    /// Builds the complete, durable, read-only release folder at `tree`. Returns what it copied.
-    private func assemble(_ manifest: Manifest, from files: [SourceFile], into tree: String) throws -> (files: Int, bytes: Int64) {
-        let pool = ContentPool(layout: store.layout)
-        var folders = FolderMaker(root: tree)
-        var poolFolders = Set<String>()
-        var copiedFiles = 0
-        var copiedBytes: Int64 = 0
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Hashing.chunkSize, alignment: 64)
-        defer { buffer.deallocate() }
-
-        try FileSystem.makeDirectory(tree)
-        for (file, entry) in zip(files, manifest.files) {
-            let destination = try folders.prepare(for: file.path)
-            if try pool.link(entry.sha256, to: destination) { continue }
-            let copied = try Hashing.copy(from: file.location, to: destination, buffer: buffer)
-            guard copied == FileDigest(size: entry.size, sha256: entry.sha256) else {
-                throw StrataError(.conflict, "'\(Escaped.path(file.path))' changed while it was being published; publish again")
+    /// Finishes the assembled tree and makes it visible as `releases/<id>`, atomically and durably.
+    private func commit(_ assembler: ReleaseAssembler, manifest: Manifest, request: PublishRequest) throws -> PublishReport {
+        let written = try assembler.finish(manifest)
+        return try store.withWriteLock(timeoutSeconds: lockTimeout) { _ in
+            let catalog = ReleaseCatalog(store)
+            if catalog.contains(manifest.id) {  // another publisher finished the same tree first
+                return .existing(try catalog.manifest(manifest.id))
             }
-            poolFolders.insert(try pool.adopt(destination, sha256: entry.sha256))
-            copiedFiles += 1
-            copiedBytes += entry.size
+            try checkLabelIsFree(request.label, for: manifest.id, in: catalog)
+            let destination = store.layout.release(manifest.id)
+            try FileSystem.rename(assembler.tree, to: destination)
+            try FileSystem.syncDirectory(store.layout.releases)
+            try FileSystem.changeMode(destination, 0o555)
+            try FileSystem.syncDirectory(destination)
+            return PublishReport(manifest: written, isNew: true, filesCopied: assembler.filesWritten, bytesCopied: assembler.bytesWritten,
+                                 filesLinked: manifest.fileCount - assembler.filesWritten)
         }
-
-        let metadata = try folders.prepare(for: ReleaseLayout.manifestPath)
-        try FileSystem.writeNewFile(metadata, try manifest.encoded(), mode: 0o444)
-
-        // Read-only folders, each fsynced so every name in the release is durable before the rename.
-        // The top folder stays writable until after the rename, which needs write access to move it.
-        for folder in folders.created.sorted(by: { $0.count > $1.count }) {
-            try FileSystem.changeMode(folder, 0o555)
-            try FileSystem.syncDirectory(folder)
-        }
-        try FileSystem.syncDirectory(tree)
-        for folder in poolFolders { try FileSystem.syncDirectory(folder) }
-        return (copiedFiles, copiedBytes)
-    }
-
-    /// Makes the assembled release visible, atomically and durably.
-    private func commit(_ tree: String, as id: String) throws {
-        let destination = store.layout.release(id)
-        try FileSystem.rename(tree, to: destination)
-        try FileSystem.syncDirectory(store.layout.releases)
-        try FileSystem.changeMode(destination, 0o555)
-        try FileSystem.syncDirectory(destination)
-    }
-}
-
-/// Creates the folders a release's files need, once each, and remembers them.
-struct FolderMaker {
-    let root: String
-    private(set) var created: [String] = []
-    private var known: Set<String> = []
-
-    init(root: String) {
-        self.root = root
-    }
-
-    /// Ensures the parent folders of `path` exist; returns the file's full path.
-    mutating func prepare(for path: String) throws -> String {
-        var folder = root
-        let components = path.split(separator: "/", omittingEmptySubsequences: false)
-        for component in components.dropLast() {
-            folder += "/" + component
-            if known.insert(folder).inserted {
-                try FileSystem.makeDirectory(folder)
-                created.append(folder)
-            }
-        }
-        return root + "/" + path
     }
 }

@@ -14,6 +14,16 @@ public enum ContentType {
         type.hasPrefix("text/") || textApplicationTypes.contains(type)
     }
 
+    /// True for types worth a precompressed variant: text, and binary formats that are not
+    /// compressed already (WebAssembly, icons, uncompressed fonts).
+    public static func isCompressible(_ type: String) -> Bool {
+        isText(type) || compressibleBinaryTypes.contains(type)
+    }
+
+    static let compressibleBinaryTypes: Set<String> = [
+        "application/wasm", "image/x-icon", "image/bmp", "font/ttf", "font/otf", "application/vnd.ms-fontobject",
+    ]
+
     static let textApplicationTypes: Set<String> = [
         "application/javascript", "application/json", "application/manifest+json", "application/xml",
         "application/rss+xml", "application/atom+xml", "image/svg+xml", "application/ld+json",

@@ -24,6 +24,23 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var sha256: String
         /// Media type, without parameters (`text/html`); the server adds `charset` for text.
         public var type: String
+        /// The precompressed gzip copy, when one was worth keeping (see `VariantBuilder`).
+        public var gzip: Variant?
+
+        public init(path: String, size: Int64, sha256: String, type: String, gzip: Variant? = nil) {
+            self.path = path
+            self.size = size
+            self.sha256 = sha256
+            self.type = type
+            self.gzip = gzip
+        }
+    }
+
+    /// A compressed copy of a file, stored at `ReleaseLayout.gzipVariant(of:)`.
+    public struct Variant: Codable, Sendable, Equatable {
+        /// Size and SHA-256 of the compressed bytes (its own ETag, distinct from the file's).
+        public var size: Int64
+        public var sha256: String
     }
 
     public init(id: String, fingerprint: String, created: String, label: String?, source: String, files: [Entry]) {

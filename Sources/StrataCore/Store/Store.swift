@@ -97,3 +97,19 @@ public enum DefaultStoreLocation {
         return home + "/.local/share/strata"
     }
 }
+
+extension Store {
+    /// Removes this store again if it holds nothing: for a write that created the store and then
+    /// failed, so bad input leaves no trace. Anything put in it meanwhile keeps it (rmdir refuses
+    /// non-empty folders). Best effort: a failure here must not hide the error that brought us here.
+    func removeIfUnused(timeoutSeconds: Double) {
+        try? withWriteLock(timeoutSeconds: timeoutSeconds) { _ in
+            for folder in layout.folders.reversed() {
+                guard rmdir(folder) == 0 || errno == ENOENT else { return }
+            }
+            try FileSystem.removeFile(layout.marker)
+            try FileSystem.removeFile(layout.lockFile)
+            _ = rmdir(layout.root)  // only if empty; it may have been an empty folder before
+        }
+    }
+}

@@ -3,11 +3,12 @@
 /// ```
 /// <root>/strata-store.json      marker: this folder is a Strata store
 /// <root>/releases/<id>/         immutable releases (files 0444, folders 0555)
-/// <root>/releases/<id>/.strata/ release metadata (manifest.json), never served, not fingerprinted
+/// <root>/releases/<id>/.strata/ release metadata (manifest.json, variants/), never served, not fingerprinted
 /// <root>/channels/<name>        pointer files: "<id>\n"
 /// <root>/history/<name>.jsonl   append-only log of every flip of that channel
 /// <root>/pins/<id>              a release prune must keep
 /// <root>/pool/<ab>/<sha256>     content-addressed hard links, so unchanged files are never copied again
+/// <root>/pool/<ab>/<sha256>.gz  the gzip variant of that content, so it is never compressed again
 /// <root>/staging/               work in progress; anything here without a live owner is debris
 /// <root>/lock                   the writers' lock (flock), holding pid, host and time of the holder
 /// ```
@@ -41,6 +42,9 @@ public struct StoreLayout: Sendable, Equatable {
 
     /// The pool entry for content with this SHA-256, fanned out by its first two hex digits.
     public func pooled(_ sha256: String) -> String { pool + "/" + sha256.prefix(2) + "/" + sha256 }
+
+    /// The pool entry for the gzip variant of content with this SHA-256.
+    public func pooledGzipVariant(of sha256: String) -> String { pooled(sha256) + ".gz" }
 }
 
 /// Names inside one release folder.
@@ -48,4 +52,8 @@ public enum ReleaseLayout {
     /// Strata's own metadata; never served and never part of the fingerprint.
     public static let metadataFolder = ".strata"
     public static let manifestPath = ".strata/manifest.json"
+    /// Precompressed copies, named by the SHA-256 of the content they compress.
+    public static let variantsFolder = ".strata/variants"
+
+    public static func gzipVariant(of sha256: String) -> String { variantsFolder + "/" + sha256 + ".gz" }
 }

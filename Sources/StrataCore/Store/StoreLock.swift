@@ -11,6 +11,7 @@ public final class StoreLock {
     public static let defaultTimeout: Double = 60
 
     private let file: FileDescriptor
+    private var isHeld = true
 
     private init(file: FileDescriptor) {
         self.file = file
@@ -20,8 +21,12 @@ public final class StoreLock {
         release()
     }
 
-    /// Releases the lock (closing the file would too; this makes the moment explicit).
+    /// Releases the lock, clearing the holder's record first, so an idle store's lock file is empty
+    /// and a write that changed nothing leaves the store byte-for-byte as it was.
     func release() {
+        guard isHeld else { return }
+        isHeld = false
+        _ = ftruncate(file.raw, 0)
         flock(file.raw, LOCK_UN)
     }
 
@@ -46,7 +51,7 @@ public final class StoreLock {
     private static func hostName() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown host" }
-        return String(cString: buffer)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 

@@ -3,7 +3,7 @@ import StrataCore
 
 struct Publish: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Publish a folder as a new immutable release (not live until activated).",
+        abstract: "Publish a folder or an archive as a new immutable release (not live until activated).",
         discussion: """
             Prints the release id on stdout. Publishing the same content again creates nothing and
             prints the existing id. Files already in the store are hard-linked, not copied.
@@ -11,15 +11,31 @@ struct Publish: ParsableCommand {
             inside the folder are published as the file or folder they point at; links leading
             outside, dangling links, devices, FIFOs and sockets are refused.
 
-            Example:
+            An archive (tar, tar.gz, tar.xz, tar.bz2, tar.zst or zip, recognised by content; "-" reads
+            one from standard input) is read once as a stream and gives the same release as its
+            unpacked folder. A single top-level folder in it (dist/...) is kept as a folder unless
+            --strip-components drops it.
+
+            Examples:
               strata publish ./dist --label v42 --activate
+              strata publish build.tar.gz --strip-components 1
             """)
 
     @OptionGroup var options: StoreOptions
 
-    @Argument(help: "The folder to publish (a site's build output).")
+    @Argument(help: "The folder or archive to publish (a site's build output).")
     var source: String
 
+    @OptionGroup var release: ReleaseOptions
+    @OptionGroup var archive: ArchiveOptions
+
+    func run() throws {
+        try PublishCommand.run(source: source, requireArchive: false, options: options, release: release, archive: archive)
+    }
+}
+
+/// What `publish` and `import` ask of the new release.
+struct ReleaseOptions: ParsableArguments {
     @Option(help: "A unique name for the release, usable wherever an id is (e.g. a version or build number).")
     var label: String?
 
@@ -28,16 +44,42 @@ struct Publish: ParsableCommand {
 
     @OptionGroup var channel: ChannelOption
 
-    @Flag(help: "Also publish .git/ and .DS_Store.")
+    @Flag(help: "Also publish .git/ and .DS_Store (and __MACOSX/ in archives).")
     var includeAll = false
+}
 
-    func run() throws {
+/// How an archive is read.
+struct ArchiveOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Drop this many leading folders from every archive entry (like tar).", valueName: "n"))
+    var stripComponents = 0
+
+    @Option(help: ArgumentHelp("Refuse an archive whose files add up to more than this (e.g. 500M, 8G).", valueName: "size"))
+    var maxBytes = "4G"
+
+    @Option(help: ArgumentHelp("Refuse an archive with more entries than this.", valueName: "n"))
+    var maxEntries = ArchiveLimits.standard.maxEntries
+
+    func validate() throws {
+        if stripComponents < 0 { throw ValidationError("--strip-components must be 0 or more") }
+        if ByteCount.parse(maxBytes) == nil { throw ValidationError("--max-bytes '\(maxBytes)' is not a size (e.g. 500M, 8G)") }
+        if maxEntries < 1 { throw ValidationError("--max-entries must be at least 1") }
+    }
+
+    var limits: ArchiveLimits {
+        ArchiveLimits(maxBytes: ByteCount.parse(maxBytes) ?? ArchiveLimits.standard.maxBytes, maxEntries: maxEntries)
+    }
+}
+
+/// The work `publish` and `import` share: publish, maybe activate, report.
+enum PublishCommand {
+    static func run(source: String, requireArchive: Bool, options: StoreOptions, release: ReleaseOptions, archive: ArchiveOptions) throws {
         let store = options.writable()
-        let report = try Publisher(store: store, lockTimeout: options.lockTimeout)
-            .publish(PublishRequest(source: source, label: label, includeEverything: includeAll))
+        let request = PublishRequest(source: source, label: release.label, includeEverything: release.includeAll,
+                                     stripComponents: archive.stripComponents, limits: archive.limits, requireArchive: requireArchive)
+        let report = try Publisher(store: store, lockTimeout: options.lockTimeout).publish(request)
         let manifest = report.manifest
-        let flip = activate
-            ? try Channels(store: store, lockTimeout: options.lockTimeout).activate(manifest.id, channel: channel.channel)
+        let flip = release.activate
+            ? try Channels(store: store, lockTimeout: options.lockTimeout).activate(manifest.id, channel: release.channel.channel)
             : nil
 
         if options.json {
@@ -48,10 +90,10 @@ struct Publish: ParsableCommand {
         if report.isNew {
             Output.note("published \(Output.release(manifest.id, label: manifest.label)): \(manifest.fileCount) files, "
                 + "\(Output.bytes(manifest.byteCount)); wrote \(report.filesCopied) files (\(Output.bytes(report.bytesCopied))), "
-                + "linked \(report.filesLinked)")
+                + "linked \(report.filesLinked); \(manifest.files.filter { $0.gzip != nil }.count) gzip variants")
         } else {
             Output.note("already published as \(Output.release(manifest.id, label: manifest.label)); nothing written")
-            if let label, label != manifest.label {
+            if let label = release.label, label != manifest.label {
                 Output.note("note: label '\(label)' not applied; a release's label is fixed when it is first published")
             }
         }

@@ -1,0 +1,94 @@
+import Crypto
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes the precompressed gzip variants of a release being assembled, on every core.
+///
+/// A file gets a variant when its type compresses (`ContentType.isCompressible`), it is at least
+/// `minimumSize` bytes, and level-9 gzip saves at least 10%. Variants live in the release's
+/// `.strata/variants/<sha256>.gz` and in the pool beside the content, so content the store has
+/// compressed before is linked, never compressed again.
+struct VariantBuilder {
+    static let minimumSize: Int64 = 256
+    static let level: Int32 = 9
+
+    let layout: StoreLayout
+    /// The release folder being assembled.
+    let tree: String
+
+    /// The entries with `gzip` filled in where a variant was kept, and the pool folders touched.
+    func addVariants(to entries: [Manifest.Entry], folders: inout FolderMaker) throws -> (entries: [Manifest.Entry], poolFolders: Set<String>) {
+        // One variant per distinct content, compressed from the first file holding it.
+        var candidates: [String: String] = [:]
+        for entry in entries where entry.size >= Self.minimumSize && ContentType.isCompressible(entry.type) {
+            if candidates[entry.sha256] == nil { candidates[entry.sha256] = entry.path }
+        }
+        guard !candidates.isEmpty else { return (entries, []) }
+        _ = try folders.prepare(for: ReleaseLayout.gzipVariant(of: "x"))
+
+        let jobs = Array(candidates)
+        let results = try Parallel.map(count: jobs.count) { index, buffer in
+            try variant(of: jobs[index].key, from: tree + "/" + jobs[index].value, buffer: buffer)
+        }
+        var variants: [String: Manifest.Variant] = [:]
+        var poolFolders = Set<String>()
+        for (job, result) in zip(jobs, results) {
+            guard let result else { continue }
+            variants[job.key] = result.variant
+            if let folder = result.poolFolder { poolFolders.insert(folder) }
+        }
+        let withVariants = entries.map { entry in
+            var entry = entry
+            entry.gzip = variants[entry.sha256]
+            return entry
+        }
+        return (withVariants, poolFolders)
+    }
+
+    private struct Made: Sendable {
+        let variant: Manifest.Variant
+        /// The pool folder a new variant was added to; nil when it was linked from the pool.
+        let poolFolder: String?
+    }
+
+    /// The variant for one content: linked from the pool, or compressed now and kept if it is worth it.
+    private func variant(of sha256: String, from source: String, buffer: UnsafeMutableRawBufferPointer) throws -> Made? {
+        let destination = tree + "/" + ReleaseLayout.gzipVariant(of: sha256)
+        let pooled = layout.pooledGzipVariant(of: sha256)
+        if link(pooled, destination) == 0 {
+            let digest = try Hashing.digest(ofFile: destination, buffer: buffer)
+            return Made(variant: Manifest.Variant(size: digest.size, sha256: digest.sha256), poolFolder: nil)
+        }
+        guard errno == ENOENT || errno == EMLINK else { throw StrataError.system("link pooled variant to", destination) }
+
+        let input = try FileSystem.open(source, O_RDONLY, purpose: "read")
+        let output = try FileSystem.open(destination, O_WRONLY | O_CREAT | O_EXCL, mode: 0o444, purpose: "create")
+        let compressor = try GzipCompressor(level: Self.level)
+        var hasher = SHA256()
+        var originalSize: Int64 = 0
+        var compressedSize: Int64 = 0
+        let sink: (UnsafeRawBufferPointer) throws -> Void = { chunk in
+            hasher.update(bufferPointer: chunk)
+            compressedSize += Int64(chunk.count)
+            try output.writeAll(chunk)
+        }
+        while true {
+            let count = try input.read(into: buffer)
+            if count == 0 { break }
+            originalSize += Int64(count)
+            try compressor.compress(UnsafeRawBufferPointer(rebasing: buffer.prefix(count)), sink: sink)
+        }
+        try compressor.finish(sink: sink)
+
+        guard compressedSize * 10 <= originalSize * 9 else {  // saves less than 10%: not worth a second copy
+            try output.close()
+            try FileSystem.removeFile(destination)
+            return nil
+        }
+        try output.sync()
+        try output.close()
+        let folder = try ContentPool(layout: layout).adopt(destination, as: pooled)
+        return Made(variant: Manifest.Variant(size: compressedSize, sha256: Hashing.hex(hasher.finalize())), poolFolder: folder)
+    }
+}
