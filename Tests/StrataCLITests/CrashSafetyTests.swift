@@ -74,6 +74,42 @@ import Glibc
         }
     }
 
+    @Test func importsKilledAtRandomPointsNeverLeaveAnIncompleteRelease() throws {
+        try withTemporaryDirectory { folder in
+            let root = folder + "/store"
+            let archive = folder + "/build.tar.gz"
+            let newArchive = {
+                try makeArchive(at: archive, #"tar([(f"assets/f{i}.js", "file", os.urandom(60_000).hex()) for i in range(60)])"#)
+            }
+            try newArchive()
+            let started = Date()
+            #expect(try strata(["import", archive, "--root", root, "--activate"]).status == 0)
+            let fullRun = Date().timeIntervalSince(started)
+
+            var killed = 0
+            var generator = SystemRandomNumberGenerator()
+            for _ in 0..<20 {
+                try newArchive()
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: strataExecutable)
+                process.arguments = ["import", archive, "--root", root, "--activate"]
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                usleep(UInt32(Double(generator.next() as UInt64 % 1000) / 1000 * fullRun * 1.2 * 1_000_000))
+                killWithChildren(process.processIdentifier)
+                process.waitUntilExit()
+                if process.terminationReason == .uncaughtSignal { killed += 1 }
+                try expectConsistent(root)
+            }
+            #expect(killed >= 8, "only \(killed) of 20 imports were killed mid-way")
+            try newArchive()
+            #expect(try strata(["import", archive, "--root", root]).status == 0)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/staging").isEmpty)
+            print("import kill trials: \(killed) of 20 killed mid-way; full import \(Int(fullRun * 1000)) ms")
+        }
+    }
+
     @Test func flipsKilledAtRandomPointsLeaveAValidPointer() throws {
         try withTemporaryDirectory { folder in
             let root = folder + "/store"
