@@ -147,12 +147,13 @@ import Glibc
                     process.executableURL = URL(fileURLWithPath: strataExecutable)
                     process.arguments = ["publish", site, "--root", root]
                     process.standardOutput = FileHandle.nullDevice
-                    process.standardError = FileHandle.nullDevice
+                    process.standardError = Pipe()
                     return process
                 }
                 for process in processes { try process.run() }
                 for process in processes { process.waitUntilExit() }
-                #expect(processes.map(\.terminationStatus) == [0, 0])
+                let errors = processes.map { String(decoding: ($0.standardError as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+                #expect(processes.map(\.terminationStatus) == [0, 0], "\(errors)")
             }
             #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/releases").count == 6)
             try expectConsistent(root)

@@ -136,6 +136,21 @@ import Glibc
         }
     }
 
+    /// Two first writers racing to create the same store: the one that finds the other's half-made
+    /// layout (folders and lock, no marker yet) finishes the creation instead of refusing.
+    @Test func aStoreHalfCreatedByAnotherWriterIsFinishedNotRefused() throws {
+        try withTemporaryDirectory { folder in
+            let root = folder + "/store"
+            for name in ["releases", "pool", "staging"] {
+                try FileManager.default.createDirectory(atPath: root + "/" + name, withIntermediateDirectories: true)
+            }
+            try write("", to: root + "/lock")
+            let report = try Publisher(store: Store(root: root)).publish(PublishRequest(source: fixtures + "/aurora-v1"))
+            #expect(report.isNew)
+            #expect(FileManager.default.fileExists(atPath: root + "/strata-store.json"))
+        }
+    }
+
     @Test func aFolderThatIsNotAStoreIsNeverWrittenInto() throws {
         try withTemporaryDirectory { folder in
             try write("important", to: folder + "/notes.txt")

@@ -48,7 +48,10 @@ public struct Store: Sendable {
             guard status.isDirectory else {
                 throw StrataError(.invalidInput, "'\(layout.root)' exists and is not a folder; cannot create a store there")
             }
-            guard try FileSystem.entryNames(layout.root).isEmpty else {
+            // Entries of the layout alone mean another writer is creating the store right now;
+            // creation is idempotent, so finish it alongside.
+            let names = try FileSystem.entryNames(layout.root).map { String(decoding: $0, as: UTF8.self) }
+            guard names.allSatisfy(layout.isPartOfLayout) else {
                 throw StrataError(.invalidInput, "'\(layout.root)' is not empty and not a Strata store; refusing to write into it")
             }
         } else {

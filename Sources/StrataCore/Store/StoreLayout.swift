@@ -33,6 +33,13 @@ public struct StoreLayout: Sendable, Equatable {
     /// The folders a writable store has.
     var folders: [String] { [releases, channels, history, pins, pool, staging] }
 
+    /// True for a name directly under the root that a store (or one being created) holds.
+    func isPartOfLayout(_ name: String) -> Bool {
+        let marker = FileSystem.baseName(of: self.marker)
+        let own = folders.map(FileSystem.baseName(of:)) + [marker, FileSystem.baseName(of: lockFile)]
+        return own.contains(name) || name.hasPrefix("." + marker + ".tmp-")
+    }
+
     public func release(_ id: String) -> String { releases + "/" + id }
     public func metadata(_ id: String) -> String { release(id) + "/" + ReleaseLayout.metadataFolder }
     public func manifest(_ id: String) -> String { release(id) + "/" + ReleaseLayout.manifestPath }
