@@ -11,6 +11,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.24.0"),
     ],
     targets: [
         // C libraries, wrapped by module maps only; the Swift code that uses them lives in StrataCore.
@@ -33,11 +35,23 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // `strata serve`: the HTTP server, on SwiftNIO alone. Reads the store, never writes it.
+        .target(
+            name: "StrataServer",
+            dependencies: [
+                "StrataCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+            ]
+        ),
         // The command line: parses arguments, calls StrataCore, prints.
         .executableTarget(
             name: "strata",
             dependencies: [
                 "StrataCore",
+                "StrataServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -50,6 +64,11 @@ let package = Package(
         .testTarget(
             name: "StrataCoreTests",
             dependencies: ["StrataCore", "StrataTestSupport"]
+        ),
+        // A real server on 127.0.0.1, spoken to over raw sockets (malformed requests included).
+        .testTarget(
+            name: "StrataServerTests",
+            dependencies: ["StrataServer", "StrataCore", "StrataTestSupport"]
         ),
         // Black-box tests that run the built `strata` binary as a subprocess.
         .testTarget(

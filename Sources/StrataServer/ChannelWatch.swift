@@ -1,0 +1,97 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import StrataCore
+import Synchronization
+
+/// Follows one channel's pointer file and history on behalf of every request.
+///
+/// The pointer is checked on every request with a single `stat`: `activate` renames a new file over
+/// the pointer, so a different inode (or time, or size) means a flip, and only then is the file read
+/// again. A request that starts after `activate` returned therefore sees the new release.
+final class ChannelWatch: Sendable {
+    let name: String
+    private let pointerPath: String
+    private let historyPath: String
+    private let historyDepth: Int
+    private let pointer = Mutex<Cached<String?>>(Cached(stamp: nil, value: nil))
+    private let history = Mutex<Cached<[HistoryEntry]>>(Cached(stamp: nil, value: []))
+
+    struct Cached<Value: Sendable>: Sendable {
+        var stamp: FileStamp?
+        var value: Value
+    }
+
+    init(layout: StoreLayout, channel: String, historyDepth: Int) {
+        name = channel
+        pointerPath = layout.channel(channel)
+        historyPath = layout.history(channel)
+        self.historyDepth = historyDepth
+    }
+
+    /// The release id the pointer names, or nil when there is no pointer (or it is unreadable).
+    func currentRelease() -> String? {
+        let stamp = FileStamp(path: pointerPath)
+        if let cached = pointer.withLock({ $0.stamp == stamp && stamp != nil ? $0 : nil }) { return cached.value }
+        let id = stamp == nil ? nil : Self.readPointer(pointerPath)
+        pointer.withLock { $0 = Cached(stamp: id == nil ? nil : stamp, value: id) }
+        return id
+    }
+
+    /// Releases the channel served recently, newest first: the ids its last few history entries name.
+    func recentReleases() -> [String] {
+        var seen = Set<String>()
+        var ids: [String] = []
+        for entry in recentHistory().reversed() {
+            for id in [entry.to, entry.from].compactMap({ $0 }) where seen.insert(id).inserted {
+                ids.append(id)
+            }
+        }
+        return ids
+    }
+
+    /// When the channel last moved to `id`, from its history.
+    func activationTime(of id: String) -> String? {
+        recentHistory().last { $0.to == id }?.time
+    }
+
+    private func recentHistory() -> [HistoryEntry] {
+        let stamp = FileStamp(path: historyPath)
+        if let cached = history.withLock({ $0.stamp == stamp ? $0.value : nil }) { return cached }
+        let entries = Self.readHistory(historyPath).suffix(historyDepth)
+        history.withLock { $0 = Cached(stamp: stamp, value: Array(entries)) }
+        return Array(entries)
+    }
+
+    private static func readPointer(_ path: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return Fingerprint.isReleaseID(text) ? text : nil
+    }
+
+    private static func readHistory(_ path: String) -> [HistoryEntry] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        let decoder = JSONDecoder()
+        return data.split(separator: UInt8(ascii: "\n")).compactMap { try? decoder.decode(HistoryEntry.self, from: Data($0)) }
+    }
+}
+
+/// What `stat` says about a file, enough to tell that it was replaced or changed.
+struct FileStamp: Equatable, Sendable {
+    let device: UInt64
+    let inode: UInt64
+    let size: Int64
+    let modifiedSeconds: Int
+    let modifiedNanoseconds: Int
+
+    init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+        size = Int64(info.st_size)
+        modifiedSeconds = info.st_mtim.tv_sec
+        modifiedNanoseconds = info.st_mtim.tv_nsec
+    }
+}

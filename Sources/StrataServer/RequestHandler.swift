@@ -1,0 +1,192 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
+import NIOHTTP1
+
+/// What every connection shares: the responder, the hot-file cache, the log, the timeouts.
+struct ConnectionContext: Sendable {
+    let responder: Responder
+    let hotFiles: HotFiles
+    let registry: ReleaseRegistry
+    let accessLog: AccessLog?
+    let headerTimeout: TimeAmount
+    let idleTimeout: TimeAmount
+}
+
+/// Answers the requests of one connection, in order (NIO's pipelining handler queues the rest).
+///
+/// A connection must deliver a complete request head within the header timeout of opening, and
+/// within the idle timeout of its previous response; otherwise it is closed, so slow clients cannot
+/// hold connections. Bodies of GET requests are read and dropped.
+final class RequestHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let shared: ConnectionContext
+    private var head: HTTPRequestHead?
+    private var waitingForHead: Scheduled<Void>?
+
+    init(_ shared: ConnectionContext) {
+        self.shared = shared
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        awaitHead(context: context, within: shared.headerTimeout)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        waitingForHead?.cancel()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let requestHead):
+            waitingForHead?.cancel()
+            waitingForHead = nil
+            head = requestHead
+        case .body:
+            break
+        case .end:
+            guard let requestHead = head else { return }
+            head = nil
+            respond(to: requestHead, context: context)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    private func awaitHead(context: ChannelHandlerContext, within timeout: TimeAmount) {
+        waitingForHead?.cancel()
+        let channel = context.channel
+        waitingForHead = context.eventLoop.scheduleTask(in: timeout) {
+            channel.close(promise: nil)
+        }
+    }
+
+    private func respond(to requestHead: HTTPRequestHead, context: ChannelHandlerContext) {
+        var reply = shared.responder.reply(to: requestHead)
+        var content: ResponseContent = .none
+        switch reply.body {
+        case .none:
+            break
+        case .bytes(let buffer):
+            content = .bytes(buffer)
+        case .file(let path, let offset, let length, let digest, let size, let release):
+            guard let loaded = load(path: path, offset: offset, length: length, digest: digest, size: size) else {
+                // The release vanished under us (pruned while serving): forget it, answer 404.
+                shared.registry.forget(release)
+                reply = Reply(status: .notFound, headers: HTTPHeaders([("Date", HTTPDate.now()), ("Content-Length", "0"), ("Cache-Control", "no-cache")]),
+                              body: .none, release: nil)
+                break
+            }
+            content = loaded
+        }
+
+        let keepAlive = requestHead.isKeepAlive
+        if !keepAlive { reply.headers.replaceOrAdd(name: "Connection", value: "close") }
+        let isHead = requestHead.method == .HEAD
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: requestHead.version, status: reply.status, headers: reply.headers))), promise: nil)
+        var sent: Int64 = 0
+        switch content {
+        case .none:
+            break
+        case .bytes(let buffer):
+            if !isHead {
+                sent = Int64(buffer.readableBytes)
+                context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+            }
+        case .region(let region, let handle):
+            if isHead {
+                try? handle.close()
+            } else {
+                sent = Int64(region.readableBytes)
+                context.write(wrapOutboundOut(.body(.fileRegion(region)))).whenComplete { _ in try? handle.close() }
+            }
+        }
+        let channel = context.channel
+        let finished = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if keepAlive {
+            awaitHead(context: context, within: shared.idleTimeout)
+        } else {
+            finished.whenComplete { _ in channel.close(promise: nil) }
+        }
+        if let log = shared.accessLog {
+            let client = context.remoteAddress?.ipAddress ?? "-"
+            log.record(client: client, head: requestHead, status: Int(reply.status.code), bytes: sent, release: reply.release)
+        }
+    }
+
+    private enum ResponseContent {
+        case none
+        case bytes(ByteBuffer)
+        case region(FileRegion, NIOFileHandle)
+    }
+
+    /// Small files come from memory; large ones go out with sendfile from an open descriptor.
+    private func load(path: String, offset: Int64, length: Int64, digest: String, size: Int64) -> ResponseContent? {
+        if size <= Int64(shared.hotFiles.maxFileBytes) {
+            guard let whole = shared.hotFiles.content(digest: digest, path: path, size: size) else { return nil }
+            return .bytes(whole.getSlice(at: whole.readerIndex + Int(offset), length: Int(length)) ?? whole)
+        }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: descriptor)
+        return .region(FileRegion(fileHandle: handle, readerIndex: Int(offset), endIndex: Int(offset + length)), handle)
+    }
+}
+
+@available(*, unavailable)
+extension RequestHandler: Sendable {}
+
+/// Answers requests the HTTP parser rejects: 431 when the head is too large or has too many
+/// fields, 400 for anything else malformed. The connection is closed after.
+final class ProtocolErrorResponder: ChannelDuplexHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private var responseInProgress = false
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        guard let parserError = error as? HTTPParserError else {
+            context.fireErrorCaught(error)
+            return
+        }
+        if !responseInProgress {
+            let status: HTTPResponseStatus = parserError == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest
+            let body = status == .badRequest ? "bad request\n" : "request header fields too large\n"
+            var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
+            buffer.writeString(body)
+            let headers = HTTPHeaders([("Connection", "close"), ("Content-Type", "text/plain; charset=utf-8"),
+                                       ("Content-Length", String(buffer.readableBytes)), ("Date", HTTPDate.now())])
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+        context.close(promise: nil)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .head(let head) where head.status.code >= 200: responseInProgress = true
+        case .end: responseInProgress = false
+        default: break
+        }
+        context.write(data, promise: promise)
+    }
+}
+
+@available(*, unavailable)
+extension ProtocolErrorResponder: Sendable {}

@@ -1,0 +1,40 @@
+/// Everything `strata serve` can be told. The defaults are what a production deploy wants.
+public struct ServerConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    /// 0 asks the system for a free port (tests); the bound port is reported once listening.
+    public var port = 8080
+    public var channel = "current"
+    /// Single-page apps: an unknown path without an extension, asked for as HTML, gets `/index.html`.
+    public var spa = false
+    /// Where to write one line per request: a file path, "-" for standard output, nil for none.
+    public var accessLog: String?
+    /// How many of the channel's latest history entries name releases whose hash-named files may
+    /// still be fetched through the channel URL after a flip.
+    public var fallbackHistoryEntries = 10
+    /// Worker threads; defaults to one per core.
+    public var threads = System.coreCount
+
+    // Hardening.
+    /// All header names and values of one request together, in bytes (431 beyond).
+    public var maxHeaderBytes = 16 * 1024
+    /// Header fields in one request (431 beyond).
+    public var maxHeaderCount = 100
+    /// From a connection's first byte (or the end of its previous response) to a complete request head.
+    public var headerTimeoutSeconds: Int64 = 10
+    /// A keep-alive connection with nothing to read or write for this long is closed.
+    public var idleTimeoutSeconds: Int64 = 60
+    /// Connections beyond this are closed as soon as they are accepted.
+    public var maxConnections = 4096
+    /// On SIGTERM/SIGINT, how long in-flight responses may take to finish before the server exits anyway.
+    public var shutdownGraceSeconds: Int64 = 30
+
+    // Speed.
+    /// Files up to this size are kept in memory once read (keyed by content digest).
+    public var hotFileMaxBytes = 128 * 1024
+    /// The memory for hot files, all releases together.
+    public var hotCacheBytes = 16 * 1024 * 1024
+
+    public init() {}
+}
+
+import NIOCore

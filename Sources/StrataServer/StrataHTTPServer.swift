@@ -1,0 +1,148 @@
+import Dispatch
+import NIOCore
+import NIOExtras
+import NIOHTTP1
+import NIOPosix
+import StrataCore
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `strata serve`: one channel of a store over HTTP/1.1, plus every release at `/_v/<id>/`.
+///
+/// Lifecycle: `start()` binds and returns the port; `shutdown()` stops accepting, lets in-flight
+/// responses finish (up to the grace period) and closes idle keep-alive connections;
+/// `runUntilSignalled()` does both around SIGTERM/SIGINT. The server only reads the store.
+public final class StrataHTTPServer {
+    public let configuration: ServerConfiguration
+    private let store: Store
+    private let group: MultiThreadedEventLoopGroup
+    /// Released before the event loops stop: its deinit touches an event loop.
+    private var quiescing: ServerQuiescingHelper?
+    private let accessLog: AccessLog?
+    private var serverChannel: Channel?
+
+    public init(store: Store, configuration: ServerConfiguration) throws {
+        try Names.validateChannel(configuration.channel)
+        guard access(store.layout.marker, F_OK) == 0 else {
+            throw ServerError("'\(store.layout.root)' is not a Strata store (no strata-store.json); publish something first or pass --root")
+        }
+        self.store = store
+        self.configuration = configuration
+        accessLog = try configuration.accessLog.map(AccessLog.init(destination:))
+        group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
+        quiescing = ServerQuiescingHelper(group: group)
+    }
+
+    /// Binds and starts serving; returns the port (useful with port 0).
+    @discardableResult
+    public func start() throws -> Int {
+        let registry = ReleaseRegistry(store: store)
+        let watch = ChannelWatch(layout: store.layout, channel: configuration.channel, historyDepth: configuration.fallbackHistoryEntries)
+        let shared = ConnectionContext(
+            responder: Responder(configuration: configuration, registry: registry, channel: watch),
+            hotFiles: HotFiles(maxFileBytes: configuration.hotFileMaxBytes, budget: configuration.hotCacheBytes),
+            registry: registry, accessLog: accessLog,
+            headerTimeout: .seconds(configuration.headerTimeoutSeconds), idleTimeout: .seconds(configuration.idleTimeoutSeconds))
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        decoderLimits.maxHeaderListSize = configuration.maxHeaderBytes
+        decoderLimits.maxHeaderFieldSize = configuration.maxHeaderBytes
+        decoderLimits.maxHeaderFieldCount = configuration.maxHeaderCount
+        let limits = decoderLimits
+        let connections = ConnectionCounter(limit: configuration.maxConnections)
+        let idle = TimeAmount.seconds(configuration.idleTimeoutSeconds)
+        guard let quiescing = self.quiescing else { throw ServerError("the server was already stopped") }
+
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 1024)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                }
+            }
+            .childChannelInitializer { channel in
+                guard connections.admit() else {
+                    return channel.close()  // over the cap: refuse at once rather than queue
+                }
+                channel.closeFuture.whenComplete { _ in connections.leave() }
+                return channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandler(IdleStateHandler(allTimeout: idle))
+                    try pipeline.configureHTTPServerPipeline(
+                        withPipeliningAssistance: true, withErrorHandling: false,
+                        withEncoderConfiguration: HTTPResponseEncoder.Configuration(), withDecoderLimitConfiguration: limits)
+                    try pipeline.addHandler(ProtocolErrorResponder())
+                    try pipeline.addHandler(RequestHandler(shared))
+                }
+            }
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
+            .childChannelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator())
+
+        do {
+            let channel = try bootstrap.bind(host: configuration.host, port: configuration.port).wait()
+            serverChannel = channel
+            return channel.localAddress?.port ?? configuration.port
+        } catch {
+            try? group.syncShutdownGracefully()
+            throw ServerError("cannot listen on \(configuration.host):\(configuration.port): \(error)")
+        }
+    }
+
+    /// Stops accepting, finishes in-flight responses (at most the grace period), closes the rest.
+    public func shutdown() {
+        guard quiescing != nil else { return }
+        let done = group.next().makePromise(of: Void.self)
+        quiescing?.initiateShutdown(promise: done)
+        let grace = group.next().scheduleTask(in: .seconds(configuration.shutdownGraceSeconds)) {
+            done.succeed()  // stragglers are cut off when the event loops stop
+        }
+        try? done.futureResult.wait()
+        grace.cancel()
+        self.quiescing = nil
+        accessLog?.flush()
+        try? group.syncShutdownGracefully()
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully and returns.
+    public func runUntilSignalled(onListening: (Int) -> Void = { _ in }) throws {
+        let stop = DispatchSemaphore(value: 0)
+        var sources: [DispatchSourceSignal] = []
+        for signalNumber in [SIGTERM, SIGINT] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { stop.signal() }
+            source.resume()
+            sources.append(source)
+        }
+        onListening(try start())
+        stop.wait()
+        shutdown()
+        sources.forEach { $0.cancel() }
+    }
+}
+
+@available(*, unavailable)
+extension StrataHTTPServer: Sendable {}
+
+/// Counts open connections against the cap.
+final class ConnectionCounter: Sendable {
+    private let limit: Int
+    private let open = Atomic<Int>(0)
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    func admit() -> Bool {
+        if open.wrappingAdd(1, ordering: .relaxed).newValue <= limit { return true }
+        open.wrappingSubtract(1, ordering: .relaxed)
+        return false
+    }
+
+    func leave() {
+        open.wrappingSubtract(1, ordering: .relaxed)
+    }
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import StrataCore
+import StrataServer
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve a channel over HTTP, and every release at /_v/<id>/.",
+        discussion: """
+            Each request reads the channel's pointer (one stat), so `strata activate` and `rollback`
+            take effect for the next request, with no restart. Files come from the release's
+            manifest only; .strata/ and dotfiles (except .well-known/) are never served.
+            SIGTERM or SIGINT stops accepting, lets in-flight responses finish, and exits 0.
+
+            Examples:
+              strata serve --port 8080
+              strata serve --channel staging --spa --access-log -
+            """)
+
+    @OptionGroup var options: StoreOptions
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on (0: any free port, printed on start).")
+    var port = 8080
+
+    @OptionGroup var channel: ChannelOption
+
+    @Flag(help: "Single-page app: an unknown path without an extension, asked for as HTML, gets /index.html.")
+    var spa = false
+
+    @Option(help: ArgumentHelp("Log one line per request to this file, or - for standard output.", valueName: "file"))
+    var accessLog: String?
+
+    @Option(help: ArgumentHelp("Hash-named files of releases named in this many latest history entries stay reachable on the channel URL.", valueName: "n"))
+    var fallbackHistory = 10
+
+    @Option(help: ArgumentHelp("Most simultaneous connections.", valueName: "n"))
+    var maxConnections = 4096
+
+    @Option(help: ArgumentHelp("Seconds a new connection has to send a complete request head.", valueName: "s"))
+    var headerTimeout: Int64 = 10
+
+    @Option(help: ArgumentHelp("Seconds an idle keep-alive connection stays open.", valueName: "s"))
+    var idleTimeout: Int64 = 60
+
+    func validate() throws {
+        if !(0...65535).contains(port) { throw ValidationError("--port must be 0…65535") }
+        if fallbackHistory < 0 { throw ValidationError("--fallback-history must be 0 or more") }
+        if maxConnections < 1 { throw ValidationError("--max-connections must be at least 1") }
+        if headerTimeout < 1 || idleTimeout < 1 { throw ValidationError("timeouts must be at least 1 second") }
+    }
+
+    func run() throws {
+        let store = try options.readable()
+        var settings = ServerConfiguration()
+        settings.host = host
+        settings.port = port
+        settings.channel = channel.channel
+        settings.spa = spa
+        settings.accessLog = accessLog
+        settings.fallbackHistoryEntries = fallbackHistory
+        settings.maxConnections = maxConnections
+        settings.headerTimeoutSeconds = headerTimeout
+        settings.idleTimeoutSeconds = idleTimeout
+        let server: StrataHTTPServer
+        do {
+            server = try StrataHTTPServer(store: store, configuration: settings)
+        } catch let error as ServerError {
+            throw StrataError(.invalidInput, error.description)
+        }
+        do {
+            try server.runUntilSignalled { bound in
+                Output.note("serving channel '\(settings.channel)' of \(store.layout.root) on http://\(host):\(bound)/ (versioned: /_v/<id>/)")
+            }
+        } catch let error as ServerError {
+            throw StrataError(.io, error.description)
+        }
+        Output.note("stopped")
+    }
+}
