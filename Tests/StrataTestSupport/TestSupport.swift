@@ -207,3 +207,8 @@ public func makeArchive(at path: String, _ script: String) throws {
         throw StrataError(.io, "python3 could not build the test archive: \(result.stderr)")
     }
 }
+
+/// SHA-256 of `bytes` as lowercase hex.
+public func sha256Hex(_ bytes: [UInt8]) -> String {
+    SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+}
