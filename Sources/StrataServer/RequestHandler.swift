@@ -190,3 +190,26 @@ final class ProtocolErrorResponder: ChannelDuplexHandler {
 
 @available(*, unavailable)
 extension ProtocolErrorResponder: Sendable {}
+
+/// Holds back the shutdown ("quiesce") event until every byte already written has left for the
+/// socket. NIO's HTTP pipelining handler closes an idle connection as soon as it sees the event,
+/// and a close drops writes still queued: a large file being sent would be cut short. Writes
+/// complete in order, so an empty write issued now completes only after all earlier ones.
+final class QuiesceGate: ChannelInboundHandler {
+    typealias InboundIn = NIOAny
+    typealias OutboundOut = ByteBuffer
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        let loopBound = context.loopBound
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+            loopBound.value.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        }
+    }
+}
+
+@available(*, unavailable)
+extension QuiesceGate: Sendable {}

@@ -14,14 +14,13 @@ import Glibc
 /// Lifecycle: `start()` binds and returns the port; `shutdown()` stops accepting, lets in-flight
 /// responses finish (up to the grace period) and closes idle keep-alive connections;
 /// `runUntilSignalled()` does both around SIGTERM/SIGINT. The server only reads the store.
-public final class StrataHTTPServer {
+public final class StrataHTTPServer: Sendable {
     public let configuration: ServerConfiguration
     private let store: Store
     private let group: MultiThreadedEventLoopGroup
-    /// Released before the event loops stop: its deinit touches an event loop.
-    private var quiescing: ServerQuiescingHelper?
     private let accessLog: AccessLog?
-    private var serverChannel: Channel?
+    /// Released before the event loops stop: its deinit touches an event loop. Nil once stopped.
+    private let quiescing: Mutex<ServerQuiescingHelper?>
 
     public init(store: Store, configuration: ServerConfiguration) throws {
         try Names.validateChannel(configuration.channel)
@@ -32,7 +31,7 @@ public final class StrataHTTPServer {
         self.configuration = configuration
         accessLog = try configuration.accessLog.map(AccessLog.init(destination:))
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
-        quiescing = ServerQuiescingHelper(group: group)
+        quiescing = Mutex(ServerQuiescingHelper(group: group))
     }
 
     /// Binds and starts serving; returns the port (useful with port 0).
@@ -52,7 +51,7 @@ public final class StrataHTTPServer {
         let limits = decoderLimits
         let connections = ConnectionCounter(limit: configuration.maxConnections)
         let idle = TimeAmount.seconds(configuration.idleTimeoutSeconds)
-        guard let quiescing = self.quiescing else { throw ServerError("the server was already stopped") }
+        guard let quiescing = self.quiescing.withLock({ $0 }) else { throw ServerError("the server was already stopped") }
 
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
@@ -69,6 +68,7 @@ public final class StrataHTTPServer {
                 channel.closeFuture.whenComplete { _ in connections.leave() }
                 return channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandler(QuiesceGate())
                     try pipeline.addHandler(IdleStateHandler(allTimeout: idle))
                     try pipeline.configureHTTPServerPipeline(
                         withPipeliningAssistance: true, withErrorHandling: false,
@@ -83,7 +83,6 @@ public final class StrataHTTPServer {
 
         do {
             let channel = try bootstrap.bind(host: configuration.host, port: configuration.port).wait()
-            serverChannel = channel
             return channel.localAddress?.port ?? configuration.port
         } catch {
             try? group.syncShutdownGracefully()
@@ -93,15 +92,18 @@ public final class StrataHTTPServer {
 
     /// Stops accepting, finishes in-flight responses (at most the grace period), closes the rest.
     public func shutdown() {
-        guard quiescing != nil else { return }
         let done = group.next().makePromise(of: Void.self)
-        quiescing?.initiateShutdown(promise: done)
+        let started = quiescing.withLock { helper in
+            helper?.initiateShutdown(promise: done)
+            return helper != nil
+        }
+        guard started else { return }
         let grace = group.next().scheduleTask(in: .seconds(configuration.shutdownGraceSeconds)) {
             done.succeed()  // stragglers are cut off when the event loops stop
         }
         try? done.futureResult.wait()
         grace.cancel()
-        self.quiescing = nil
+        quiescing.withLock { $0 = nil }
         accessLog?.flush()
         try? group.syncShutdownGracefully()
     }
@@ -123,9 +125,6 @@ public final class StrataHTTPServer {
         sources.forEach { $0.cancel() }
     }
 }
-
-@available(*, unavailable)
-extension StrataHTTPServer: Sendable {}
 
 /// Counts open connections against the cap.
 final class ConnectionCounter: Sendable {

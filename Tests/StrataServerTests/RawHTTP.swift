@@ -126,7 +126,7 @@ func rawRequest(_ port: Int, _ raw: String) throws -> WireResponse {
 }
 
 /// A store with aurora-v1 (label v1) and aurora-v2 (label v2) published and `live` active.
-struct ServedStore {
+struct ServedStore: Sendable {
     let store: TestStore
     let v1: String
     let v2: String

@@ -96,7 +96,7 @@ public func mode(_ path: String) -> mode_t {
 }
 
 /// A store in a temporary folder, with shortcuts for the common steps.
-public struct TestStore {
+public struct TestStore: Sendable {
     public let root: String
     public var store: Store { Store(root: root) }
     public var catalog: ReleaseCatalog { ReleaseCatalog(Store(root: root)) }
