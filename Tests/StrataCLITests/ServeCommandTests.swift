@@ -1,0 +1,53 @@
+import Foundation
+import StrataCore
+import StrataTestSupport
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `strata serve` as an operator runs it: it says where it listens, serves, and on SIGTERM
+/// finishes and exits 0.
+@Suite struct ServeCommandTests {
+    @Test func serveAnswersThenExitsZeroOnSigterm() throws {
+        try withTemporaryDirectory { folder in
+            let root = folder + "/store"
+            #expect(try strata(["publish", fixtures + "/aurora-v1", "--root", root, "--activate"]).status == 0)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: strataExecutable)
+            process.arguments = ["serve", "--root", root, "--port", "0", "--access-log", folder + "/access.log"]
+            let errors = Pipe()
+            process.standardError = errors
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+
+            var said = ""
+            while !said.contains("\n") {
+                let data = errors.fileHandleForReading.availableData
+                if data.isEmpty { break }
+                said += String(decoding: data, as: UTF8.self)
+            }
+            let address = try #require(said.range(of: "http://127.0.0.1:"))
+            let port = try #require(Int(said[address.upperBound...].prefix { $0.isNumber }))
+            #expect(said.hasPrefix("serving channel 'current' of \(root) on http://127.0.0.1:\(port)/"))
+
+            // bash's /dev/tcp: no HTTP client needs to be installed.
+            let page = try run("/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/$0; printf 'GET /robots.txt HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' >&3; cat <&3", String(port)])
+            #expect(page.stdout.hasPrefix("HTTP/1.1 200 OK"))
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+            #expect(process.terminationReason == .exit)
+            #expect(process.terminationStatus == 0)
+            #expect(try String(contentsOfFile: folder + "/access.log", encoding: .utf8).contains("\"GET /robots.txt HTTP/1.1\" 200"))
+        }
+    }
+
+    @Test func serveRefusesAFolderThatIsNotAStore() throws {
+        try withTemporaryDirectory { folder in
+            let result = try strata(["serve", "--root", folder + "/nothing", "--port", "0"])
+            #expect(result.status == 1)
+            #expect(result.stderr.hasPrefix("error: ") && result.stderr.hasSuffix("\n") && result.stderr.split(separator: "\n").count == 1)
+        }
+    }
+}
