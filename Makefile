@@ -1,6 +1,7 @@
 # Strata — build, test and demo entry points. See README.md.
 SWIFT       ?= swift
 DEMO_ROOT   ?= $(CURDIR)/demo-store
+DEMO_PORT   ?= 8080
 APT_PACKAGES = libarchive-dev zlib1g-dev pkg-config python3
 DEBUG_BIN    = .build/debug/strata
 RELEASE_BIN  = .build/release/strata
@@ -27,8 +28,8 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-# Publish both fixture versions into a fresh demo store (v2 as a tar.gz on stdin) and make v1
-# live, then v2.
+# Publish both fixture versions into a fresh demo store (v2 as a tar.gz on stdin), make v1 live,
+# then v2, and serve the store on DEMO_PORT until Ctrl-C.
 demo: build-debug
 	@chmod -R u+w "$(DEMO_ROOT)" 2>/dev/null; rm -rf "$(DEMO_ROOT)"
 	$(DEBUG_BIN) publish site-fixtures/aurora-v1 --root "$(DEMO_ROOT)" --label v1 --activate
@@ -37,15 +38,20 @@ demo: build-debug
 	$(DEBUG_BIN) releases --root "$(DEMO_ROOT)"
 	$(DEBUG_BIN) status --root "$(DEMO_ROOT)"
 	$(DEBUG_BIN) verify --root "$(DEMO_ROOT)"
-	@echo "demo store: $(DEMO_ROOT)  (try: $(DEBUG_BIN) rollback --root $(DEMO_ROOT))"
+	@echo "demo store: $(DEMO_ROOT); serving it now (Ctrl-C stops). In another terminal:"
+	@echo "  curl -i http://127.0.0.1:$(DEMO_PORT)/"
+	@echo "  curl -i http://127.0.0.1:$(DEMO_PORT)/_v/$$(cat $(DEMO_ROOT)/channels/current)/assets/vendor.a1d646b7.js"
+	@echo "  $(DEBUG_BIN) rollback --root $(DEMO_ROOT)    # the next request is served from v1"
+	$(DEBUG_BIN) serve --root "$(DEMO_ROOT)" --port $(DEMO_PORT) --access-log -
 
 # Hashing and publishing against sha256sum and cp -a; a 1 GiB archive against tar + sha256sum +
-# gzip. The server benchmarks against nginx come with `strata serve`.
+# gzip; strata serve against nginx with wrk.
 bench: build
-	@command -v hyperfine >/dev/null && [ -x /usr/bin/time ] || { SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq hyperfine time; }
+	@command -v hyperfine >/dev/null && [ -x /usr/bin/time ] && command -v wrk >/dev/null || { SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq hyperfine time wrk nginx-light curl; }
 	bench/hash-speed.sh $(RELEASE_BIN)
 	bench/archive-publish.sh $(RELEASE_BIN)
+	bench/serve-vs-nginx.sh $(RELEASE_BIN)
 
 clean:
 	@chmod -R u+w "$(DEMO_ROOT)" 2>/dev/null; rm -rf "$(DEMO_ROOT)" .build
