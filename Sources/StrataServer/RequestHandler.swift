@@ -25,25 +25,33 @@ final class RequestHandler: ChannelInboundHandler {
 
     private let shared: ConnectionContext
     private var head: HTTPRequestHead?
-    private var waitingForHead: Scheduled<Void>?
+    /// While waiting for a request head: when to give up on this connection. Nil while a request
+    /// is being answered. One repeating check per connection, rather than a timer per request.
+    private var headDeadline: NIODeadline?
+    private var deadlineCheck: RepeatedTask?
 
     init(_ shared: ConnectionContext) {
         self.shared = shared
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        awaitHead(context: context, within: shared.headerTimeout)
+        headDeadline = .now() + shared.headerTimeout
+        let channel = context.channel
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let period = TimeAmount.milliseconds(min(1000, shared.headerTimeout.nanoseconds / 4_000_000))
+        deadlineCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
+            if let deadline = loopBound.value.headDeadline, deadline < .now() { channel.close(promise: nil) }
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        waitingForHead?.cancel()
+        deadlineCheck?.cancel()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let requestHead):
-            waitingForHead?.cancel()
-            waitingForHead = nil
+            headDeadline = nil
             head = requestHead
         case .body:
             break
@@ -64,14 +72,6 @@ final class RequestHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         context.close(promise: nil)
-    }
-
-    private func awaitHead(context: ChannelHandlerContext, within timeout: TimeAmount) {
-        waitingForHead?.cancel()
-        let channel = context.channel
-        waitingForHead = context.eventLoop.scheduleTask(in: timeout) {
-            channel.close(promise: nil)
-        }
     }
 
     private func respond(to requestHead: HTTPRequestHead, context: ChannelHandlerContext) {
@@ -117,7 +117,7 @@ final class RequestHandler: ChannelInboundHandler {
         let channel = context.channel
         let finished = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         if keepAlive {
-            awaitHead(context: context, within: shared.idleTimeout)
+            headDeadline = .now() + shared.idleTimeout
         } else {
             finished.whenComplete { _ in channel.close(promise: nil) }
         }

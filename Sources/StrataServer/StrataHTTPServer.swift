@@ -72,6 +72,8 @@ public final class StrataHTTPServer: Sendable {
                     try pipeline.addHandler(IdleStateHandler(allTimeout: idle))
                     try pipeline.configureHTTPServerPipeline(
                         withPipeliningAssistance: true, withErrorHandling: false,
+                        // Header values are built here from manifests and checked request paths.
+                        withOutboundHeaderValidation: false,
                         withEncoderConfiguration: HTTPResponseEncoder.Configuration(), withDecoderLimitConfiguration: limits)
                     try pipeline.addHandler(ProtocolErrorResponder())
                     try pipeline.addHandler(RequestHandler(shared))
