@@ -96,21 +96,25 @@ final class RequestHandler: ChannelInboundHandler {
         let keepAlive = requestHead.isKeepAlive
         if !keepAlive { reply.headers.replaceOrAdd(name: "Connection", value: "close") }
         let isHead = requestHead.method == .HEAD
+        if let log = shared.accessLog {  // before writing, so log lines keep the order of requests
+            let sent: Int64
+            switch content {
+            case .none: sent = 0
+            case .bytes(let buffer): sent = isHead ? 0 : Int64(buffer.readableBytes)
+            case .region(let region, _): sent = isHead ? 0 : Int64(region.readableBytes)
+            }
+            log.record(client: context.remoteAddress?.ipAddress ?? "-", head: requestHead, status: Int(reply.status.code), bytes: sent, release: reply.release)
+        }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: requestHead.version, status: reply.status, headers: reply.headers))), promise: nil)
-        var sent: Int64 = 0
         switch content {
         case .none:
             break
         case .bytes(let buffer):
-            if !isHead {
-                sent = Int64(buffer.readableBytes)
-                context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-            }
+            if !isHead { context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil) }
         case .region(let region, let handle):
             if isHead {
                 try? handle.close()
             } else {
-                sent = Int64(region.readableBytes)
                 context.write(wrapOutboundOut(.body(.fileRegion(region)))).whenComplete { _ in try? handle.close() }
             }
         }
@@ -120,10 +124,6 @@ final class RequestHandler: ChannelInboundHandler {
             headDeadline = .now() + shared.idleTimeout
         } else {
             finished.whenComplete { _ in channel.close(promise: nil) }
-        }
-        if let log = shared.accessLog {
-            let client = context.remoteAddress?.ipAddress ?? "-"
-            log.record(client: client, head: requestHead, status: Int(reply.status.code), bytes: sent, release: reply.release)
         }
     }
 

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// Everything `strata serve` can be told. The defaults are what a production deploy wants.
 public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
@@ -36,5 +38,3 @@ public struct ServerConfiguration: Sendable {
 
     public init() {}
 }
-
-import NIOCore

@@ -2,6 +2,7 @@ import Foundation
 import StrataCore
 import StrataServer
 import StrataTestSupport
+import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -146,7 +147,7 @@ import Glibc
             let port = try server.start()
             let connection = try RawConnection(port: port)
             try connection.send("GET /video.bin HTTP/1.1\r\nHost: x\r\n\r\n")
-            _ = try connection.receive(4096)  // the download has started
+            var received = try connection.receive(4096)  // the download has started
 
             let stopped = Atomic<Bool>(false)
             let stopper = Thread {
@@ -160,16 +161,17 @@ import Glibc
             #expect((try? RawConnection(port: port)) == nil, "no new connections once shutting down")
 
             // Read the rest slowly; it arrives whole.
-            var rest: [UInt8] = []
             while true {
                 let chunk = try connection.receive()
                 if chunk.isEmpty { break }
-                rest += chunk
-                if rest.count % (1 << 20) < chunk.count { usleep(30_000) }
+                received += chunk
+                if received.count % (1 << 20) < chunk.count { usleep(30_000) }
             }
-            let text = rest  // head remainder + body; the body is the last 6 MiB
-            #expect(text.count >= big.count)
-            #expect(Array(text.suffix(big.count)) == big)
+            // The response head, then the whole body and nothing else.
+            let headEnd = try #require(received.indices.first { received[$0...].starts(with: [13, 10, 13, 10]) })
+            let body = Array(received[(headEnd + 4)...])
+            #expect(body.count == big.count)
+            #expect(body == big, "the body arrived whole")
             let deadline = Date().addingTimeInterval(40)
             while !stopped.load(ordering: .sequentiallyConsistent) && Date() < deadline { usleep(10_000) }
             let stoppedInTime = stopped.load(ordering: .sequentiallyConsistent)
@@ -177,5 +179,3 @@ import Glibc
         }
     }
 }
-
-import Synchronization
