@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
 import StrataCore
 import Synchronization
 
@@ -15,6 +14,8 @@ final class ChannelWatch: Sendable {
     private let pointerPath: String
     private let historyPath: String
     private let historyDepth: Int
+    /// Reads pointer and history files the way every other command does; only the change check is ours.
+    private let channels: Channels
     private let pointer = Mutex<Cached<String?>>(Cached(stamp: nil, value: nil))
     private let history = Mutex<Cached<[HistoryEntry]>>(Cached(stamp: nil, value: []))
 
@@ -23,10 +24,11 @@ final class ChannelWatch: Sendable {
         var value: Value
     }
 
-    init(layout: StoreLayout, channel: String, historyDepth: Int) {
+    init(store: Store, channel: String, historyDepth: Int) {
         name = channel
-        pointerPath = layout.channel(channel)
-        historyPath = layout.history(channel)
+        channels = Channels(store: store)
+        pointerPath = store.layout.channel(channel)
+        historyPath = store.layout.history(channel)
         self.historyDepth = historyDepth
     }
 
@@ -34,7 +36,7 @@ final class ChannelWatch: Sendable {
     func currentRelease() -> String? {
         let stamp = FileStamp(path: pointerPath)
         if let cached = pointer.withLock({ $0.stamp == stamp && stamp != nil ? $0 : nil }) { return cached.value }
-        let id = stamp == nil ? nil : Self.readPointer(pointerPath)
+        let id = stamp == nil ? nil : (try? channels.pointer(name)) ?? nil
         pointer.withLock { $0 = Cached(stamp: id == nil ? nil : stamp, value: id) }
         return id
     }
@@ -59,21 +61,9 @@ final class ChannelWatch: Sendable {
     private func recentHistory() -> [HistoryEntry] {
         let stamp = FileStamp(path: historyPath)
         if let cached = history.withLock({ $0.stamp == stamp ? $0.value : nil }) { return cached }
-        let entries = Self.readHistory(historyPath).suffix(historyDepth)
+        let entries = ((try? channels.history(name)) ?? []).suffix(historyDepth)
         history.withLock { $0 = Cached(stamp: stamp, value: Array(entries)) }
         return Array(entries)
-    }
-
-    private static func readPointer(_ path: String) -> String? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return Fingerprint.isReleaseID(text) ? text : nil
-    }
-
-    private static func readHistory(_ path: String) -> [HistoryEntry] {
-        guard let data = FileManager.default.contents(atPath: path) else { return [] }
-        let decoder = JSONDecoder()
-        return data.split(separator: UInt8(ascii: "\n")).compactMap { try? decoder.decode(HistoryEntry.self, from: Data($0)) }
     }
 }
 

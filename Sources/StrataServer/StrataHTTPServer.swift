@@ -38,7 +38,7 @@ public final class StrataHTTPServer: Sendable {
     @discardableResult
     public func start() throws -> Int {
         let registry = ReleaseRegistry(store: store)
-        let watch = ChannelWatch(layout: store.layout, channel: configuration.channel, historyDepth: configuration.fallbackHistoryEntries)
+        let watch = ChannelWatch(store: store, channel: configuration.channel, historyDepth: configuration.fallbackHistoryEntries)
         let shared = ConnectionContext(
             responder: Responder(configuration: configuration, registry: registry, channel: watch),
             hotFiles: HotFiles(maxFileBytes: configuration.hotFileMaxBytes, budget: configuration.hotCacheBytes),
