@@ -6,7 +6,7 @@ APT_PACKAGES = libarchive-dev zlib1g-dev pkg-config python3
 DEBUG_BIN    = .build/debug/strata
 RELEASE_BIN  = .build/release/strata
 
-.PHONY: all deps build build-debug test demo bench clean
+.PHONY: all deps build build-debug test demo bench bench-deps bench-archive e2e e2e-deps clean
 
 all: build
 
@@ -44,14 +44,23 @@ demo: build-debug
 	@echo "  $(DEBUG_BIN) rollback --root $(DEMO_ROOT)    # the next request is served from v1"
 	$(DEBUG_BIN) serve --root "$(DEMO_ROOT)" --port $(DEMO_PORT) --access-log -
 
-# Hashing and publishing against sha256sum and cp -a; a 1 GiB archive against tar + sha256sum +
-# gzip; strata serve against nginx with wrk.
-bench: build
-	@command -v hyperfine >/dev/null && [ -x /usr/bin/time ] && command -v wrk >/dev/null || { SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq hyperfine time wrk nginx-light curl; }
-	bench/hash-speed.sh $(RELEASE_BIN)
+# Benchmarks against real peers (see docs/benchmarks.md): publish against cp/sha256sum/gzip and
+# rsync, serve against nginx and Caddy, flips under load. BENCH=quick for a small, fast run.
+BENCH_PACKAGES = wrk nginx-light caddy rsync curl time python3
+bench-deps:
+	@if ! command -v wrk >/dev/null || ! command -v caddy >/dev/null || ! command -v rsync >/dev/null \
+		|| ! [ -x /usr/bin/time ] || ! { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; }; then \
+		echo "installing $(BENCH_PACKAGES)"; \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(BENCH_PACKAGES); \
+	fi
+
+bench: build bench-deps
+	bench/run.sh $(RELEASE_BIN)
+
+# A 1 GiB tar.gz published against tar -xzf + sha256sum + gzip (issue-size archives; slower).
+bench-archive: build bench-deps
 	bench/archive-publish.sh $(RELEASE_BIN)
-	bench/serve-vs-nginx.sh $(RELEASE_BIN)
 
 clean:
 	@chmod -R u+w "$(DEMO_ROOT)" 2>/dev/null; rm -rf "$(DEMO_ROOT)" .build
