@@ -62,5 +62,23 @@ bench: build bench-deps
 bench-archive: build bench-deps
 	bench/archive-publish.sh $(RELEASE_BIN)
 
+# The browser end-to-end check: headless Chromium driven by Selenium against strata serve.
+# Screenshots of each step go to .build/e2e/.
+E2E_PACKAGES = chromium chromium-driver python3-pip
+e2e-deps:
+	@SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		echo "installing $(E2E_PACKAGES)"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(E2E_PACKAGES); \
+	fi; \
+	if ! python3 -c 'import selenium' 2>/dev/null; then \
+		echo "installing selenium from PyPI"; \
+		python3 -m pip --version >/dev/null 2>&1 || { $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3-pip; }; \
+		python3 -m pip install -q selenium 2>/dev/null || python3 -m pip install -q --break-system-packages selenium; \
+	fi
+
+e2e: build-debug e2e-deps
+	python3 Tests/e2e/browser_e2e.py --strata $(DEBUG_BIN) --out .build/e2e
+
 clean:
 	@chmod -R u+w "$(DEMO_ROOT)" 2>/dev/null; rm -rf "$(DEMO_ROOT)" .build

@@ -43,7 +43,7 @@ cat "$WORK"/v1 "$WORK"/v2 > /dev/null 2>&1 || true
     echo "Peers: $( (nginx -v 2>&1 || /usr/sbin/nginx -v 2>&1) | sed 's/.*: //'), caddy $(caddy version | cut -d' ' -f1),"\
          "$(rsync --version | head -1 | awk '{print $1, $3}'), $(sha256sum --version | head -1), $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')."
     echo "Strata: $("$BIN" version | head -1)."
-    echo "Site: $(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(f"{s[\"files\"]:,} files, {s[\"bytes\"]/1048576:.0f} MiB, seed {s[\"seed\"]}")' "$OUT/site.json")."
+    python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print("Site: %d files, %.0f MiB, seed %d (bench/gen-site.py)." % (s["files"], s["bytes"] / 1048576, s["seed"]))' "$OUT/site.json"
     echo
     python3 bench/publish.py --strata "$BIN" --v1 "$WORK/v1" --v2 "$WORK/v2" --work "$WORK" \
         --rounds "$ROUNDS" --flips "$FLIPS" --out "$OUT/publish.json"

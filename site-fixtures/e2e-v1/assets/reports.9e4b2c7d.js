@@ -1,0 +1,3 @@
+export function describe() {
+  return 'reports chunk of v1 loaded';
+}

@@ -1,0 +1,3 @@
+export function describe() {
+  return 'charts chunk of v2 loaded';
+}
