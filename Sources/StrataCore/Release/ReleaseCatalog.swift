@@ -1,3 +1,5 @@
+import Foundation
+
 /// The releases in a store: listing them and turning what a user typed into an id.
 public struct ReleaseCatalog: Sendable {
     public let layout: StoreLayout
@@ -31,8 +33,14 @@ public struct ReleaseCatalog: Sendable {
         return result.sorted { ($0.created, $0.id) < ($1.created, $1.id) }
     }
 
+    /// Decodes only the release-level fields: building every file entry of a large manifest would
+    /// make each lookup by label cost milliseconds per release.
     private func decodeSummary(_ bytes: [UInt8], id: String) throws -> ReleaseSummary {
-        ReleaseSummary(try Manifest.decode(bytes, path: layout.manifest(id)))
+        do {
+            return try JSONDecoder().decode(ReleaseSummary.self, from: Data(bytes))
+        } catch {
+            throw StrataError(.corrupt, "manifest '\(layout.manifest(id))' cannot be read: \(error)")
+        }
     }
 
     /// Resolves a full id, a unique prefix of 4 or more hex digits, or a label.
