@@ -18,6 +18,9 @@ final class ChannelWatch: Sendable {
     private let channels: Channels
     private let pointer = Mutex<Cached<String?>>(Cached(stamp: nil, value: nil))
     private let history = Mutex<Cached<[HistoryEntry]>>(Cached(stamp: nil, value: []))
+    private let configPointerPath: String
+    private let configs: ChannelConfigs
+    private let cachedConfig = Mutex<Cached<ConfigVersion>>(Cached(stamp: nil, value: .empty))
 
     struct Cached<Value: Sendable>: Sendable {
         var stamp: FileStamp?
@@ -30,6 +33,18 @@ final class ChannelWatch: Sendable {
         pointerPath = store.layout.channel(channel)
         historyPath = store.layout.history(channel)
         self.historyDepth = historyDepth
+        configs = ChannelConfigs(store: store)
+        configPointerPath = store.layout.configPointer(channel)
+    }
+
+    /// The channel's runtime config (empty when none was ever set), re-read only when its pointer
+    /// file changes, like the release pointer.
+    func config() -> ConfigVersion {
+        let stamp = FileStamp(path: configPointerPath)
+        if let cached = cachedConfig.withLock({ $0.stamp == stamp ? $0.value : nil }) { return cached }
+        let version = stamp == nil ? .empty : ((try? configs.current(name)) ?? nil) ?? .empty
+        cachedConfig.withLock { $0 = Cached(stamp: stamp, value: version) }
+        return version
     }
 
     /// The release id the pointer names, or nil when there is no pointer (or it is unreadable).
@@ -83,5 +98,29 @@ struct FileStamp: Equatable, Sendable {
         size = Int64(info.st_size)
         modifiedSeconds = info.st_mtim.tv_sec
         modifiedNanoseconds = info.st_mtim.tv_nsec
+    }
+}
+
+/// Picks the channel a request is for by its Host header: `--channel-for-host name=channel`
+/// entries first, the default channel for every other host.
+struct ChannelRouter: Sendable {
+    let fallback: ChannelWatch
+    let byHost: [String: ChannelWatch]
+
+    func watch(forHost host: String?) -> ChannelWatch {
+        guard !byHost.isEmpty, let host else { return fallback }
+        return byHost[Self.hostName(host)] ?? fallback
+    }
+
+    /// `Staging.Example.com:8080` → `staging.example.com`; `[::1]:80` → `[::1]`.
+    static func hostName(_ header: String) -> String {
+        var name = Substring(header.lowercased())
+        if name.hasPrefix("[") {
+            if let close = name.firstIndex(of: "]") { name = name[...close] }
+        } else if let colon = name.lastIndex(of: ":") {
+            name = name[..<colon]
+        }
+        if name.hasSuffix(".") { name = name.dropLast() }
+        return String(name)
     }
 }

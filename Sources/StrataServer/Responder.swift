@@ -25,7 +25,7 @@ struct Reply {
 struct Responder: Sendable {
     let configuration: ServerConfiguration
     let registry: ReleaseRegistry
-    let channel: ChannelWatch
+    let channels: ChannelRouter
 
     static let immutable = "public, max-age=31536000, immutable"
     static let revalidate = "no-cache"
@@ -43,16 +43,17 @@ struct Responder: Sendable {
             return text(.badRequest, "bad request: \(error.reason)\n")
         }
 
+        let channel = channels.watch(forHost: head.headers.first(name: "Host"))
         switch target.segments.first {
         case "_strata":
-            return strataEndpoint(target)
+            return strataEndpoint(target, channel: channel, head: head)
         case "_v":
             guard target.segments.count >= 2, Fingerprint.isReleaseID(target.segments[1]),
                   let index = registry.index(target.segments[1]) else {
                 return text(.notFound, "no such release\n")
             }
             let rest = RequestTarget(segments: Array(target.segments.dropFirst(2)), isFolder: target.isFolder, query: target.query)
-            return serve(rest, from: index, versioned: true, head: head)
+            return serve(rest, from: index, versioned: true, channel: channel, head: head)
         default:
             guard let id = channel.currentRelease() else {
                 return unavailable("channel '\(channel.name)' has no release yet; run `strata activate` to make one live")
@@ -60,13 +61,14 @@ struct Responder: Sendable {
             guard let index = registry.index(id) else {
                 return unavailable("channel '\(channel.name)' points at release \(id), which is not in the store")
             }
-            return serve(target, from: index, versioned: false, head: head)
+            return serve(target, from: index, versioned: false, channel: channel, head: head)
         }
     }
 
     // MARK: - Files
 
-    private func serve(_ target: RequestTarget, from index: ReleaseIndex, versioned: Bool, head: HTTPRequestHead) -> Reply {
+    private func serve(_ target: RequestTarget, from index: ReleaseIndex, versioned: Bool, channel: ChannelWatch,
+                       head: HTTPRequestHead) -> Reply {
         let isHidden = target.segments.enumerated().contains { position, segment in
             segment.hasPrefix(".") && !(position == 0 && segment == ".well-known")
         }
@@ -80,7 +82,7 @@ struct Responder: Sendable {
             if !target.isFolder, !joined.isEmpty, index.files[joined + "/index.html"] != nil {
                 return redirectToFolder(head.uri)
             }
-            if !versioned && HashedName.matches(path), let (file, older) = fromRecentRelease(path, current: index.id) {
+            if !versioned && HashedName.matches(path), let (file, older) = fromRecentRelease(path, current: index.id, channel: channel) {
                 return fileReply(file, in: older, status: .ok, immutable: true, head: head)
             }
             if configuration.spa, !Self.hasExtension(target.segments.last), HTTPSemantics.acceptsHTML(head.headers["Accept"]),
@@ -99,7 +101,7 @@ struct Responder: Sendable {
 
     /// A hash-named file the current release lacks, from a release this channel served recently:
     /// a page loaded before a flip still gets its chunks.
-    private func fromRecentRelease(_ path: String, current: String) -> (ServedFile, ReleaseIndex)? {
+    private func fromRecentRelease(_ path: String, current: String, channel: ChannelWatch) -> (ServedFile, ReleaseIndex)? {
         for id in channel.recentReleases() where id != current {
             if let older = registry.index(id), let file = older.files[path] { return (file, older) }
         }
@@ -185,9 +187,11 @@ struct Responder: Sendable {
 
     // MARK: - /_strata/
 
-    private func strataEndpoint(_ target: RequestTarget) -> Reply {
+    private func strataEndpoint(_ target: RequestTarget, channel: ChannelWatch, head: HTTPRequestHead) -> Reply {
         guard target.segments.count == 2 else { return text(.notFound, "not found\n") }
         switch target.segments[1] {
+        case "config.json", "config.js":
+            return configReply(channel.config(), script: target.segments[1] == "config.js", head: head)
         case "health":
             guard let id = channel.currentRelease(), registry.index(id) != nil else {
                 return unavailable("channel '\(channel.name)' has no release in the store")
@@ -216,6 +220,26 @@ struct Responder: Sendable {
     }
 
     // MARK: - Small replies
+
+    /// The channel's runtime config, as JSON or as a script setting `window.STRATA_CONFIG`. Always
+    /// revalidated: the ETag names the config version, so a `config set` shows on the next load.
+    private func configReply(_ config: ConfigVersion, script: Bool, head: HTTPRequestHead) -> Reply {
+        let etag = "\"config-\(config.id)\(script ? "-js" : "")\""
+        var headers = HTTPHeaders([
+            ("Date", HTTPDate.now()), ("Server", "strata"),
+            ("Content-Type", script ? "text/javascript; charset=utf-8" : "application/json"),
+            ("ETag", etag), ("Cache-Control", Self.revalidate), ("X-Content-Type-Options", "nosniff"),
+        ])
+        if HTTPSemantics.noneMatchHits(head.headers["If-None-Match"], etag: etag) {
+            return Reply(status: .notModified, headers: headers, body: .none, release: nil)
+        }
+        var buffer = ByteBuffer()
+        if script { buffer.writeString("window.STRATA_CONFIG = ") }
+        buffer.writeBytes(config.bytes)
+        buffer.writeString(script ? ";\n" : "\n")
+        headers.add(name: "Content-Length", value: String(buffer.readableBytes))
+        return Reply(status: .ok, headers: headers, body: head.method == .HEAD ? .none : .bytes(buffer), release: nil)
+    }
 
     private func unavailable(_ reason: String) -> Reply {
         var reply = text(.serviceUnavailable, "service unavailable: \(reason)\n")

@@ -6,6 +6,8 @@ public struct ServerConfiguration: Sendable {
     /// 0 asks the system for a free port (tests); the bound port is reported once listening.
     public var port = 8080
     public var channel = "current"
+    /// Host names served from another channel than `channel` (lowercase name, no port → channel).
+    public var channelsByHost: [String: String] = [:]
     /// Single-page apps: an unknown path without an extension, asked for as HTML, gets `/index.html`.
     public var spa = false
     /// Where to write one line per request: a file path, "-" for standard output, nil for none.

@@ -24,6 +24,12 @@ public final class StrataHTTPServer: Sendable {
 
     public init(store: Store, configuration: ServerConfiguration) throws {
         try Names.validateChannel(configuration.channel)
+        for (host, channel) in configuration.channelsByHost {
+            try Names.validateChannel(channel)
+            guard !host.isEmpty, ChannelRouter.hostName(host) == host else {
+                throw ServerError("host '\(host)' for --channel-for-host must be a lowercase host name without a port")
+            }
+        }
         guard access(store.layout.marker, F_OK) == 0 else {
             throw ServerError("'\(store.layout.root)' is not a Strata store (no strata-store.json); publish something first or pass --root")
         }
@@ -38,9 +44,15 @@ public final class StrataHTTPServer: Sendable {
     @discardableResult
     public func start() throws -> Int {
         let registry = ReleaseRegistry(store: store)
-        let watch = ChannelWatch(store: store, channel: configuration.channel, historyDepth: configuration.fallbackHistoryEntries)
+        let depth = configuration.fallbackHistoryEntries
+        let fallback = ChannelWatch(store: store, channel: configuration.channel, historyDepth: depth)
+        var watches = [configuration.channel: fallback]
+        for channel in Set(configuration.channelsByHost.values) where watches[channel] == nil {
+            watches[channel] = ChannelWatch(store: store, channel: channel, historyDepth: depth)
+        }
+        let router = ChannelRouter(fallback: fallback, byHost: configuration.channelsByHost.mapValues { watches[$0]! })
         let shared = ConnectionContext(
-            responder: Responder(configuration: configuration, registry: registry, channel: watch),
+            responder: Responder(configuration: configuration, registry: registry, channels: router),
             hotFiles: HotFiles(maxFileBytes: configuration.hotFileMaxBytes, budget: configuration.hotCacheBytes),
             registry: registry, accessLog: accessLog,
             headerTimeout: .seconds(configuration.headerTimeoutSeconds), idleTimeout: .seconds(configuration.idleTimeoutSeconds))

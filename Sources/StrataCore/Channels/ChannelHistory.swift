@@ -5,6 +5,11 @@ public struct HistoryEntry: Codable, Sendable, Equatable {
     public enum Action: String, Codable, Sendable {
         case activate
         case rollback
+        /// `strata promote`: the release another channel served (`source` names that channel).
+        case promote
+        /// Config history only: `strata config set` / `config unset` made a new version.
+        case set
+        case unset
     }
 
     public var time: String
@@ -14,14 +19,34 @@ public struct HistoryEntry: Codable, Sendable, Equatable {
     public var to: String
     /// Who flipped it (`user@host`).
     public var by: String
+    /// For a promotion, the channel the release was promoted from.
+    public var source: String?
+
+    public init(time: String, action: Action, from: String?, to: String, by: String, source: String? = nil) {
+        self.time = time
+        self.action = action
+        self.from = from
+        self.to = to
+        self.by = by
+        self.source = source
+    }
 }
 
-/// The append-only log of a channel's flips: `history/<channel>.jsonl`, one JSON object a line.
+/// The append-only log of a channel's flips: `history/<channel>.jsonl`, one JSON object a line
+/// (and `configs/history/<channel>.jsonl` for its config pointer).
 struct ChannelHistory {
-    let layout: StoreLayout
+    let location: @Sendable (String) -> String
+
+    init(layout: StoreLayout) {
+        location = layout.history
+    }
+
+    init(location: @escaping @Sendable (String) -> String) {
+        self.location = location
+    }
 
     func entries(_ channel: String) throws -> [HistoryEntry] {
-        guard let bytes = try FileSystem.readFile(layout.history(channel)) else { return [] }
+        guard let bytes = try FileSystem.readFile(location(channel)) else { return [] }
         let decoder = JSONDecoder()
         // A line torn by a crash mid-append cannot decode; it is skipped rather than blocking rollbacks.
         return bytes.split(separator: 0x0A).compactMap { line in
@@ -34,7 +59,7 @@ struct ChannelHistory {
         encoder.outputFormatting = [.sortedKeys]
         var line = Array(try encoder.encode(entry))
         line.append(0x0A)
-        try FileSystem.appendDurably(layout.history(channel), line)
+        try FileSystem.appendDurably(location(channel), line)
     }
 
     /// The releases this channel went live with, oldest first, as rollbacks unwind them: an
@@ -44,7 +69,7 @@ struct ChannelHistory {
         var stack: [String] = []
         for entry in entries {
             switch entry.action {
-            case .activate:
+            case .activate, .promote, .set, .unset:
                 if stack.last != entry.to { stack.append(entry.to) }
             case .rollback:
                 if let index = stack.lastIndex(of: entry.to) {

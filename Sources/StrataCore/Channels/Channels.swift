@@ -90,6 +90,40 @@ public struct Channels: Sendable {
         }
     }
 
+    /// Points channel `target` at the release channel `source` serves: a compare-and-swap on both
+    /// pointers. Refused if either moved between the read and the flip, or differs from what the
+    /// caller expects (`expectedSource`, `expectedTarget`; `.some(nil)`: points nowhere yet).
+    public func promote(from source: String, to target: String, expectedSource: String? = nil,
+                        expectedTarget: String?? = nil) throws -> FlipResult {
+        try Names.validateChannel(source)
+        try Names.validateChannel(target)
+        guard source != target else {
+            throw StrataError(.invalidInput, "cannot promote channel '\(source)' to itself")
+        }
+        func read() throws -> (release: String, current: String?) {
+            guard let release = try Self.readPointer(layout.channel(source), channel: source) else {
+                throw StrataError(.notFound, "channel '\(source)' has never been activated; nothing to promote")
+            }
+            if let expectedSource, release != expectedSource {
+                throw StrataError(.conflict, "channel '\(source)' serves \(release), not \(expectedSource) as expected; nothing changed")
+            }
+            try requireRelease(release)
+            let current = try Self.readPointer(layout.channel(target), channel: target)
+            if let expectedTarget, current != expectedTarget {
+                throw StrataError(.conflict, "channel '\(target)' points at \(current ?? "nothing"), not \(expectedTarget ?? "nothing") as expected; nothing changed")
+            }
+            return (release, current)
+        }
+        let seen = try read()
+        return try store.withWriteLock(timeoutSeconds: lockTimeout) { _ in
+            let now = try read()
+            guard now == seen else {
+                throw StrataError(.conflict, "channel '\(source)' or '\(target)' moved while promoting; nothing changed, try again")
+            }
+            return try flip(target, from: now.current, to: now.release, action: .promote, skipped: [], source: source)
+        }
+    }
+
     /// Points `channel` back at the release that was live before the current one (by history), or at
     /// `target`. Releases pruned since are skipped.
     public func rollback(channel: String, to target: String? = nil) throws -> FlipResult {
@@ -129,12 +163,13 @@ public struct Channels: Sendable {
     }
 
     /// Replaces the pointer, then logs the flip. Call with the store lock held.
-    private func flip(_ channel: String, from current: String?, to release: String, action: HistoryEntry.Action, skipped: [String]) throws -> FlipResult {
+    private func flip(_ channel: String, from current: String?, to release: String, action: HistoryEntry.Action,
+                      skipped: [String], source: String? = nil) throws -> FlipResult {
         guard current != release else {
             return FlipResult(channel: channel, from: current, to: release, changed: false, skipped: skipped)
         }
         try FileSystem.replaceAtomically(layout.channel(channel), with: Array((release + "\n").utf8))
-        let entry = HistoryEntry(time: Timestamp.now(), action: action, from: current, to: release, by: Self.actor())
+        let entry = HistoryEntry(time: Timestamp.now(), action: action, from: current, to: release, by: Self.actor(), source: source)
         try history.append(entry, to: channel)
         return FlipResult(channel: channel, from: current, to: release, changed: true, skipped: skipped)
     }

@@ -14,15 +14,22 @@ public struct PublishRequest: Sendable {
     public var limits: ArchiveLimits
     /// Refuse a folder (`strata import` takes archives only).
     public var requireArchive: Bool
+    /// A patch release: this release's files, with the source folder's files added or replaced
+    /// and `deletions` removed. Unchanged files are links, so the cost is the patch's, not the site's.
+    public var base: String?
+    /// Paths of the base release to leave out of a patch release.
+    public var deletions: [String]
 
     public init(source: String, label: String? = nil, includeEverything: Bool = false, stripComponents: Int = 0,
-                limits: ArchiveLimits = .standard, requireArchive: Bool = false) {
+                limits: ArchiveLimits = .standard, requireArchive: Bool = false, base: String? = nil, deletions: [String] = []) {
         self.source = source
         self.label = label
         self.includeEverything = includeEverything
         self.stripComponents = stripComponents
         self.limits = limits
         self.requireArchive = requireArchive
+        self.base = base
+        self.deletions = deletions
     }
 }
 
@@ -60,6 +67,9 @@ public struct Publisher: Sendable {
 
     public func publish(_ request: PublishRequest) throws -> PublishReport {
         if let label = request.label { try Names.validateLabel(label) }
+        guard request.base != nil || request.deletions.isEmpty else {
+            throw StrataError(.invalidInput, "--delete needs --base: it removes files of the release being patched")
+        }
         guard request.stripComponents >= 0 else {
             throw StrataError(.invalidInput, "--strip-components must be 0 or more")
         }
@@ -74,8 +84,12 @@ public struct Publisher: Sendable {
                 if request.stripComponents > 0 {
                     throw StrataError(.invalidInput, "--strip-components applies to archives; '\(request.source)' is a folder")
                 }
+                if let base = request.base { return try publishPatch(request, base: base) }
                 return try publishFolder(request)
             }
+        }
+        if request.base != nil {
+            throw StrataError(.invalidInput, "--base takes a folder of files to add or replace; '\(request.source)' is not a folder")
         }
         return try publishArchive(request)
     }
@@ -99,6 +113,54 @@ public struct Publisher: Sendable {
         let assembler = try ReleaseAssembler(layout: store.layout, tree: staging.path + "/release")
         for (file, entry) in zip(files, entries) {
             try assembler.place(entry, from: file.location)
+        }
+        return try commit(assembler, manifest: manifest, request: request)
+    }
+
+    // MARK: - Patch releases
+
+    private func publishPatch(_ request: PublishRequest, base: String) throws -> PublishReport {
+        try refuseSourceContainingTheStore(request.source)
+        let baseManifest = try ReleaseCatalog(store).manifest(base)
+        let baseFolder = store.layout.release(base)
+        let patch = try SourceScanner(includeEverything: request.includeEverything).scan(request.source, allowEmpty: !request.deletions.isEmpty)
+        let digests = try Hashing.digests(ofFiles: patch.map(\.location))
+
+        var files: [String: (entry: Manifest.Entry, location: String)] = [:]
+        for entry in baseManifest.files {
+            files[entry.path] = (Manifest.Entry(path: entry.path, size: entry.size, sha256: entry.sha256, type: entry.type),
+                                 baseFolder + "/" + entry.path)
+        }
+        let patched = Set(patch.map(\.path))
+        for deletion in request.deletions {
+            let path = try PatchPath.normalize(deletion)
+            if patched.contains(path) {
+                throw StrataError(.invalidInput, "'\(Escaped.path(path))' is both in the patch and given to --delete; pick one")
+            }
+            guard files.removeValue(forKey: path) != nil else {
+                throw StrataError(.notFound, "--delete '\(Escaped.path(deletion))': release \(base) has no such file")
+            }
+        }
+        for (file, digest) in zip(patch, digests) {
+            files[file.path] = (Manifest.Entry(path: file.path, size: digest.size, sha256: digest.sha256, type: ContentType.forPath(file.path)),
+                                file.location)
+        }
+        guard !files.isEmpty else {
+            throw StrataError(.invalidInput, "the patch would leave release \(base) with no files")
+        }
+        try PatchPath.refuseFileFolderClashes(Array(files.keys))
+        let ordered = files.values.sorted { $0.entry.path.utf8.lexicographicallyPrecedes($1.entry.path.utf8) }
+        var manifest = newManifest(ordered.map(\.entry), request: request)
+        manifest.base = base
+        let catalog = ReleaseCatalog(store)
+        if catalog.contains(manifest.id) { return .existing(try catalog.manifest(manifest.id)) }
+        try checkLabelIsFree(request.label, for: manifest.id, in: catalog)
+
+        let staging = try createStaging()
+        defer { staging.discard() }
+        let assembler = try ReleaseAssembler(layout: store.layout, tree: staging.path + "/release")
+        for file in ordered {
+            try assembler.place(file.entry, from: file.location)
         }
         return try commit(assembler, manifest: manifest, request: request)
     }
@@ -187,6 +249,35 @@ public struct Publisher: Sendable {
             try FileSystem.syncDirectory(destination)
             return PublishReport(manifest: written, isNew: true, filesCopied: assembler.filesWritten, bytesCopied: assembler.bytesWritten,
                                  filesLinked: manifest.fileCount - assembler.filesWritten)
+        }
+    }
+}
+
+/// Paths as `--delete` takes them, and the shape rules a patched tree must keep.
+enum PatchPath {
+    /// `/docs/old.html`, `./docs/old.html` and `docs/old.html` all name the same file.
+    static func normalize(_ raw: String) throws -> String {
+        var path = Substring(raw)
+        while path.hasPrefix("./") { path = path.dropFirst(2) }
+        while path.hasPrefix("/") { path = path.dropFirst() }
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard !path.isEmpty, !segments.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
+            throw StrataError(.invalidInput, "--delete '\(Escaped.path(raw))' is not a file path inside the release")
+        }
+        return String(path)
+    }
+
+    /// A patch adding `docs` as a file while the base has `docs/index.html` (or the reverse).
+    static func refuseFileFolderClashes(_ paths: [String]) throws {
+        let files = Set(paths)
+        for path in paths {
+            var folder = Substring(path)
+            while let slash = folder.lastIndex(of: "/") {
+                folder = folder[..<slash]
+                if files.contains(String(folder)) {
+                    throw StrataError(.invalidInput, "'\(Escaped.path(String(folder)))' would be both a file and a folder; --delete one of them")
+                }
+            }
         }
     }
 }

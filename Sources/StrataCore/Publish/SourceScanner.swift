@@ -23,7 +23,8 @@ struct SourceScanner {
     static let excludedByDefault: Set<String> = [".git", ".DS_Store"]
 
     /// The files to publish, sorted by path bytewise (the fingerprint's order).
-    func scan(_ source: String) throws -> [SourceFile] {
+    /// `allowEmpty`: a patch may only delete files, so its folder may be empty.
+    func scan(_ source: String, allowEmpty: Bool = false) throws -> [SourceFile] {
         guard let status = try FileSystem.status(source) else {
             throw StrataError(.notFound, "source '\(source)' does not exist")
         }
@@ -35,7 +36,7 @@ struct SourceScanner {
         }
         var files: [SourceFile] = []
         try visit(folder: root, relative: "", root: root, ancestors: [Self.identity(status)], into: &files)
-        guard !files.isEmpty else {
+        guard !files.isEmpty || allowEmpty else {
             throw StrataError(.invalidInput, "source '\(source)' has no files to publish")
         }
         files.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }

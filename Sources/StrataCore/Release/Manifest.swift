@@ -14,6 +14,8 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var label: String?
     /// The folder (or, later, archive) it was published from.
     public var source: String
+    /// For a patch release: the release it was made from (`publish --base`).
+    public var base: String?
     public var fileCount: Int
     public var byteCount: Int64
     public var files: [Entry]
@@ -43,13 +45,15 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var sha256: String
     }
 
-    public init(id: String, fingerprint: String, created: String, label: String?, source: String, files: [Entry]) {
+    public init(id: String, fingerprint: String, created: String, label: String?, source: String, base: String? = nil,
+                files: [Entry]) {
         self.format = Self.currentFormat
         self.id = id
         self.fingerprint = fingerprint
         self.created = created
         self.label = label
         self.source = source
+        self.base = base
         self.fileCount = files.count
         self.byteCount = files.reduce(0) { $0 + $1.size }
         self.files = files
@@ -84,6 +88,7 @@ public struct ReleaseSummary: Codable, Sendable, Equatable {
     public var created: String
     public var label: String?
     public var source: String
+    public var base: String?
     public var fileCount: Int
     public var byteCount: Int64
 
@@ -93,6 +98,7 @@ public struct ReleaseSummary: Codable, Sendable, Equatable {
         created = manifest.created
         label = manifest.label
         source = manifest.source
+        base = manifest.base
         fileCount = manifest.fileCount
         byteCount = manifest.byteCount
     }

@@ -9,6 +9,9 @@
 /// <root>/pins/<id>              a release prune must keep
 /// <root>/pool/<ab>/<sha256>     content-addressed hard links, so unchanged files are never copied again
 /// <root>/pool/<ab>/<sha256>.gz  the gzip variant of that content, so it is never compressed again
+/// <root>/configs/versions/<id>.json   runtime config versions, content-addressed, never rewritten
+/// <root>/configs/channels/<name>      a channel's config pointer: "<id>\n"
+/// <root>/configs/history/<name>.jsonl every change of that pointer
 /// <root>/staging/               work in progress; anything here without a live owner is debris
 /// <root>/lock                   the writers' lock (flock), holding pid, host and time of the holder
 /// ```
@@ -29,9 +32,13 @@ public struct StoreLayout: Sendable, Equatable {
     public var pool: String { root + "/pool" }
     public var staging: String { root + "/staging" }
     public var lockFile: String { root + "/lock" }
+    public var configs: String { root + "/configs" }
+    var configVersions: String { configs + "/versions" }
+    var configChannels: String { configs + "/channels" }
+    var configHistories: String { configs + "/history" }
 
     /// The folders a writable store has.
-    var folders: [String] { [releases, channels, history, pins, pool, staging] }
+    var folders: [String] { [releases, channels, history, pins, pool, staging, configs] }
 
     /// True for a name directly under the root that a store (or one being created) holds.
     func isPartOfLayout(_ name: String) -> Bool {
@@ -46,6 +53,9 @@ public struct StoreLayout: Sendable, Equatable {
     public func channel(_ name: String) -> String { channels + "/" + name }
     public func history(_ channel: String) -> String { history + "/" + channel + ".jsonl" }
     public func pin(_ id: String) -> String { pins + "/" + id }
+    public func configVersion(_ id: String) -> String { configVersions + "/" + id + ".json" }
+    public func configPointer(_ channel: String) -> String { configChannels + "/" + channel }
+    public func configHistory(_ channel: String) -> String { configHistories + "/" + channel + ".jsonl" }
 
     /// The pool entry for content with this SHA-256, fanned out by its first two hex digits.
     public func pooled(_ sha256: String) -> String { pool + "/" + sha256.prefix(2) + "/" + sha256 }

@@ -6,7 +6,8 @@ struct Activate: ParsableCommand {
         abstract: "Make a release live on a channel (an atomic pointer flip).",
         discussion: """
             --expect makes the flip a compare-and-swap: it is refused (exit 3) unless the channel
-            still points at the given release ('none': at nothing yet).
+            still points at the given release ('none': at nothing yet). The release is checked
+            first (`strata check`): one with broken references is refused unless --force.
 
             Example:
               strata activate v42 --channel production --expect 3f2a9c1b
@@ -22,6 +23,8 @@ struct Activate: ParsableCommand {
     @Option(help: ArgumentHelp("Only flip if the channel points at this release now ('none': at nothing).", valueName: "release"))
     var expect: String?
 
+    @OptionGroup var gate: CheckGateOptions
+
     func run() throws {
         let store = try options.readable()
         let catalog = ReleaseCatalog(store)
@@ -31,6 +34,7 @@ struct Activate: ParsableCommand {
             if Fingerprint.isReleaseID(reference) { return reference }
             return try catalog.resolve(reference)
         }
+        try gate.require(id, store: store)
         let flip = try Channels(store: store, lockTimeout: options.lockTimeout).activate(id, channel: channel.channel, expected: expected)
         try FlipOutput(flip).print(json: options.json)
     }
@@ -41,10 +45,13 @@ struct Rollback: ParsableCommand {
         abstract: "Go back to the release that was live before the current one.",
         discussion: """
             Follows the channel's history, not file times: each rollback steps one further back,
-            skipping releases that were pruned. --to picks the release instead.
+            skipping releases that were pruned. --to picks the release instead. --config rolls
+            back the channel's runtime config instead of its release. No pre-flight check: a
+            rollback returns to what was live before, and must not be held up.
 
             Example:
               strata rollback --channel production
+              strata rollback --channel production --config
             """)
 
     @OptionGroup var options: StoreOptions
@@ -53,8 +60,16 @@ struct Rollback: ParsableCommand {
     @Option(help: ArgumentHelp("Roll back to this release instead.", valueName: "release"))
     var to: String?
 
+    @Flag(help: "Roll back the channel's config (strata config) instead of its release.")
+    var config = false
+
     func run() throws {
         let store = try options.readable()
+        if config {
+            guard to == nil else { throw ValidationError("--to picks a release; it does not go with --config") }
+            let flip = try ChannelConfigs(store: store, lockTimeout: options.lockTimeout).rollback(channel: channel.channel)
+            return try ConfigFlipOutput(flip).print(json: options.json)
+        }
         let target = try to.map { try ReleaseCatalog(store).resolve($0) }
         let flip = try Channels(store: store, lockTimeout: options.lockTimeout).rollback(channel: channel.channel, to: target)
         for id in flip.skipped where !options.json {

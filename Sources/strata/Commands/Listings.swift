@@ -17,9 +17,9 @@ struct Releases: ParsableCommand {
         if options.json { return try Output.json(rows) }
         if rows.isEmpty { return Output.note("no releases yet; publish one with 'strata publish <folder>'") }
         Output.table(
-            ["ID", "LABEL", "CREATED", "FILES", "SIZE", "CHANNELS"],
+            ["ID", "LABEL", "CREATED", "FILES", "SIZE", "BASE", "CHANNELS"],
             rows.map { row in
-                [row.id, row.label ?? "-", Output.time(row.created), String(row.fileCount), Output.bytes(row.byteCount),
+                [row.id, row.label ?? "-", Output.time(row.created), String(row.fileCount), Output.bytes(row.byteCount), row.base ?? "-",
                  (row.channels + (row.pinned ? ["(pinned)"] : [])).joined(separator: ",")]
             })
     }
@@ -33,6 +33,8 @@ struct ReleaseRow: Encodable {
     let byteCount: Int64
     let fingerprint: String
     let source: String
+    /// For a patch release, the release it was made from.
+    let base: String?
     let channels: [String]
     let pinned: Bool
 
@@ -44,13 +46,14 @@ struct ReleaseRow: Encodable {
         byteCount = summary.byteCount
         fingerprint = summary.fingerprint
         source = summary.source
+        base = summary.base
         self.channels = channels
         self.pinned = pinned
     }
 }
 
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show each channel and the release it serves.")
+    static let configuration = CommandConfiguration(abstract: "Show every channel side by side: its release, label, since when, and its config version.")
 
     @OptionGroup var options: StoreOptions
 
@@ -59,19 +62,23 @@ struct Status: ParsableCommand {
         let release: String
         let label: String?
         let since: String?
+        let config: String?
     }
 
     func run() throws {
         let store = try options.readable()
         let labels = Dictionary(try ReleaseCatalog(store).summaries().map { ($0.id, $0.label) }, uniquingKeysWith: { a, _ in a })
+        let configs = ChannelConfigs(store: store)
         let rows = try Channels(store: store).all().map { state in
-            Row(channel: state.name, release: state.release, label: labels[state.release] ?? nil, since: state.since)
+            Row(channel: state.name, release: state.release, label: labels[state.release] ?? nil, since: state.since,
+                config: try configs.current(state.name)?.id)
         }
         if options.json { return try Output.json(rows) }
         if rows.isEmpty { return Output.note("no channel is live yet; run 'strata activate <release>'") }
         Output.table(
-            ["CHANNEL", "RELEASE", "LABEL", "SINCE"],
-            rows.map { [$0.channel, $0.release + (labels[$0.release] == nil ? " (missing!)" : ""), $0.label ?? "-", $0.since.map(Output.time) ?? "-"] })
+            ["CHANNEL", "RELEASE", "LABEL", "SINCE", "CONFIG"],
+            rows.map { [$0.channel, $0.release + (labels[$0.release] == nil ? " (missing!)" : ""), $0.label ?? "-",
+                        $0.since.map(Output.time) ?? "-", $0.config ?? "-"] })
     }
 }
 
@@ -87,6 +94,6 @@ struct History: ParsableCommand {
         if entries.isEmpty { return Output.note("channel '\(channel.channel)' has no history") }
         Output.table(
             ["TIME", "ACTION", "FROM", "TO", "BY"],
-            entries.map { [Output.time($0.time), $0.action.rawValue, $0.from ?? "-", $0.to, $0.by] })
+            entries.map { [Output.time($0.time), $0.action.rawValue + ($0.source.map { " from " + $0 } ?? ""), $0.from ?? "-", $0.to, $0.by] })
     }
 }

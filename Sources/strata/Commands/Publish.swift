@@ -16,9 +16,14 @@ struct Publish: ParsableCommand {
             unpacked folder. A single top-level folder in it (dist/...) is kept as a folder unless
             --strip-components drops it.
 
+            A patch release: --base takes a release (or a channel: the release it serves) and makes
+            a new release of its files, with the folder's files added or replaced and --delete
+            paths removed. Unchanged files are links, so it costs what the patch costs.
+
             Examples:
               strata publish ./dist --label v42 --activate
               strata publish build.tar.gz --strip-components 1
+              strata publish ./hotfix --base production --delete old/banner.js --label v42.1
             """)
 
     @OptionGroup var options: StoreOptions
@@ -29,8 +34,16 @@ struct Publish: ParsableCommand {
     @OptionGroup var release: ReleaseOptions
     @OptionGroup var archive: ArchiveOptions
 
+    @Option(help: ArgumentHelp("Make a patch release of this release or channel: the folder's files are added or replaced.", valueName: "release"))
+    var base: String?
+
+    @Option(name: .customLong("delete"), help: ArgumentHelp("With --base: leave this file out (repeatable).", valueName: "path"))
+    var deletions: [String] = []
+
     func run() throws {
-        try PublishCommand.run(source: source, requireArchive: false, options: options, release: release, archive: archive)
+        if !deletions.isEmpty && base == nil { throw ValidationError("--delete needs --base") }
+        try PublishCommand.run(source: source, requireArchive: false, options: options, release: release, archive: archive,
+                               base: base, deletions: deletions)
     }
 }
 
@@ -46,6 +59,8 @@ struct ReleaseOptions: ParsableArguments {
 
     @Flag(help: "Also publish .git/ and .DS_Store (and __MACOSX/ in archives).")
     var includeAll = false
+
+    @OptionGroup var gate: CheckGateOptions
 }
 
 /// How an archive is read.
@@ -72,15 +87,20 @@ struct ArchiveOptions: ParsableArguments {
 
 /// The work `publish` and `import` share: publish, maybe activate, report.
 enum PublishCommand {
-    static func run(source: String, requireArchive: Bool, options: StoreOptions, release: ReleaseOptions, archive: ArchiveOptions) throws {
+    static func run(source: String, requireArchive: Bool, options: StoreOptions, release: ReleaseOptions, archive: ArchiveOptions,
+                    base: String? = nil, deletions: [String] = []) throws {
         let store = options.writable()
+        let baseID = try base.map { try ReleaseReference.resolve($0, in: try options.readable()) }
         let request = PublishRequest(source: source, label: release.label, includeEverything: release.includeAll,
-                                     stripComponents: archive.stripComponents, limits: archive.limits, requireArchive: requireArchive)
+                                     stripComponents: archive.stripComponents, limits: archive.limits, requireArchive: requireArchive,
+                                     base: baseID, deletions: deletions)
         let report = try Publisher(store: store, lockTimeout: options.lockTimeout).publish(request)
         let manifest = report.manifest
-        let flip = release.activate
-            ? try Channels(store: store, lockTimeout: options.lockTimeout).activate(manifest.id, channel: release.channel.channel)
-            : nil
+        var flip: FlipResult?
+        if release.activate {
+            try release.gate.require(manifest.id, store: store)
+            flip = try Channels(store: store, lockTimeout: options.lockTimeout).activate(manifest.id, channel: release.channel.channel)
+        }
 
         if options.json {
             try Output.json(PublishOutput(report, activation: flip.map(FlipOutput.init)))
@@ -88,6 +108,7 @@ enum PublishCommand {
         }
         Output.line(manifest.id)
         if report.isNew {
+            if let base = manifest.base { Output.note("patch of \(base)") }
             Output.note("published \(Output.release(manifest.id, label: manifest.label)): \(manifest.fileCount) files, "
                 + "\(Output.bytes(manifest.byteCount)); wrote \(report.filesCopied) files (\(Output.bytes(report.bytesCopied))), "
                 + "linked \(report.filesLinked); \(manifest.files.filter { $0.gzip != nil }.count) gzip variants")
@@ -112,6 +133,7 @@ struct PublishOutput: Encodable {
     let filesCopied: Int
     let bytesCopied: Int64
     let filesLinked: Int
+    let base: String?
     let activation: FlipOutput?
 
     init(_ report: PublishReport, activation: FlipOutput?) {
@@ -125,6 +147,7 @@ struct PublishOutput: Encodable {
         filesCopied = report.filesCopied
         bytesCopied = report.bytesCopied
         filesLinked = report.filesLinked
+        base = report.manifest.base
         self.activation = activation
     }
 }

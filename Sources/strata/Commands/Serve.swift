@@ -11,10 +11,13 @@ struct Serve: ParsableCommand {
             take effect for the next request, with no restart. Files come from the release's
             manifest only; .strata/ and dotfiles (except .well-known/) are never served.
             SIGTERM or SIGINT stops accepting, lets in-flight responses finish, and exits 0.
+            /_strata/config.json and /_strata/config.js serve the channel's runtime config
+            (`strata config`). --channel-for-host serves other channels to other host names.
 
             Examples:
               strata serve --port 8080
               strata serve --channel staging --spa --access-log -
+              strata serve --channel production --channel-for-host staging.example.com=staging
             """)
 
     @OptionGroup var options: StoreOptions
@@ -45,7 +48,30 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("Seconds an idle keep-alive connection stays open.", valueName: "s"))
     var idleTimeout: Int64 = 60
 
+    @Option(help: ArgumentHelp("Serve this channel to requests for this host name (repeatable); others get --channel.",
+                               valueName: "host=channel"))
+    var channelForHost: [String] = []
+
+    /// `--channel-for-host` entries as host → channel.
+    func hostChannels() throws -> [String: String] {
+        var map: [String: String] = [:]
+        for entry in channelForHost {
+            guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex, entry.index(after: equals) != entry.endIndex else {
+                throw ValidationError("--channel-for-host '\(entry)' is not host=channel")
+            }
+            let host = entry[..<equals].lowercased()
+            let channel = String(entry[entry.index(after: equals)...])
+            do { try Names.validateChannel(channel) } catch let error as StrataError { throw ValidationError(error.message) }
+            if let earlier = map[host], earlier != channel {
+                throw ValidationError("--channel-for-host gives '\(host)' two channels ('\(earlier)' and '\(channel)')")
+            }
+            map[host] = channel
+        }
+        return map
+    }
+
     func validate() throws {
+        _ = try hostChannels()
         if !(0...65535).contains(port) { throw ValidationError("--port must be 0…65535") }
         if fallbackHistory < 0 { throw ValidationError("--fallback-history must be 0 or more") }
         if maxConnections < 1 { throw ValidationError("--max-connections must be at least 1") }
@@ -64,6 +90,7 @@ struct Serve: ParsableCommand {
         settings.maxConnections = maxConnections
         settings.headerTimeoutSeconds = headerTimeout
         settings.idleTimeoutSeconds = idleTimeout
+        settings.channelsByHost = try hostChannels()
         let server: StrataHTTPServer
         do {
             server = try StrataHTTPServer(store: store, configuration: settings)
@@ -73,6 +100,9 @@ struct Serve: ParsableCommand {
         do {
             try server.runUntilSignalled { bound in
                 Output.note("serving channel '\(settings.channel)' of \(store.layout.root) on http://\(host):\(bound)/ (versioned: /_v/<id>/)")
+                for (name, channel) in settings.channelsByHost.sorted(by: { $0.key < $1.key }) {
+                    Output.note("  host \(name) -> channel '\(channel)'")
+                }
             }
         } catch let error as ServerError {
             throw StrataError(.io, error.description)

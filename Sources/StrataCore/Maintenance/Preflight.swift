@@ -1,0 +1,183 @@
+import Foundation
+
+/// A reference in an HTML or CSS file that names no file of the release.
+public struct BrokenReference: Sendable, Equatable, Codable {
+    /// The file holding the reference.
+    public let file: String
+    /// The reference as written (`src`, `href`, `url()`, `srcset` candidate, module import).
+    public let reference: String
+    /// What it resolved to inside the release, or why it cannot resolve.
+    public let resolved: String
+}
+
+/// What `strata check` found.
+public struct PreflightReport: Sendable, Codable {
+    public let release: String
+    /// Files whose size (or, with a full check, content) differs from the manifest.
+    public let problems: [VerificationProblem]
+    /// Said, not refused: a site may be an API or assets only.
+    public let warnings: [String]
+    public let brokenReferences: [BrokenReference]
+    public let referencesChecked: Int
+    public let fullCheck: Bool
+
+    public var isIntact: Bool { problems.isEmpty }
+    public var passes: Bool { problems.isEmpty && brokenReferences.isEmpty }
+}
+
+/// The checks run before a release goes live: it matches its manifest (sizes, or full hashes), it
+/// has an `index.html`, and every local reference in its HTML and CSS names a file it holds.
+public struct Preflight: Sendable {
+    public let store: Store
+
+    public init(store: Store) {
+        self.store = store
+    }
+
+    public func check(_ id: String, full: Bool = false) throws -> PreflightReport {
+        let manifest = try ReleaseCatalog(store).manifest(id)
+        let folder = store.layout.release(id)
+        let problems = full ? try Verifier().verify(releaseFolder: folder).problems : try sizeProblems(manifest, in: folder)
+        var warnings: [String] = []
+        let paths = Set(manifest.files.map(\.path))
+        if !paths.contains("index.html") {
+            warnings.append("no index.html at the release's root: the channel URL '/' will answer 404")
+        }
+        var broken: [BrokenReference] = []
+        var checked = 0
+        for entry in manifest.files {
+            guard let kind = ReferenceScanner.Kind(path: entry.path) else { continue }
+            guard let bytes = try FileSystem.readFile(folder + "/" + entry.path) else { continue }
+            for reference in ReferenceScanner(kind: kind).references(in: String(decoding: bytes, as: UTF8.self)) {
+                guard let target = LocalReference.resolve(reference, from: entry.path) else { continue }
+                checked += 1
+                switch target {
+                case .path(let path):
+                    if !paths.contains(path) && !paths.contains(path.isEmpty ? "index.html" : path + "/index.html") {
+                        broken.append(BrokenReference(file: entry.path, reference: reference, resolved: path.isEmpty ? "/" : path))
+                    }
+                case .outside:
+                    broken.append(BrokenReference(file: entry.path, reference: reference, resolved: "(above the release's root)"))
+                }
+            }
+        }
+        return PreflightReport(release: id, problems: problems, warnings: warnings, brokenReferences: broken,
+                               referencesChecked: checked, fullCheck: full)
+    }
+
+    private func sizeProblems(_ manifest: Manifest, in folder: String) throws -> [VerificationProblem] {
+        var problems: [VerificationProblem] = []
+        for entry in manifest.files {
+            guard let status = try FileSystem.linkStatus(folder + "/" + entry.path) else {
+                problems.append(VerificationProblem(kind: .missing, path: entry.path, detail: "missing"))
+                continue
+            }
+            if status.size != entry.size {
+                problems.append(VerificationProblem(kind: .modified, path: entry.path,
+                                                    detail: "size \(status.size), manifest says \(entry.size)"))
+            }
+        }
+        return problems
+    }
+}
+
+/// Finds the references a browser would follow in an HTML page or a stylesheet.
+struct ReferenceScanner {
+    enum Kind {
+        case html, css
+
+        init?(path: String) {
+            let lower = path.lowercased()
+            if lower.hasSuffix(".html") || lower.hasSuffix(".htm") { self = .html }
+            else if lower.hasSuffix(".css") { self = .css }
+            else { return nil }
+        }
+    }
+
+    let kind: Kind
+
+    // Attribute values: src, href, poster, data (object) — quoted or bare.
+    private static let attributeAny = try! NSRegularExpression(
+        pattern: #"\s(?:src|href|poster|data)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))"#, options: [])
+    private static let srcset = try! NSRegularExpression(
+        pattern: #"\s(?:srcset|imagesrcset)\s*=\s*(?:"([^"]*)"|'([^']*)')"#, options: [])
+    private static let cssURL = try! NSRegularExpression(
+        pattern: #"url\(\s*(?:"([^"]*)"|'([^']*)'|([^)"'\s]*))\s*\)"#, options: [])
+    private static let cssImport = try! NSRegularExpression(pattern: #"@import\s+(?:"([^"]*)"|'([^']*)')"#, options: [])
+    private static let moduleScript = try! NSRegularExpression(
+        pattern: #"<script\b[^>]*\btype\s*=\s*["']?module["']?[^>]*>(.*?)</script>"#, options: [.dotMatchesLineSeparators, .caseInsensitive])
+    private static let importFrom = try! NSRegularExpression(
+        pattern: #"(?:\bimport\s*(?:[\w*{}\s,$]+\s*from\s*)?|\bimport\s*\(\s*)["']([^"']+)["']"#, options: [])
+    private static let tag = try! NSRegularExpression(pattern: #"<[a-zA-Z][^>]*>"#, options: [])
+
+    func references(in text: String) -> [String] {
+        switch kind {
+        case .css:
+            return Self.values(Self.cssURL, in: text) + Self.values(Self.cssImport, in: text)
+        case .html:
+            var found: [String] = []
+            let whole = NSRange(text.startIndex..., in: text)
+            // Attributes only inside tags, so prose mentioning href= is not taken for a link.
+            for match in Self.tag.matches(in: text, range: whole) {
+                guard let range = Range(match.range, in: text) else { continue }
+                let tag = String(text[range])
+                found += Self.values(Self.attributeAny, in: tag)
+                for list in Self.values(Self.srcset, in: tag) {
+                    found += list.split(separator: ",").compactMap { candidate in
+                        candidate.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }).first.map(String.init)
+                    }
+                }
+            }
+            found += Self.values(Self.cssURL, in: text)  // style attributes and <style> blocks
+            for script in Self.values(Self.moduleScript, in: text) {
+                found += Self.values(Self.importFrom, in: script)
+            }
+            return found
+        }
+    }
+
+    /// The first non-nil capture group of every match.
+    private static func values(_ expression: NSRegularExpression, in text: String) -> [String] {
+        expression.matches(in: text, range: NSRange(text.startIndex..., in: text)).compactMap { match in
+            for group in 1..<match.numberOfRanges {
+                if let range = Range(match.range(at: group), in: text) { return String(text[range]) }
+            }
+            return nil
+        }
+    }
+}
+
+/// Turns a reference into a path inside the release, or says it is not local.
+enum LocalReference: Equatable {
+    case path(String)
+    /// Climbs above the release's root.
+    case outside
+
+    /// Nil for what is not this release's business: other origins, `data:`, `mailto:`, fragments,
+    /// template placeholders, versioned URLs of other releases and the server's own `/_strata/`.
+    static func resolve(_ raw: String, from file: String) -> LocalReference? {
+        let reference = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        if reference.isEmpty || reference.hasPrefix("#") || reference.hasPrefix("//") { return nil }
+        if reference.contains("{{") || reference.contains("${") { return nil }
+        if let colon = reference.firstIndex(of: ":"),
+           reference[..<colon].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "+" || $0 == "-" || $0 == "." }) {
+            return nil  // a scheme: https:, data:, mailto:, javascript:
+        }
+        var path = Substring(reference)
+        if let end = path.firstIndex(where: { $0 == "?" || $0 == "#" }) { path = path[..<end] }
+        let decoded = String(path).removingPercentEncoding ?? String(path)
+        if decoded.hasPrefix("/_strata/") || decoded.hasPrefix("/_v/") { return nil }
+        var segments: [Substring] = decoded.hasPrefix("/") ? [] : file.split(separator: "/").dropLast()
+        for segment in decoded.split(separator: "/", omittingEmptySubsequences: true) {
+            switch segment {
+            case ".": continue
+            case "..":
+                if segments.isEmpty { return .outside }
+                segments.removeLast()
+            default: segments.append(segment)
+            }
+        }
+        let joined = segments.joined(separator: "/")
+        return .path(decoded.hasSuffix("/") && !joined.isEmpty ? joined + "/index.html" : joined)
+    }
+}
