@@ -6,8 +6,13 @@ final class GzipCompressor {
     private let stream: UnsafeMutablePointer<z_stream>
     private let header: UnsafeMutablePointer<gz_header>
     private let output: UnsafeMutableRawBufferPointer
+    /// True once `deflateInit2` succeeded, so `deinit` knows to end the stream.
+    private var isStarted = false
 
     /// `level` 1 (fast) … 9 (small). zlib's own default is 6.
+    ///
+    /// Memory is freed in `deinit` only, which Swift runs even when this initializer throws (every
+    /// stored property is set by then): freeing it here too would free it twice.
     init(level: Int32) throws {
         stream = .allocate(capacity: 1)
         stream.initialize(to: z_stream())
@@ -17,16 +22,18 @@ final class GzipCompressor {
         output = .allocate(byteCount: 64 * 1024, alignment: 16)
         // windowBits 15 + 16 asks for a gzip wrapper instead of a zlib one.
         let status = CZlib_deflateInit2(stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY)
-        guard status == Z_OK, deflateSetHeader(stream, header) == Z_OK else {
-            stream.deallocate()
-            header.deallocate()
-            output.deallocate()
+        guard status == Z_OK else {
             throw StrataError(.io, "cannot start gzip compression (zlib status \(status))")
+        }
+        isStarted = true
+        let headerStatus = deflateSetHeader(stream, header)
+        guard headerStatus == Z_OK else {
+            throw StrataError(.io, "cannot start gzip compression (zlib status \(headerStatus))")
         }
     }
 
     deinit {
-        deflateEnd(stream)
+        if isStarted { deflateEnd(stream) }
         stream.deallocate()
         header.deallocate()
         output.deallocate()
@@ -67,22 +74,25 @@ final class GzipCompressor {
 final class GzipDecompressor {
     private let stream: UnsafeMutablePointer<z_stream>
     private let output: UnsafeMutableRawBufferPointer
+    /// True once `inflateInit2` succeeded, so `deinit` knows to end the stream.
+    private var isStarted = false
     private(set) var isFinished = false
 
-    init() throws {
+    /// `windowBits` 15 + 16 reads a gzip wrapper only. Memory is freed in `deinit` only (see
+    /// `GzipCompressor.init`).
+    init(windowBits: Int32 = 15 + 16) throws {
         stream = .allocate(capacity: 1)
         stream.initialize(to: z_stream())
         output = .allocate(byteCount: 64 * 1024, alignment: 16)
-        let status = CZlib_inflateInit2(stream, 15 + 16)  // gzip wrapper only
+        let status = CZlib_inflateInit2(stream, windowBits)
         guard status == Z_OK else {
-            stream.deallocate()
-            output.deallocate()
             throw StrataError(.io, "cannot start gzip decompression (zlib status \(status))")
         }
+        isStarted = true
     }
 
     deinit {
-        inflateEnd(stream)
+        if isStarted { inflateEnd(stream) }
         stream.deallocate()
         output.deallocate()
     }

@@ -1,24 +1,22 @@
 import Foundation
+import SystemPackage
 
 /// `releases/<id>/.strata/manifest.json`: what a release holds, and where it came from.
+///
+/// The release-level fields are a `ReleaseSummary`, reachable directly (`manifest.id`); on disk they
+/// sit beside `format` and `files` in one flat JSON object.
+@dynamicMemberLookup
 public struct Manifest: Codable, Sendable, Equatable {
     public static let currentFormat = 1
 
     public var format: Int
-    /// First 16 hex digits of `fingerprint`; the release folder's name.
-    public var id: String
-    /// SHA-256 over the canonical listing (see `Fingerprint`).
-    public var fingerprint: String
-    /// When the release was published (UTC, `Timestamp` format).
-    public var created: String
-    public var label: String?
-    /// The folder (or, later, archive) it was published from.
-    public var source: String
-    /// For a patch release: the release it was made from (`publish --base`).
-    public var base: String?
-    public var fileCount: Int
-    public var byteCount: Int64
+    public var summary: ReleaseSummary
     public var files: [Entry]
+
+    public subscript<Value>(dynamicMember field: WritableKeyPath<ReleaseSummary, Value>) -> Value {
+        get { summary[keyPath: field] }
+        set { summary[keyPath: field] = newValue }
+    }
 
     public struct Entry: Codable, Sendable, Equatable {
         public var path: String
@@ -47,16 +45,28 @@ public struct Manifest: Codable, Sendable, Equatable {
 
     public init(id: String, fingerprint: String, created: String, label: String?, source: String, base: String? = nil,
                 files: [Entry]) {
-        self.format = Self.currentFormat
-        self.id = id
-        self.fingerprint = fingerprint
-        self.created = created
-        self.label = label
-        self.source = source
-        self.base = base
-        self.fileCount = files.count
-        self.byteCount = files.reduce(0) { $0 + $1.size }
+        format = Self.currentFormat
+        summary = ReleaseSummary(id: id, fingerprint: fingerprint, created: created, label: label, source: source, base: base,
+                                 fileCount: files.count, byteCount: files.reduce(0) { $0 + $1.size })
         self.files = files
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case format, files
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        format = try container.decode(Int.self, forKey: .format)
+        files = try container.decode([Entry].self, forKey: .files)
+        summary = try ReleaseSummary(from: decoder)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        try summary.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(format, forKey: .format)
+        try container.encode(files, forKey: .files)
     }
 
     func encoded() throws -> [UInt8] {
@@ -73,33 +83,28 @@ public struct Manifest: Codable, Sendable, Equatable {
         }
     }
 
-    static func load(_ path: String) throws -> Manifest {
+    static func load(_ path: FilePath) throws -> Manifest {
         guard let bytes = try FileSystem.readFile(path) else {
             throw StrataError(.notFound, "manifest '\(path)' is missing")
         }
-        return try decode(bytes, path: path)
+        return try decode(bytes, path: path.string)
     }
 }
 
-/// The release-level fields of a manifest, without the file list: what listings need.
+/// A release as listings, reports and the server know it: the manifest's release-level fields,
+/// without the file list. Decoding only these from a manifest keeps lookups by label cheap.
 public struct ReleaseSummary: Codable, Sendable, Equatable {
+    /// First 16 hex digits of `fingerprint`; the release folder's name.
     public var id: String
+    /// SHA-256 over the canonical listing (see `Fingerprint`).
     public var fingerprint: String
+    /// When the release was published (UTC, `Timestamp` format).
     public var created: String
     public var label: String?
+    /// The folder or archive it was published from.
     public var source: String
+    /// For a patch release: the release it was made from (`publish --base`).
     public var base: String?
     public var fileCount: Int
     public var byteCount: Int64
-
-    init(_ manifest: Manifest) {
-        id = manifest.id
-        fingerprint = manifest.fingerprint
-        created = manifest.created
-        label = manifest.label
-        source = manifest.source
-        base = manifest.base
-        fileCount = manifest.fileCount
-        byteCount = manifest.byteCount
-    }
 }

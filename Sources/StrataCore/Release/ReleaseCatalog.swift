@@ -2,24 +2,26 @@ import Foundation
 
 /// The releases in a store: listing them and turning what a user typed into an id.
 public struct ReleaseCatalog: Sendable {
-    public let layout: StoreLayout
+    public let store: Store
 
     public init(_ store: Store) {
-        layout = store.layout
+        self.store = store
     }
 
     /// Ids of the releases present, in no particular order.
     public func ids() throws -> [String] {
-        try FileSystem.entries(layout.releases).filter(Fingerprint.isReleaseID)
+        try store.backend.releaseIDs()
     }
 
     public func contains(_ id: String) -> Bool {
-        Fingerprint.isReleaseID(id) && FileSystem.exists(layout.manifest(id))
+        store.backend.containsRelease(id)
     }
 
     public func manifest(_ id: String) throws -> Manifest {
-        guard contains(id) else { throw StrataError(.notFound, "release \(id) not found; run 'strata releases'") }
-        return try Manifest.load(layout.manifest(id))
+        guard contains(id), let bytes = try store.backend.manifestBytes(of: id) else {
+            throw StrataError(.notFound, "release \(id) not found; run 'strata releases'")
+        }
+        return try Manifest.decode(bytes, path: manifestName(id))
     }
 
     /// Every release, oldest first (by publish time, then id).
@@ -27,7 +29,7 @@ public struct ReleaseCatalog: Sendable {
         var result: [ReleaseSummary] = []
         for id in try ids() {
             // A release pruned while we list is simply gone.
-            guard let bytes = try FileSystem.readFile(layout.manifest(id)) else { continue }
+            guard let bytes = try store.backend.manifestBytes(of: id) else { continue }
             result.append(try decodeSummary(bytes, id: id))
         }
         return result.sorted { ($0.created, $0.id) < ($1.created, $1.id) }
@@ -39,8 +41,13 @@ public struct ReleaseCatalog: Sendable {
         do {
             return try JSONDecoder().decode(ReleaseSummary.self, from: Data(bytes))
         } catch {
-            throw StrataError(.corrupt, "manifest '\(layout.manifest(id))' cannot be read: \(error)")
+            throw StrataError(.corrupt, "manifest '\(manifestName(id))' cannot be read: \(error)")
         }
+    }
+
+    /// Where a release's manifest is, for messages.
+    private func manifestName(_ id: String) -> String {
+        store.location + "/releases/" + id + "/" + ReleaseLayout.manifestPath
     }
 
     /// Resolves a full id, a unique prefix of 4 or more hex digits, or a label.
@@ -72,33 +79,5 @@ public struct ReleaseCatalog: Sendable {
     /// The release carrying `label`, if any.
     public func release(labelled label: String) throws -> String? {
         try summaries().first { $0.label == label }?.id
-    }
-}
-
-/// Rules for user-chosen names (labels, channels): short, printable, safe in a path and a URL.
-public enum Names {
-    public static func validateLabel(_ label: String) throws {
-        guard isSafe(label, maxLength: 128) else {
-            throw StrataError(.invalidInput, "label '\(Escaped.path(label))' is not allowed; use 1-128 of A-Z a-z 0-9 . _ - + starting with a letter or digit")
-        }
-    }
-
-    public static func validateChannel(_ name: String) throws {
-        guard isSafe(name, maxLength: 64) else {
-            throw StrataError(.invalidInput, "channel name '\(Escaped.path(name))' is not allowed; use 1-64 of A-Z a-z 0-9 . _ - starting with a letter or digit")
-        }
-        guard !name.contains("+") else {
-            throw StrataError(.invalidInput, "channel name '\(Escaped.path(name))' is not allowed; '+' is reserved")
-        }
-    }
-
-    private static func isSafe(_ text: String, maxLength: Int) -> Bool {
-        let bytes = Array(text.utf8)
-        guard let first = bytes.first, bytes.count <= maxLength else { return false }
-        func isAlphanumeric(_ byte: UInt8) -> Bool {
-            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-        }
-        guard isAlphanumeric(first) else { return false }
-        return bytes.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "+") }
     }
 }

@@ -35,8 +35,8 @@ struct Activate: ParsableCommand {
             return try catalog.resolve(reference)
         }
         try gate.require(id, store: store)
-        let flip = try Channels(store: store, lockTimeout: options.lockTimeout).activate(id, channel: channel.channel, expected: expected)
-        try FlipOutput(flip).print(json: options.json)
+        let flip = try Channels(store: store).activate(id, channel: channel.channel, expected: expected)
+        try flip.print(json: options.json)
     }
 }
 
@@ -67,33 +67,20 @@ struct Rollback: ParsableCommand {
         let store = try options.readable()
         if config {
             guard to == nil else { throw ValidationError("--to picks a release; it does not go with --config") }
-            let flip = try ChannelConfigs(store: store, lockTimeout: options.lockTimeout).rollback(channel: channel.channel)
+            let flip = try ChannelConfigs(store: store).rollback(channel: channel.channel)
             return try ConfigFlipOutput(flip).print(json: options.json)
         }
         let target = try to.map { try ReleaseCatalog(store).resolve($0) }
-        let flip = try Channels(store: store, lockTimeout: options.lockTimeout).rollback(channel: channel.channel, to: target)
+        let flip = try Channels(store: store).rollback(channel: channel.channel, to: target)
         for id in flip.skipped where !options.json {
             Output.note("skipped \(id): pruned")
         }
-        try FlipOutput(flip).print(json: options.json)
+        try flip.print(json: options.json)
     }
 }
 
-struct FlipOutput: Encodable {
-    let channel: String
-    let from: String?
-    let to: String
-    let changed: Bool
-    let skipped: [String]
-
-    init(_ flip: FlipResult) {
-        channel = flip.channel
-        from = flip.from
-        to = flip.to
-        changed = flip.changed
-        skipped = flip.skipped
-    }
-
+extension FlipResult {
+    /// `current: 3f2a… -> 9c8d…`, or that nothing changed.
     var sentence: String {
         guard changed else { return "\(channel) already serves \(to)" }
         return "\(channel): \(from ?? "nothing") -> \(to)"

@@ -12,43 +12,35 @@ struct Releases: ParsableCommand {
         let channels = try Channels(store: store).all()
         let pinned = try Pins(store: store).pinned()
         let rows = releases.map { release in
-            ReleaseRow(release, channels: channels.filter { $0.release == release.id }.map(\.name), pinned: pinned.contains(release.id))
+            ReleaseRow(release: release, channels: channels.filter { $0.release == release.id }.map(\.name), pinned: pinned.contains(release.id))
         }
         if options.json { return try Output.json(rows) }
         if rows.isEmpty { return Output.note("no releases yet; publish one with 'strata publish <folder>'") }
         Output.table(
             ["ID", "LABEL", "CREATED", "FILES", "SIZE", "BASE", "CHANNELS"],
             rows.map { row in
-                [row.id, row.label ?? "-", Output.time(row.created), String(row.fileCount), Output.bytes(row.byteCount), row.base ?? "-",
+                [row.release.id, row.release.label ?? "-", Output.time(row.release.created), String(row.release.fileCount),
+                 Output.bytes(row.release.byteCount), row.release.base ?? "-",
                  (row.channels + (row.pinned ? ["(pinned)"] : [])).joined(separator: ",")]
             })
     }
 }
 
+/// A release as `releases --json` lists it: its summary, the channels serving it, and its pin.
 struct ReleaseRow: Encodable {
-    let id: String
-    let label: String?
-    let created: String
-    let fileCount: Int
-    let byteCount: Int64
-    let fingerprint: String
-    let source: String
-    /// For a patch release, the release it was made from.
-    let base: String?
+    let release: ReleaseSummary
     let channels: [String]
     let pinned: Bool
 
-    init(_ summary: ReleaseSummary, channels: [String], pinned: Bool) {
-        id = summary.id
-        label = summary.label
-        created = summary.created
-        fileCount = summary.fileCount
-        byteCount = summary.byteCount
-        fingerprint = summary.fingerprint
-        source = summary.source
-        base = summary.base
-        self.channels = channels
-        self.pinned = pinned
+    private enum CodingKeys: String, CodingKey {
+        case channels, pinned
+    }
+
+    func encode(to encoder: Encoder) throws {
+        try release.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(channels, forKey: .channels)
+        try container.encode(pinned, forKey: .pinned)
     }
 }
 

@@ -102,7 +102,7 @@ struct Prune: ParsableCommand {
 
     func run() throws {
         let store = try options.readable()
-        let pruner = Pruner(store: store, lockTimeout: options.lockTimeout)
+        let pruner = Pruner(store: store)
         let plan: PrunePlan
         var freed: (files: Int, bytes: Int64) = (0, 0)
         if dryRun {
@@ -160,7 +160,7 @@ struct PinChange: Encodable {
     static func apply(pinned: Bool, release: String, options: StoreOptions) throws {
         let store = try options.readable()
         let id = try ReleaseCatalog(store).resolve(release)
-        let pins = Pins(store: store, lockTimeout: options.lockTimeout)
+        let pins = Pins(store: store)
         let change = PinChange(id: id, pinned: pinned, changed: pinned ? try pins.pin(id) : try pins.unpin(id))
         if options.json { return try Output.json(change) }
         switch (pinned, change.changed) {

@@ -94,16 +94,16 @@ enum PublishCommand {
         let request = PublishRequest(source: source, label: release.label, includeEverything: release.includeAll,
                                      stripComponents: archive.stripComponents, limits: archive.limits, requireArchive: requireArchive,
                                      base: baseID, deletions: deletions)
-        let report = try Publisher(store: store, lockTimeout: options.lockTimeout).publish(request)
+        let report = try Publisher(store: store).publish(request)
         let manifest = report.manifest
         var flip: FlipResult?
         if release.activate {
             try release.gate.require(manifest.id, store: store)
-            flip = try Channels(store: store, lockTimeout: options.lockTimeout).activate(manifest.id, channel: release.channel.channel)
+            flip = try Channels(store: store).activate(manifest.id, channel: release.channel.channel)
         }
 
         if options.json {
-            try Output.json(PublishOutput(report, activation: flip.map(FlipOutput.init)))
+            try Output.json(PublishOutput(report: report, activation: flip))
             return
         }
         Output.line(manifest.id)
@@ -118,36 +118,34 @@ enum PublishCommand {
                 Output.note("note: label '\(label)' not applied; a release's label is fixed when it is first published")
             }
         }
-        if let flip { Output.note(FlipOutput(flip).sentence) }
+        if let flip { Output.note(flip.sentence) }
     }
 }
 
+/// `publish --json`: the new release's summary (without its source), what was written, and the
+/// activation if one was asked for.
 struct PublishOutput: Encodable {
-    let id: String
-    let fingerprint: String
-    let label: String?
-    let created: String
-    let isNew: Bool
-    let fileCount: Int
-    let byteCount: Int64
-    let filesCopied: Int
-    let bytesCopied: Int64
-    let filesLinked: Int
-    let base: String?
-    let activation: FlipOutput?
+    let report: PublishReport
+    let activation: FlipResult?
 
-    init(_ report: PublishReport, activation: FlipOutput?) {
-        id = report.manifest.id
-        fingerprint = report.manifest.fingerprint
-        label = report.manifest.label
-        created = report.manifest.created
-        isNew = report.isNew
-        fileCount = report.manifest.fileCount
-        byteCount = report.manifest.byteCount
-        filesCopied = report.filesCopied
-        bytesCopied = report.bytesCopied
-        filesLinked = report.filesLinked
-        base = report.manifest.base
-        self.activation = activation
+    private enum CodingKeys: String, CodingKey {
+        case id, fingerprint, label, created, isNew, fileCount, byteCount, filesCopied, bytesCopied, filesLinked, base, activation
+    }
+
+    func encode(to encoder: Encoder) throws {
+        let release = report.manifest.summary
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(release.id, forKey: .id)
+        try container.encode(release.fingerprint, forKey: .fingerprint)
+        try container.encodeIfPresent(release.label, forKey: .label)
+        try container.encode(release.created, forKey: .created)
+        try container.encode(report.isNew, forKey: .isNew)
+        try container.encode(release.fileCount, forKey: .fileCount)
+        try container.encode(release.byteCount, forKey: .byteCount)
+        try container.encode(report.filesCopied, forKey: .filesCopied)
+        try container.encode(report.bytesCopied, forKey: .bytesCopied)
+        try container.encode(report.filesLinked, forKey: .filesLinked)
+        try container.encodeIfPresent(release.base, forKey: .base)
+        try container.encodeIfPresent(activation, forKey: .activation)
     }
 }
