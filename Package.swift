@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.24.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.0"),
     ],
     targets: [
         // C libraries, wrapped by module maps only; the Swift code that uses them lives in StrataCore.
@@ -33,6 +34,7 @@ let package = Package(
                 "CArchive",
                 "CZlib",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         // `strata serve`: the HTTP server, on SwiftNIO alone. Reads the store, never writes it.
@@ -44,6 +46,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         // The command line: parses arguments, calls StrataCore, prints.
@@ -53,6 +56,7 @@ let package = Package(
                 "StrataCore",
                 "StrataServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         // Helpers both test targets use: temporary folders, fixtures, store snapshots, subprocesses.

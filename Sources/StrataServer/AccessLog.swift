@@ -59,9 +59,3 @@ final class AccessLog: Sendable {
         return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
-
-/// A server start-up problem, said in one line.
-public struct ServerError: Error, CustomStringConvertible {
-    public let description: String
-    init(_ description: String) { self.description = description }
-}

@@ -1,59 +1,51 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import StrataCore
 import Synchronization
 
-/// Follows one channel's pointer file and history on behalf of every request.
+/// Follows one channel's pointers (release and config) and history on behalf of every request.
 ///
-/// The pointer is checked on every request with a single `stat`: `activate` renames a new file over
-/// the pointer, so a different inode (or time, or size) means a flip, and only then is the file read
-/// again. A request that starts after `activate` returned therefore sees the new release.
+/// The pointer is checked on every request by its stamp (one `stat`): `activate` replaces the
+/// pointer whole, so a different stamp means a flip, and only then is the pointer read again. A
+/// request that starts after `activate` returned therefore sees the new release.
 final class ChannelWatch: Sendable {
     let name: String
-    private let pointerPath: String
-    private let historyPath: String
     private let historyDepth: Int
-    /// Reads pointer and history files the way every other command does; only the change check is ours.
-    private let channels: Channels
+    private let release: Pointer
+    private let configPointer: Pointer
+    private let configs: ChannelConfigs
     private let pointer = Mutex<Cached<String?>>(Cached(stamp: nil, value: nil))
     private let history = Mutex<Cached<[HistoryEntry]>>(Cached(stamp: nil, value: []))
-    private let configPointerPath: String
-    private let configs: ChannelConfigs
     private let cachedConfig = Mutex<Cached<ConfigVersion>>(Cached(stamp: nil, value: .empty))
 
     struct Cached<Value: Sendable>: Sendable {
-        var stamp: FileStamp?
+        var stamp: PointerStamp?
         var value: Value
     }
 
-    init(store: Store, channel: String, historyDepth: Int) {
+    init(store: Store, channel: String, historyDepth: Int) throws {
         name = channel
-        channels = Channels(store: store)
-        pointerPath = store.layout.channel(channel)
-        historyPath = store.layout.history(channel)
-        self.historyDepth = historyDepth
+        release = try Channels(store: store).pointer(for: channel)
         configs = ChannelConfigs(store: store)
-        configPointerPath = store.layout.configPointer(channel)
+        configPointer = try configs.pointer(for: channel)
+        self.historyDepth = historyDepth
     }
 
     /// The channel's runtime config (empty when none was ever set), re-read only when its pointer
-    /// file changes, like the release pointer.
+    /// changes, like the release pointer.
     func config() -> ConfigVersion {
-        let stamp = FileStamp(path: configPointerPath)
+        let stamp = configPointer.stamp()
         if let cached = cachedConfig.withLock({ $0.stamp == stamp ? $0.value : nil }) { return cached }
-        let version = stamp == nil ? .empty : ((try? configs.current(name)) ?? nil) ?? .empty
+        let version = stamp == nil ? .empty : ((try? configPointer.read()).flatMap { $0 }.flatMap { try? configs.version($0) }) ?? .empty
         cachedConfig.withLock { $0 = Cached(stamp: stamp, value: version) }
         return version
     }
 
     /// The release id the pointer names, or nil when there is no pointer (or it is unreadable).
     func currentRelease() -> String? {
-        let stamp = FileStamp(path: pointerPath)
+        let stamp = release.stamp()
         if let cached = pointer.withLock({ $0.stamp == stamp && stamp != nil ? $0 : nil }) { return cached.value }
-        let id = stamp == nil ? nil : (try? channels.pointer(name)) ?? nil
-        pointer.withLock { $0 = Cached(stamp: id == nil ? nil : stamp, value: id) }
-        return id
+        let read = (try? release.stampedRead()) ?? nil
+        pointer.withLock { $0 = Cached(stamp: read?.stamp, value: read?.value) }
+        return read?.value
     }
 
     /// Releases the channel served recently, newest first: the ids its last few history entries name.
@@ -74,53 +66,10 @@ final class ChannelWatch: Sendable {
     }
 
     private func recentHistory() -> [HistoryEntry] {
-        let stamp = FileStamp(path: historyPath)
+        let stamp = release.historyStamp()
         if let cached = history.withLock({ $0.stamp == stamp ? $0.value : nil }) { return cached }
-        let entries = ((try? channels.history(name)) ?? []).suffix(historyDepth)
-        history.withLock { $0 = Cached(stamp: stamp, value: Array(entries)) }
-        return Array(entries)
-    }
-}
-
-/// What `stat` says about a file, enough to tell that it was replaced or changed.
-struct FileStamp: Equatable, Sendable {
-    let device: UInt64
-    let inode: UInt64
-    let size: Int64
-    let modifiedSeconds: Int
-    let modifiedNanoseconds: Int
-
-    init?(path: String) {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        device = UInt64(info.st_dev)
-        inode = UInt64(info.st_ino)
-        size = Int64(info.st_size)
-        modifiedSeconds = info.st_mtim.tv_sec
-        modifiedNanoseconds = info.st_mtim.tv_nsec
-    }
-}
-
-/// Picks the channel a request is for by its Host header: `--channel-for-host name=channel`
-/// entries first, the default channel for every other host.
-struct ChannelRouter: Sendable {
-    let fallback: ChannelWatch
-    let byHost: [String: ChannelWatch]
-
-    func watch(forHost host: String?) -> ChannelWatch {
-        guard !byHost.isEmpty, let host else { return fallback }
-        return byHost[Self.hostName(host)] ?? fallback
-    }
-
-    /// `Staging.Example.com:8080` → `staging.example.com`; `[::1]:80` → `[::1]`.
-    static func hostName(_ header: String) -> String {
-        var name = Substring(header.lowercased())
-        if name.hasPrefix("[") {
-            if let close = name.firstIndex(of: "]") { name = name[...close] }
-        } else if let colon = name.lastIndex(of: ":") {
-            name = name[..<colon]
-        }
-        if name.hasSuffix(".") { name = name.dropLast() }
-        return String(name)
+        let entries = Array(((try? release.history()) ?? []).suffix(historyDepth))
+        history.withLock { $0 = Cached(stamp: stamp, value: entries) }
+        return entries
     }
 }

@@ -1,8 +1,7 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import NIOCore
+import StrataCore
 import Synchronization
+import SystemPackage
 
 /// Small files kept in memory, keyed by content digest, shared by every release and connection.
 /// Releases are immutable, so an entry can never go stale: the same digest is the same bytes. When
@@ -26,7 +25,7 @@ final class HotFiles: Sendable {
 
     /// The whole content of the file at `path` with this digest, from memory or read now (and
     /// kept). Nil when it cannot be read, e.g. its release was pruned.
-    func content(digest: String, path: String, size: Int64) -> ByteBuffer? {
+    func content(digest: String, path: FilePath, size: Int64) -> ByteBuffer? {
         if let buffer = state.withLock({ $0.buffers[digest] }) { return buffer }
         guard let buffer = Self.read(path, size: Int(size)) else { return nil }
         guard Int(size) <= maxFileBytes, Int(size) <= budget else { return buffer }
@@ -48,20 +47,11 @@ final class HotFiles: Sendable {
         return buffer
     }
 
-    private static func read(_ path: String, size: Int) -> ByteBuffer? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
+    private static func read(_ path: FilePath, size: Int) -> ByteBuffer? {
+        guard let file = try? FileSystem.open(path, .readOnly, purpose: "read") else { return nil }
         var buffer = ByteBufferAllocator().buffer(capacity: size)
-        let complete = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { raw -> Int in
-            var done = 0
-            while done < size {
-                let count = Glibc.read(descriptor, raw.baseAddress! + done, size - done)
-                if count < 0 && errno == EINTR { continue }
-                if count <= 0 { break }
-                done += count
-            }
-            return done
+        let complete = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { raw in
+            (try? file.read(fromAbsoluteOffset: 0, into: UnsafeMutableRawBufferPointer(rebasing: raw[..<size]))) ?? 0
         }
         return complete == size ? buffer : nil
     }

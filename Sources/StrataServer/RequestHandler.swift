@@ -1,8 +1,7 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import NIOCore
 import NIOHTTP1
+import StrataCore
+import SystemPackage
 
 /// What every connection shares: the responder, the hot-file cache, the log, the timeouts.
 struct ConnectionContext: Sendable {
@@ -134,14 +133,15 @@ final class RequestHandler: ChannelInboundHandler {
     }
 
     /// Small files come from memory; large ones go out with sendfile from an open descriptor.
-    private func load(path: String, offset: Int64, length: Int64, digest: String, size: Int64) -> ResponseContent? {
+    private func load(path: FilePath, offset: Int64, length: Int64, digest: String, size: Int64) -> ResponseContent? {
         if size <= Int64(shared.hotFiles.maxFileBytes) {
             guard let whole = shared.hotFiles.content(digest: digest, path: path, size: size) else { return nil }
             return .bytes(whole.getSlice(at: whole.readerIndex + Int(offset), length: Int(length)) ?? whole)
         }
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: descriptor)
+        guard let file = try? FileSystem.open(path, .readOnly, purpose: "read") else { return nil }
+        // A FileRegion (sendfile) needs an NIOFileHandle, and NIO offers no other way than taking over
+        // a descriptor; the handle is closed once the region is written.
+        let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: file.takeDescriptor().rawValue)
         return .region(FileRegion(fileHandle: handle, readerIndex: Int(offset), endIndex: Int(offset + length)), handle)
     }
 }

@@ -7,6 +7,8 @@ import StrataCore
 import Synchronization
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// `strata serve`: one channel of a store over HTTP/1.1, plus every release at `/_v/<id>/`.
@@ -17,6 +19,8 @@ import Glibc
 public final class StrataHTTPServer: Sendable {
     public let configuration: ServerConfiguration
     private let store: Store
+    /// The local store's folders: the server sends files straight from them.
+    private let layout: StoreLayout
     private let group: MultiThreadedEventLoopGroup
     private let accessLog: AccessLog?
     /// Released before the event loops stop: its deinit touches an event loop. Nil once stopped.
@@ -30,10 +34,11 @@ public final class StrataHTTPServer: Sendable {
                 throw ServerError("host '\(host)' for --channel-for-host must be a lowercase host name without a port")
             }
         }
-        guard access(store.layout.marker, F_OK) == 0 else {
-            throw ServerError("'\(store.layout.root)' is not a Strata store (no strata-store.json); publish something first or pass --root")
+        guard let local = store.local, (try? local.requireExisting()) != nil else {
+            throw ServerError("'\(store.location)' is not a Strata store (no strata-store.json); publish something first or pass --root")
         }
         self.store = store
+        layout = local.layout
         self.configuration = configuration
         accessLog = try configuration.accessLog.map(AccessLog.init(destination:))
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
@@ -43,12 +48,12 @@ public final class StrataHTTPServer: Sendable {
     /// Binds and starts serving; returns the port (useful with port 0).
     @discardableResult
     public func start() throws -> Int {
-        let registry = ReleaseRegistry(store: store)
+        let registry = ReleaseRegistry(store: store, layout: layout)
         let depth = configuration.fallbackHistoryEntries
-        let fallback = ChannelWatch(store: store, channel: configuration.channel, historyDepth: depth)
+        let fallback = try ChannelWatch(store: store, channel: configuration.channel, historyDepth: depth)
         var watches = [configuration.channel: fallback]
         for channel in Set(configuration.channelsByHost.values) where watches[channel] == nil {
-            watches[channel] = ChannelWatch(store: store, channel: channel, historyDepth: depth)
+            watches[channel] = try ChannelWatch(store: store, channel: channel, historyDepth: depth)
         }
         let router = ChannelRouter(fallback: fallback, byHost: configuration.channelsByHost.mapValues { watches[$0]! })
         let shared = ConnectionContext(

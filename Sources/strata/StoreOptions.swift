@@ -26,9 +26,10 @@ struct StoreOptions: ParsableArguments {
         ProcessInfo.processInfo.environment["STRATA_LOCK_TIMEOUT"].flatMap(Double.init) ?? StoreLock.defaultTimeout
     }
 
-    func readable() throws -> Store { try Store.open(root: rootPath) }
+    /// The existing store, with this command's settings.
+    func readable() throws -> Store { try Store.open(root: rootPath, lockTimeout: lockTimeout) }
     /// The store, created by its first write if it does not exist yet.
-    func writable() -> Store { Store(root: rootPath) }
+    func writable() -> Store { Store(root: rootPath, lockTimeout: lockTimeout) }
 }
 
 /// `--channel`, shared by the commands that act on one channel.

@@ -4,6 +4,8 @@ import StrataTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// What a user at a terminal or a CI script sees: stdout, one-line errors on stderr, exit statuses.

@@ -4,6 +4,8 @@ import StrataTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// Hostile and broken sources: each gets a one-line error naming the problem, and the store stays

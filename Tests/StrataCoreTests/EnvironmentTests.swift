@@ -53,7 +53,7 @@ import Testing
             let store = TestStore(in: folder)
             let v1 = try store.publishFixture("aurora-v1", label: "v1")
             _ = try store.channels.activate(v1, channel: "production")
-            let configs = ChannelConfigs(store: store.store, lockTimeout: 5)
+            let configs = ChannelConfigs(store: Store(root: store.root, lockTimeout: 5))
             #expect(try configs.current("production") == nil)
 
             let first = try configs.set(["API_URL": "https://api.example.com", "FEATURE_X": "on"], channel: "production")

@@ -4,6 +4,8 @@ import StrataTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 @Suite struct MaintenanceTests {
@@ -132,10 +134,10 @@ import Glibc
         try withTemporaryDirectory { folder in
             let store = TestStore(in: folder)
             let id = try store.publishFixture("aurora-v1")
-            try store.store.withWriteLock { _ in
+            try store.store.withWriteLock {
                 let started = Date()
                 let error = #expect(throws: StrataError.self) {
-                    try Channels(store: store.store, lockTimeout: 0.3).activate(id, channel: "current")
+                    try Channels(store: Store(root: store.root, lockTimeout: 0.3)).activate(id, channel: "current")
                 }
                 #expect(error?.kind == .locked)
                 #expect(error?.message.contains("the store is locked by pid \(getpid()) on ") == true, "\(error?.message ?? "")")
@@ -151,7 +153,7 @@ import Glibc
             let id = try store.publishFixture("aurora-v1")
             // The record a killed writer leaves: the file says it is locked, but no process holds the flock.
             try write("pid 999999 on elsewhere since 2020-01-01T00:00:00.000Z\n", to: store.root + "/lock")
-            #expect(try Channels(store: store.store, lockTimeout: 0.1).activate(id, channel: "current").changed)
+            #expect(try Channels(store: Store(root: store.root, lockTimeout: 0.1)).activate(id, channel: "current").changed)
         }
     }
 }

@@ -4,6 +4,8 @@ import StrataTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 @Suite struct PublishTests {

@@ -4,6 +4,8 @@ import StrataTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// Precompressed gzip variants: made for compressible files that gain from it, checked by an

@@ -20,7 +20,7 @@ import Testing
             let channels = served.store.channels
             _ = try channels.activate(served.v1, channel: "staging")
             _ = try channels.promote(from: "staging", to: "production")
-            let configs = ChannelConfigs(store: served.store.store, lockTimeout: 5)
+            let configs = ChannelConfigs(store: Store(root: served.store.root, lockTimeout: 5))
             let production = try configs.set(["API_URL": "https://api.example.com"], channel: "production")
             _ = try configs.set(["API_URL": "https://staging-api.example.com", "DEBUG": "on"], channel: "staging")
 

@@ -6,6 +6,8 @@ import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// Hostile clients: traversal, oversized heads, slow and greedy connections; and the server's
@@ -108,7 +110,7 @@ import Glibc
             let bodies = [served.v1: try fixtureBytes("aurora-v1", "index.html"), served.v2: try fixtureBytes("aurora-v2", "index.html")]
             try withServer(served.store) { port, _ in
                 let flipper = Thread {
-                    let channels = Channels(store: served.store.store, lockTimeout: 10)
+                    let channels = Channels(store: Store(root: served.store.root, lockTimeout: 10))
                     for flip in 0..<60 {
                         _ = try? channels.activate(flip % 2 == 0 ? served.v2 : served.v1, channel: "current")
                         usleep(2_000)

@@ -4,6 +4,8 @@ import StrataServer
 import StrataTestSupport
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// A response as a client sees it on the wire.

@@ -3,6 +3,8 @@ import Foundation
 import StrataCore
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// A fresh folder under the system temp dir, removed (read-only releases included) afterwards.
@@ -98,9 +100,9 @@ public func mode(_ path: String) -> mode_t {
 /// A store in a temporary folder, with shortcuts for the common steps.
 public struct TestStore: Sendable {
     public let root: String
-    public var store: Store { Store(root: root) }
-    public var catalog: ReleaseCatalog { ReleaseCatalog(Store(root: root)) }
-    public var channels: Channels { Channels(store: Store(root: root), lockTimeout: 5) }
+    public var store: Store { Store(root: root, lockTimeout: 5) }
+    public var catalog: ReleaseCatalog { ReleaseCatalog(store) }
+    public var channels: Channels { Channels(store: store) }
 
     public init(in folder: String) {
         root = folder + "/store"
@@ -113,7 +115,7 @@ public struct TestStore: Sendable {
 
     @discardableResult
     public func publish(_ request: PublishRequest) throws -> PublishReport {
-        try Publisher(store: store, lockTimeout: 5).publish(request)
+        try Publisher(store: store).publish(request)
     }
 
     /// Publishes `count` small distinct sites labelled r1, r2, …; returns their ids, oldest first.

@@ -1,6 +1,9 @@
 import CArchive
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// One entry's header as the archive states it; nothing here is trusted yet.
@@ -44,7 +47,7 @@ final class ArchiveReader {
             : archive_read_open_filename(handle, path, 64 * 1024)
         if status != ARCHIVE_OK {
             let reason = Self.message(handle)
-            if path != "-", let status = try? FileSystem.status(path), status.isDirectory == false {
+            if path != "-", let status = try? FileSystem.status(FilePath(path)), status.isDirectory == false {
                 throw StrataError(.invalidInput, "'\(name)' is neither a folder nor an archive Strata can read (tar, tar.gz, tar.xz, tar.bz2, tar.zst, zip): \(reason)")
             }
             throw StrataError(.invalidInput, "cannot read archive '\(name)': \(reason)")
@@ -71,14 +74,14 @@ final class ArchiveReader {
             return ArchiveEntryHeader(rawPath: rawPath, kind: .hardlink(target: Self.bytes(target)), declaredSize: size)
         }
         let kind: ArchiveEntryHeader.Kind
-        switch archive_entry_filetype(entry) & UInt32(Glibc.S_IFMT) {
-        case UInt32(Glibc.S_IFREG): kind = .file
-        case UInt32(Glibc.S_IFDIR): kind = .folder
-        case UInt32(Glibc.S_IFLNK): kind = .symlink(target: archive_entry_symlink(entry).map(Self.bytes) ?? [])
-        case UInt32(Glibc.S_IFCHR): kind = .special("character device")
-        case UInt32(Glibc.S_IFBLK): kind = .special("block device")
-        case UInt32(Glibc.S_IFIFO): kind = .special("FIFO")
-        case UInt32(Glibc.S_IFSOCK): kind = .special("socket")
+        switch FileMode(rawValue: CInterop.Mode(truncatingIfNeeded: archive_entry_filetype(entry))).type {
+        case .regular: kind = .file
+        case .directory: kind = .folder
+        case .symbolicLink: kind = .symlink(target: archive_entry_symlink(entry).map(Self.bytes) ?? [])
+        case .characterSpecial: kind = .special("character device")
+        case .blockSpecial: kind = .special("block device")
+        case .fifo: kind = .special("FIFO")
+        case .socket: kind = .special("socket")
         default: kind = .special("special file")
         }
         return ArchiveEntryHeader(rawPath: rawPath, kind: kind, declaredSize: size)

@@ -1,8 +1,6 @@
 import Crypto
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemPackage
 
 /// How far an archive may expand before it is taken for a decompression bomb.
 public struct ArchiveLimits: Sendable, Equatable {
@@ -36,8 +34,6 @@ struct StagedFile {
 struct UnpackedArchive {
     /// Sorted by path bytewise (the fingerprint's order).
     let files: [StagedFile]
-    /// Folders created under the tree, for sealing.
-    let folders: FolderMaker
     /// The fingerprint a Strata export (or a copied release folder) says the content has.
     let recordedFingerprint: String?
 }
@@ -53,7 +49,7 @@ struct ArchiveUnpacker {
     static let excludedTopLevel: Set<String> = ["__MACOSX"]  // resource forks from macOS Finder zips
     static let recordNames: Set<String> = ["release.json", "manifest.json"]
 
-    func unpack(_ reader: ArchiveReader, into tree: String) throws -> UnpackedArchive {
+    func unpack(_ reader: ArchiveReader, into tree: FilePath) throws -> UnpackedArchive {
         var folders = FolderMaker(root: tree)
         try FileSystem.makeDirectory(tree)
         var shape = ArchiveTree()
@@ -99,7 +95,7 @@ struct ArchiveUnpacker {
                     throw StrataError(.invalidInput, "hardlink '\(shown)' leads to '\(Escaped.bytes(rawTarget))', which is not a file earlier in the archive")
                 }
                 try shape.insert(components, as: .file)
-                try Self.place(tree + "/" + target, at: try folders.prepare(for: path))
+                try Self.place(tree.appending(target), at: try folders.prepare(for: path))
                 digests[path] = digest
             case .symlink(let rawTarget):
                 try shape.insert(components, as: .symlink(target: try ArchivePath.linkTarget(rawTarget, link: shown), shown: Escaped.bytes(rawTarget)))
@@ -109,7 +105,7 @@ struct ArchiveUnpacker {
         }
 
         for placement in try shape.resolveSymlinks(limit: options.limits.maxEntries - digests.count) {
-            try Self.place(tree + "/" + placement.contentPath, at: try folders.prepare(for: placement.path))
+            try Self.place(tree.appending(placement.contentPath), at: try folders.prepare(for: placement.path))
             digests[placement.path] = digests[placement.contentPath]
         }
         guard !digests.isEmpty else {
@@ -117,7 +113,7 @@ struct ArchiveUnpacker {
         }
         let files = digests.map { StagedFile(path: $0.key, digest: $0.value) }
             .sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
-        return UnpackedArchive(files: files, folders: folders, recordedFingerprint: recordedFingerprint)
+        return UnpackedArchive(files: files, recordedFingerprint: recordedFingerprint)
     }
 
     /// The components left after `--strip-components`; nil for a folder that disappears entirely.
@@ -129,9 +125,10 @@ struct ArchiveUnpacker {
     }
 
     /// Streams the current entry into a new file, hashing the bytes as they pass.
-    private func write(_ reader: ArchiveReader, to destination: String, budget: inout Int64,
+    private func write(_ reader: ArchiveReader, to destination: FilePath, budget: inout Int64,
                        buffer: UnsafeMutableRawBufferPointer) throws -> FileDigest {
-        let output = try FileSystem.open(destination, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o444, purpose: "create")
+        let output = try FileSystem.open(destination, .writeOnly, options: [.create, .exclusiveCreate, .noFollow],
+                                         permissions: .readOnlyFile, purpose: "create")
         var hasher = SHA256()
         var size: Int64 = 0
         while true {
@@ -178,9 +175,8 @@ struct ArchiveUnpacker {
 
     /// Gives `destination` the content of the staged file `source`: a hard link, or a copy when the
     /// file already has as many links as the file system allows.
-    static func place(_ source: String, at destination: String) throws {
-        if link(source, destination) == 0 { return }
-        guard errno == EMLINK else { throw StrataError.system("link", destination) }
+    static func place(_ source: FilePath, at destination: FilePath) throws {
+        if try FileSystem.link(source, as: destination, purpose: "link") { return }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Parallel.bufferSize, alignment: 64)
         defer { buffer.deallocate() }
         _ = try Hashing.copy(from: source, to: destination, buffer: buffer)

@@ -1,8 +1,11 @@
 import CArchive
 import Crypto
 import Foundation
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// The archive formats `export` writes.
@@ -12,7 +15,7 @@ public enum ExportFormat: String, Sendable, CaseIterable {
 
     /// The format a file name asks for, or nil when its extension says nothing Strata writes.
     public static func forPath(_ path: String) -> ExportFormat? {
-        let name = FileSystem.baseName(of: path).lowercased()
+        let name = (FilePath(path).lastComponent?.string ?? path).lowercased()
         if name.hasSuffix(".tar.gz") || name.hasSuffix(".tgz") { return .tarGzip }
         if name.hasSuffix(".tar") { return .tar }
         return nil
@@ -55,7 +58,6 @@ public struct ReleaseExporter: Sendable {
     /// Writes release `id` to `output`, an open file descriptor (a file or standard output).
     public func export(_ id: String, format: ExportFormat, to output: Int32, named name: String) throws -> ExportReport {
         let manifest = try ReleaseCatalog(store).manifest(id)
-        let folder = store.layout.release(id)
         let sink = try ArchiveSink(descriptor: output, name: name, gzip: format == .tarGzip)
         let writer = try ArchiveWriter(sink: sink)
 
@@ -72,8 +74,7 @@ public struct ReleaseExporter: Sendable {
             case .folder(let path):
                 try writer.addFolder(path)
             case .file(let entry):
-                let input = try FileSystem.open(folder + "/" + entry.path, O_RDONLY, purpose: "read")
-                _ = posix_fadvise(input.raw, 0, 0, POSIX_FADV_SEQUENTIAL)
+                let input = try store.backend.openContent(entry, ofRelease: id)
                 var hasher = SHA256()
                 try writer.addFile(entry.path, size: entry.size) { write in
                     var remaining = entry.size
@@ -117,12 +118,12 @@ public struct ReleaseExporter: Sendable {
 
 /// Where an archive's bytes go: optionally through gzip, then to a file descriptor.
 final class ArchiveSink {
-    private let descriptor: FileDescriptor
+    private let output: OpenFile
     private let compressor: GzipCompressor?
     private(set) var bytesWritten: Int64 = 0
 
     init(descriptor: Int32, name: String, gzip: Bool) throws {
-        self.descriptor = FileDescriptor(dup(descriptor), path: name)
+        output = OpenFile(FileDescriptor(rawValue: dup(descriptor)), path: FilePath(name))
         compressor = gzip ? try GzipCompressor(level: ReleaseExporter.gzipLevel) : nil
     }
 
@@ -136,11 +137,11 @@ final class ArchiveSink {
 
     func finish() throws {
         try compressor?.finish(sink: emit)
-        try descriptor.close()
+        try output.close()
     }
 
     private func emit(_ bytes: UnsafeRawBufferPointer) throws {
-        try descriptor.writeAll(bytes)
+        try output.writeAll(bytes)
         bytesWritten += Int64(bytes.count)
     }
 }
@@ -177,7 +178,7 @@ final class ArchiveWriter {
     }
 
     func addFolder(_ path: String) throws {
-        let entry = Self.entry(path, type: Glibc.S_IFDIR, permissions: 0o755, size: 0)
+        let entry = Self.entry(path, type: .directory, permissions: 0o755, size: 0)
         defer { archive_entry_free(entry) }
         try check(archive_write_header(handle, entry), "add '\(path)'")
     }
@@ -190,7 +191,7 @@ final class ArchiveWriter {
 
     /// Adds a file entry; `content` must hand exactly `size` bytes to the `write` it is given.
     func addFile(_ path: String, size: Int64, content: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
-        let entry = Self.entry(path, type: Glibc.S_IFREG, permissions: 0o644, size: size)
+        let entry = Self.entry(path, type: .regular, permissions: 0o644, size: size)
         defer { archive_entry_free(entry) }
         try check(archive_write_header(handle, entry), "add '\(path)'")
         try content { chunk in
@@ -205,10 +206,10 @@ final class ArchiveWriter {
         try sink.finish()
     }
 
-    private static func entry(_ path: String, type: mode_t, permissions: mode_t, size: Int64) -> OpaquePointer {
+    private static func entry(_ path: String, type: FileType, permissions: mode_t, size: Int64) -> OpaquePointer {
         let entry = archive_entry_new()!
         archive_entry_set_pathname_utf8(entry, path)
-        archive_entry_set_filetype(entry, UInt32(type))
+        archive_entry_set_filetype(entry, UInt32(type.rawValue))
         archive_entry_set_perm(entry, permissions)
         archive_entry_set_size(entry, size)
         archive_entry_set_uid(entry, 0)

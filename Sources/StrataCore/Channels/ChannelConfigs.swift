@@ -33,56 +33,50 @@ public struct ConfigVersion: Sendable, Equatable {
 
 /// Per-channel runtime config: a release is a build plus a channel's settings.
 ///
-/// Versions are content-addressed and written once (`configs/versions/<id>.json`); each channel's
-/// current version is a pointer file with its own history, replaced atomically like a release
-/// pointer, so `rollback` of the config moves nothing else.
+/// Versions are content-addressed and written once; each channel's current version is a `Pointer`
+/// of the `.configs` family with its own history, so `rollback` of the config moves nothing else.
 public struct ChannelConfigs: Sendable {
     public let store: Store
-    public var lockTimeout: Double
 
-    public init(store: Store, lockTimeout: Double = StoreLock.defaultTimeout) {
+    public init(store: Store) {
         self.store = store
-        self.lockTimeout = lockTimeout
     }
 
-    private var layout: StoreLayout { store.layout }
-    private var history: ChannelHistory {
-        let layout = self.layout
-        return ChannelHistory(location: { layout.configHistory($0) })
+    /// The config pointer of one channel; the name is validated.
+    public func pointer(for channel: String) throws -> Pointer {
+        try Pointer(channel, family: .configs, in: store)
     }
 
     /// The channel's current config; nil when it has never been set.
     public func current(_ channel: String) throws -> ConfigVersion? {
-        try Names.validateChannel(channel)
-        guard let id = try pointer(channel) else { return nil }
+        guard let id = try pointer(for: channel).read() else { return nil }
         return try version(id)
     }
 
     public func version(_ id: String) throws -> ConfigVersion {
-        guard Fingerprint.isReleaseID(id), let bytes = try FileSystem.readFile(layout.configVersion(id)) else {
+        guard let bytes = try store.backend.configVersionBytes(id) else {
             throw StrataError(.notFound, "config version \(id) not found")
         }
         return try ConfigVersion.decode(bytes, id: id)
     }
 
     public func history(_ channel: String) throws -> [HistoryEntry] {
-        try Names.validateChannel(channel)
-        return try history.entries(channel)
+        try pointer(for: channel).history()
     }
 
     /// Sets keys (adding or replacing); the result is a new version and the channel points at it.
     public func set(_ assignments: [String: String], channel: String) throws -> FlipResult {
-        try Names.validateChannel(channel)
+        let pointer = try pointer(for: channel)
         guard !assignments.isEmpty else { throw StrataError(.invalidInput, "config set needs at least one KEY=value") }
         for key in assignments.keys { try Self.validateKey(key) }
-        return try change(channel, action: .set) { values in values.merge(assignments) { _, new in new } }
+        return try change(pointer, action: .set) { values in values.merge(assignments) { _, new in new } }
     }
 
     /// Removes keys; each must be set now.
     public func unset(_ keys: [String], channel: String) throws -> FlipResult {
-        try Names.validateChannel(channel)
+        let pointer = try pointer(for: channel)
         guard !keys.isEmpty else { throw StrataError(.invalidInput, "config unset needs at least one KEY") }
-        return try change(channel, action: .unset) { values in
+        return try change(pointer, action: .unset) { values in
             for key in keys {
                 guard values.removeValue(forKey: key) != nil else {
                     throw StrataError(.notFound, "channel '\(channel)' has no config key '\(Escaped.path(key))'")
@@ -93,22 +87,11 @@ public struct ChannelConfigs: Sendable {
 
     /// Points the channel's config back at the version before the current one, by its history.
     public func rollback(channel: String) throws -> FlipResult {
-        try Names.validateChannel(channel)
-        func plan() throws -> (current: String, target: String) {
-            guard let current = try pointer(channel) else {
-                throw StrataError(.notFound, "channel '\(channel)' has no config; nothing to roll back")
-            }
-            let stack = ChannelHistory.liveStack(try history.entries(channel), current: current)
-            guard let target = stack.dropLast().last(where: { $0 != current }) else {
-                throw StrataError(.notFound, "channel '\(channel)' has no earlier config to roll back to")
-            }
-            return (current, target)
-        }
-        _ = try plan()
-        return try store.withWriteLock(timeoutSeconds: lockTimeout) { _ in
-            let (current, target) = try plan()
+        let pointer = try pointer(for: channel)
+        return try pointer.flip(action: .rollback) { _ in
+            let target = try pointer.rollbackPlan().target
             _ = try version(target)  // refuse a damaged target before moving the pointer
-            return try flip(channel, from: current, to: target, action: .rollback)
+            return target
         }
     }
 
@@ -122,44 +105,17 @@ public struct ChannelConfigs: Sendable {
         }
     }
 
-    private func pointer(_ channel: String) throws -> String? {
-        guard let bytes = try FileSystem.readFile(layout.configPointer(channel)) else { return nil }
-        let text = String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
-        guard Fingerprint.isReleaseID(text) else {
-            throw StrataError(.corrupt, "config pointer of channel '\(channel)' does not hold a version id")
-        }
-        return text
-    }
-
-    private func change(_ channel: String, action: HistoryEntry.Action,
-                        _ edit: (inout [String: String]) throws -> Void) throws -> FlipResult {
-        func next() throws -> (current: String?, version: ConfigVersion) {
-            let current = try pointer(channel)
+    /// A new version made from the current one by `edit`, stored once, then pointed at.
+    private func change(_ pointer: Pointer, action: HistoryEntry.Action, _ edit: (inout [String: String]) throws -> Void) throws -> FlipResult {
+        var versions: [String: ConfigVersion] = [:]
+        return try pointer.flip(action: action) { current in
             var values = try current.map { try version($0).values } ?? [:]
             try edit(&values)
-            return (current, ConfigVersion(values: values))
+            let next = ConfigVersion(values: values)
+            versions[next.id] = next
+            return next.id
+        } prepare: { id in
+            try store.backend.storeConfigVersion(id, bytes: versions[id]!.bytes)
         }
-        _ = try next()  // a refusal (unknown key) neither waits for nor touches the lock
-        return try store.withWriteLock(timeoutSeconds: lockTimeout) { _ in
-            let (current, version) = try next()
-            try FileSystem.makeDirectory(layout.configs)
-            for folder in [layout.configVersions, layout.configChannels, layout.configHistories] {
-                try FileSystem.makeDirectory(folder)
-            }
-            if !FileSystem.exists(layout.configVersion(version.id)) {
-                try FileSystem.replaceAtomically(layout.configVersion(version.id), with: version.bytes, mode: 0o444)
-            }
-            return try flip(channel, from: current, to: version.id, action: action)
-        }
-    }
-
-    /// Replaces the pointer, then logs the change. Call with the store lock held.
-    private func flip(_ channel: String, from current: String?, to id: String, action: HistoryEntry.Action) throws -> FlipResult {
-        guard current != id else {
-            return FlipResult(channel: channel, from: current, to: id, changed: false, skipped: [])
-        }
-        try FileSystem.replaceAtomically(layout.configPointer(channel), with: Array((id + "\n").utf8))
-        try history.append(HistoryEntry(time: Timestamp.now(), action: action, from: current, to: id, by: Channels.actor()), to: channel)
-        return FlipResult(channel: channel, from: current, to: id, changed: true, skipped: [])
     }
 }

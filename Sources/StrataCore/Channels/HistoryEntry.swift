@@ -32,38 +32,25 @@ public struct HistoryEntry: Codable, Sendable, Equatable {
     }
 }
 
-/// The append-only log of a channel's flips: `history/<channel>.jsonl`, one JSON object a line
-/// (and `configs/history/<channel>.jsonl` for its config pointer).
-struct ChannelHistory {
-    let location: @Sendable (String) -> String
-
-    init(layout: StoreLayout) {
-        location = layout.history
-    }
-
-    init(location: @escaping @Sendable (String) -> String) {
-        self.location = location
-    }
-
-    func entries(_ channel: String) throws -> [HistoryEntry] {
-        guard let bytes = try FileSystem.readFile(location(channel)) else { return [] }
+extension HistoryEntry {
+    /// A history log (`history/<channel>.jsonl`: one JSON object a line), oldest first. A line torn by
+    /// a crash mid-append cannot decode; it is skipped rather than blocking rollbacks.
+    static func decodeLines(_ bytes: [UInt8]) -> [HistoryEntry] {
         let decoder = JSONDecoder()
-        // A line torn by a crash mid-append cannot decode; it is skipped rather than blocking rollbacks.
         return bytes.split(separator: 0x0A).compactMap { line in
             try? decoder.decode(HistoryEntry.self, from: Data(line))
         }
     }
 
-    func append(_ entry: HistoryEntry, to channel: String) throws {
+    /// This entry as one log line, keys sorted, newline-terminated.
+    func encodedLine() throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        var line = Array(try encoder.encode(entry))
-        line.append(0x0A)
-        try FileSystem.appendDurably(location(channel), line)
+        return Array(try encoder.encode(self)) + [0x0A]
     }
 
-    /// The releases this channel went live with, oldest first, as rollbacks unwind them: an
-    /// activation pushes its release, a rollback pops back to its target. The top is the live one.
+    /// The values this pointer went live with, oldest first, as rollbacks unwind them: an
+    /// activation pushes its value, a rollback pops back to its target. The top is the live one.
     /// `current` (the pointer) wins over the log if a crash came between a flip and its log line.
     static func liveStack(_ entries: [HistoryEntry], current: String?) -> [String] {
         var stack: [String] = []

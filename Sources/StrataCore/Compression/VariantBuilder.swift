@@ -1,7 +1,5 @@
 import Crypto
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemPackage
 
 /// Writes the precompressed gzip variants of a release being assembled, on every core.
 ///
@@ -15,10 +13,10 @@ struct VariantBuilder {
 
     let layout: StoreLayout
     /// The release folder being assembled.
-    let tree: String
+    let tree: FilePath
 
     /// The entries with `gzip` filled in where a variant was kept, and the pool folders touched.
-    func addVariants(to entries: [Manifest.Entry], folders: inout FolderMaker) throws -> (entries: [Manifest.Entry], poolFolders: Set<String>) {
+    func addVariants(to entries: [Manifest.Entry], folders: inout FolderMaker) throws -> (entries: [Manifest.Entry], poolFolders: Set<FilePath>) {
         // One variant per distinct content, compressed from the first file holding it.
         var candidates: [String: String] = [:]
         for entry in entries where entry.size >= Self.minimumSize && ContentType.isCompressible(entry.type) {
@@ -29,10 +27,10 @@ struct VariantBuilder {
 
         let jobs = Array(candidates)
         let results = try Parallel.map(count: jobs.count) { index, buffer in
-            try variant(of: jobs[index].key, from: tree + "/" + jobs[index].value, buffer: buffer)
+            try variant(of: jobs[index].key, from: tree.appending(jobs[index].value), buffer: buffer)
         }
         var variants: [String: Manifest.Variant] = [:]
-        var poolFolders = Set<String>()
+        var poolFolders = Set<FilePath>()
         for (job, result) in zip(jobs, results) {
             guard let result else { continue }
             variants[job.key] = result.variant
@@ -49,21 +47,21 @@ struct VariantBuilder {
     private struct Made: Sendable {
         let variant: Manifest.Variant
         /// The pool folder a new variant was added to; nil when it was linked from the pool.
-        let poolFolder: String?
+        let poolFolder: FilePath?
     }
 
     /// The variant for one content: linked from the pool, or compressed now and kept if it is worth it.
-    private func variant(of sha256: String, from source: String, buffer: UnsafeMutableRawBufferPointer) throws -> Made? {
-        let destination = tree + "/" + ReleaseLayout.gzipVariant(of: sha256)
+    private func variant(of sha256: String, from source: FilePath, buffer: UnsafeMutableRawBufferPointer) throws -> Made? {
+        let destination = tree.appending(ReleaseLayout.gzipVariant(of: sha256))
         let pooled = layout.pooledGzipVariant(of: sha256)
-        if link(pooled, destination) == 0 {
+        if try FileSystem.link(pooled, as: destination, purpose: "link pooled variant to") {
             let digest = try Hashing.digest(ofFile: destination, buffer: buffer)
             return Made(variant: Manifest.Variant(size: digest.size, sha256: digest.sha256), poolFolder: nil)
         }
-        guard errno == ENOENT || errno == EMLINK else { throw StrataError.system("link pooled variant to", destination) }
 
-        let input = try FileSystem.open(source, O_RDONLY, purpose: "read")
-        let output = try FileSystem.open(destination, O_WRONLY | O_CREAT | O_EXCL, mode: 0o444, purpose: "create")
+        let input = try FileSystem.open(source, .readOnly, purpose: "read")
+        let output = try FileSystem.open(destination, .writeOnly, options: [.create, .exclusiveCreate], permissions: .readOnlyFile,
+                                         purpose: "create")
         let compressor = try GzipCompressor(level: Self.level)
         var hasher = SHA256()
         var originalSize: Int64 = 0

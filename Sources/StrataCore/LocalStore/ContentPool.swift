@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemPackage
 
 /// Hard links to every file content in the store, named by SHA-256.
 ///
@@ -12,26 +10,22 @@ struct ContentPool {
 
     /// Links pooled content to `destination`. False when the pool does not have it (or the file
     /// already has the most links the file system allows), so the caller copies instead.
-    func link(_ sha256: String, to destination: String) throws -> Bool {
-        if Glibc.link(layout.pooled(sha256), destination) == 0 { return true }
-        if errno == ENOENT || errno == EMLINK { return false }
-        throw StrataError.system("link pooled content to", destination)
+    func link(_ sha256: String, to destination: FilePath) throws -> Bool {
+        try FileSystem.link(layout.pooled(sha256), as: destination, purpose: "link pooled content to")
     }
 
     /// Adds a newly written release file to the pool. Returns the fan-out folder it touched.
     @discardableResult
-    func adopt(_ path: String, sha256: String) throws -> String {
+    func adopt(_ path: FilePath, sha256: String) throws -> FilePath {
         try adopt(path, as: layout.pooled(sha256))
     }
 
     /// Adds a file to the pool under `entry` (content or variant name). Returns the fan-out folder.
     @discardableResult
-    func adopt(_ path: String, as entry: String) throws -> String {
-        let folder = FileSystem.parent(of: entry)
+    func adopt(_ path: FilePath, as entry: FilePath) throws -> FilePath {
+        let folder = entry.removingLastComponent()
         try FileSystem.makeDirectory(folder)
-        if Glibc.link(path, entry) != 0 && errno != EEXIST && errno != EMLINK {
-            throw StrataError.system("add to the content pool", path)
-        }
+        _ = try FileSystem.link(path, as: entry, allowExisting: true, purpose: "add to the content pool")
         return folder
     }
 
@@ -40,17 +34,15 @@ struct ContentPool {
         var files = 0
         var bytes: Int64 = 0
         for fanOut in try FileSystem.entries(layout.pool) {
-            let folder = layout.pool + "/" + fanOut
+            let folder = layout.pool.appending(fanOut)
             for name in try FileSystem.entries(folder) {
-                let entry = folder + "/" + name
+                let entry = folder.appending(name)
                 guard let status = try FileSystem.linkStatus(entry), status.linkCount <= 1 else { continue }
                 try FileSystem.removeFile(entry)
                 files += 1
                 bytes += status.size
             }
-            if rmdir(folder) != 0 && errno != ENOTEMPTY && errno != EEXIST {
-                throw StrataError.system("remove folder", folder)
-            }
+            try FileSystem.removeEmptyDirectory(folder)
         }
         if files > 0 { try FileSystem.syncDirectory(layout.pool) }
         return (files, bytes)

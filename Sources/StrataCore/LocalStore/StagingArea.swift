@@ -1,5 +1,8 @@
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// A private folder under `staging/` where a release is assembled before it is renamed into place.
@@ -7,23 +10,22 @@ import Glibc
 /// Its owner holds an flock on the folder for as long as it works, so the next writer can tell a live
 /// staging folder from one abandoned by a crash: if it can take the flock, nobody owns it any more.
 final class StagingArea {
-    let path: String
-    private let ownership: FileDescriptor
+    let path: FilePath
+    private let ownership: OpenFile
 
-    private init(path: String, ownership: FileDescriptor) {
+    private init(path: FilePath, ownership: OpenFile) {
         self.path = path
         self.ownership = ownership
     }
 
     /// Creates a staging folder. Call with the store lock held, so a cleaner cannot see the folder
     /// between its creation and its flock.
-    static func create(in layout: StoreLayout, purpose: String, holding _: StoreLock) throws -> StagingArea {
+    static func create(in layout: StoreLayout, purpose: String) throws -> StagingArea {
         var random = SystemRandomNumberGenerator()
-        let name = "\(purpose)-\(getpid())-\(String(random.next() as UInt64, radix: 36))"
-        let path = layout.staging + "/" + name
-        guard mkdir(path, 0o755) == 0 else { throw StrataError.system("create staging folder", path) }
-        let handle = try FileSystem.open(path, O_RDONLY | O_DIRECTORY)
-        guard flock(handle.raw, LOCK_EX | LOCK_NB) == 0 else { throw StrataError.system("lock staging folder", path) }
+        let path = layout.staging.appending("\(purpose)-\(getpid())-\(String(random.next() as UInt64, radix: 36))")
+        guard path.withPlatformString({ mkdir($0, 0o755) }) == 0 else { throw StrataError.system("create staging folder", path) }
+        let handle = try FileSystem.open(path, .readOnly, options: .directory)
+        guard flock(handle.descriptor.rawValue, LOCK_EX | LOCK_NB) == 0 else { throw StrataError.system("lock staging folder", path) }
         return StagingArea(path: path, ownership: handle)
     }
 
@@ -35,11 +37,9 @@ final class StagingArea {
     /// Removes staging folders whose owner is gone. Call with the store lock held.
     static func removeAbandoned(in layout: StoreLayout) throws {
         for name in try FileSystem.entries(layout.staging) {
-            let path = layout.staging + "/" + name
-            let handle = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-            if handle < 0 { continue }
-            defer { Glibc.close(handle) }
-            if flock(handle, LOCK_EX | LOCK_NB) == 0 {
+            let path = layout.staging.appending(name)
+            guard let handle = try? FileSystem.open(path, .readOnly) else { continue }
+            if flock(handle.descriptor.rawValue, LOCK_EX | LOCK_NB) == 0 {
                 try FileSystem.removeTree(path)
             }
         }

@@ -1,4 +1,6 @@
-/// Where everything lives inside a store. The one place that spells out paths.
+import SystemPackage
+
+/// Where everything lives inside a local store. The one place that spells out paths.
 ///
 /// ```
 /// <root>/strata-store.json      marker: this folder is a Strata store
@@ -16,52 +18,45 @@
 /// <root>/lock                   the writers' lock (flock), holding pid, host and time of the holder
 /// ```
 public struct StoreLayout: Sendable, Equatable {
-    public let root: String
+    public let root: FilePath
 
-    public init(root: String) {
-        var trimmed = root
-        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
-        self.root = trimmed
+    public init(root: FilePath) {
+        self.root = root  // FilePath drops trailing slashes itself
     }
 
-    public var marker: String { root + "/strata-store.json" }
-    public var releases: String { root + "/releases" }
-    public var channels: String { root + "/channels" }
-    public var history: String { root + "/history" }
-    public var pins: String { root + "/pins" }
-    public var pool: String { root + "/pool" }
-    public var staging: String { root + "/staging" }
-    public var lockFile: String { root + "/lock" }
-    public var configs: String { root + "/configs" }
-    var configVersions: String { configs + "/versions" }
-    var configChannels: String { configs + "/channels" }
-    var configHistories: String { configs + "/history" }
+    public var marker: FilePath { root.appending("strata-store.json") }
+    public var releases: FilePath { root.appending("releases") }
+    public var channels: FilePath { root.appending("channels") }
+    public var history: FilePath { root.appending("history") }
+    public var pins: FilePath { root.appending("pins") }
+    public var pool: FilePath { root.appending("pool") }
+    public var staging: FilePath { root.appending("staging") }
+    public var lockFile: FilePath { root.appending("lock") }
+    public var configs: FilePath { root.appending("configs") }
+    var configVersions: FilePath { configs.appending("versions") }
+    var configChannels: FilePath { configs.appending("channels") }
+    var configHistories: FilePath { configs.appending("history") }
 
     /// The folders a writable store has.
-    var folders: [String] { [releases, channels, history, pins, pool, staging, configs] }
+    var folders: [FilePath] { [releases, channels, history, pins, pool, staging, configs] }
 
     /// True for a name directly under the root that a store (or one being created) holds.
     func isPartOfLayout(_ name: String) -> Bool {
-        let marker = FileSystem.baseName(of: self.marker)
-        let own = folders.map(FileSystem.baseName(of:)) + [marker, FileSystem.baseName(of: lockFile)]
-        return own.contains(name) || name.hasPrefix("." + marker + ".tmp-")
+        let markerName = marker.lastComponent!.string
+        let own = (folders + [marker, lockFile]).map { $0.lastComponent!.string }
+        return own.contains(name) || name.hasPrefix("." + markerName + ".tmp-")
     }
 
-    public func release(_ id: String) -> String { releases + "/" + id }
-    public func metadata(_ id: String) -> String { release(id) + "/" + ReleaseLayout.metadataFolder }
-    public func manifest(_ id: String) -> String { release(id) + "/" + ReleaseLayout.manifestPath }
-    public func channel(_ name: String) -> String { channels + "/" + name }
-    public func history(_ channel: String) -> String { history + "/" + channel + ".jsonl" }
-    public func pin(_ id: String) -> String { pins + "/" + id }
-    public func configVersion(_ id: String) -> String { configVersions + "/" + id + ".json" }
-    public func configPointer(_ channel: String) -> String { configChannels + "/" + channel }
-    public func configHistory(_ channel: String) -> String { configHistories + "/" + channel + ".jsonl" }
+    public func release(_ id: String) -> FilePath { releases.appending(id) }
+    public func manifest(_ id: String) -> FilePath { release(id).appending(ReleaseLayout.manifestPath) }
+    public func pin(_ id: String) -> FilePath { pins.appending(id) }
+    public func configVersion(_ id: String) -> FilePath { configVersions.appending(id + ".json") }
 
     /// The pool entry for content with this SHA-256, fanned out by its first two hex digits.
-    public func pooled(_ sha256: String) -> String { pool + "/" + sha256.prefix(2) + "/" + sha256 }
+    public func pooled(_ sha256: String) -> FilePath { pool.appending(String(sha256.prefix(2))).appending(sha256) }
 
     /// The pool entry for the gzip variant of content with this SHA-256.
-    public func pooledGzipVariant(of sha256: String) -> String { pooled(sha256) + ".gz" }
+    public func pooledGzipVariant(of sha256: String) -> FilePath { pool.appending(String(sha256.prefix(2))).appending(sha256 + ".gz") }
 }
 
 /// Names inside one release folder.

@@ -1,5 +1,8 @@
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// The writers' lock: `flock` on `<root>/lock`, which also records who holds it.
@@ -10,10 +13,10 @@ import Glibc
 public final class StoreLock {
     public static let defaultTimeout: Double = 60
 
-    private let file: FileDescriptor
+    private let file: OpenFile
     private var isHeld = true
 
-    private init(file: FileDescriptor) {
+    private init(file: OpenFile) {
         self.file = file
     }
 
@@ -26,14 +29,14 @@ public final class StoreLock {
     func release() {
         guard isHeld else { return }
         isHeld = false
-        _ = ftruncate(file.raw, 0)
-        flock(file.raw, LOCK_UN)
+        _ = ftruncate(file.descriptor.rawValue, 0)
+        flock(file.descriptor.rawValue, LOCK_UN)
     }
 
-    static func acquire(_ path: String, timeoutSeconds: Double) throws -> StoreLock {
-        let file = try FileSystem.open(path, O_RDWR | O_CREAT, purpose: "open the lock file")
+    static func acquire(_ path: FilePath, timeoutSeconds: Double) throws -> StoreLock {
+        let file = try FileSystem.open(path, .readWrite, options: .create, purpose: "open the lock file")
         let deadline = Monotonic.now + timeoutSeconds
-        while flock(file.raw, LOCK_EX | LOCK_NB) != 0 {
+        while flock(file.descriptor.rawValue, LOCK_EX | LOCK_NB) != 0 {
             guard errno == EWOULDBLOCK || errno == EINTR else { throw StrataError.system("lock", path) }
             if Monotonic.now >= deadline {
                 let holder = (try? file.readAll()).flatMap { String(validating: $0, as: UTF8.self) } ?? ""
@@ -42,16 +45,10 @@ public final class StoreLock {
             }
             usleep(20_000)
         }
-        let record = "pid \(getpid()) on \(hostName()) since \(Timestamp.now())\n"
-        _ = ftruncate(file.raw, 0)
-        _ = record.withCString { pwrite(file.raw, $0, strlen($0), 0) }
+        let record = "pid \(getpid()) on \(ProcessIdentity.hostName()) since \(Timestamp.now())\n"
+        _ = ftruncate(file.descriptor.rawValue, 0)
+        _ = record.withCString { pwrite(file.descriptor.rawValue, $0, strlen($0), 0) }
         return StoreLock(file: file)
-    }
-
-    private static func hostName() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown host" }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 

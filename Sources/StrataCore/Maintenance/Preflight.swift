@@ -1,4 +1,5 @@
 import Foundation
+import SystemPackage
 
 /// A reference in an HTML or CSS file that names no file of the release.
 public struct BrokenReference: Sendable, Equatable, Codable {
@@ -36,7 +37,9 @@ public struct Preflight: Sendable {
 
     public func check(_ id: String, full: Bool = false) throws -> PreflightReport {
         let manifest = try ReleaseCatalog(store).manifest(id)
-        let folder = store.layout.release(id)
+        guard let folder = store.local?.layout.release(id) else {
+            throw StrataError(.invalidInput, "check reads release files from a local store; '\(store.location)' is not one")
+        }
         let problems = full ? try Verifier().verify(releaseFolder: folder).problems : try sizeProblems(manifest, in: folder)
         var warnings: [String] = []
         let paths = Set(manifest.files.map(\.path))
@@ -47,7 +50,7 @@ public struct Preflight: Sendable {
         var checked = 0
         for entry in manifest.files {
             guard let kind = ReferenceScanner.Kind(path: entry.path) else { continue }
-            guard let bytes = try FileSystem.readFile(folder + "/" + entry.path) else { continue }
+            guard let bytes = try FileSystem.readFile(folder.appending(entry.path)) else { continue }
             for reference in ReferenceScanner(kind: kind).references(in: String(decoding: bytes, as: UTF8.self)) {
                 guard let target = LocalReference.resolve(reference, from: entry.path) else { continue }
                 checked += 1
@@ -65,10 +68,10 @@ public struct Preflight: Sendable {
                                referencesChecked: checked, fullCheck: full)
     }
 
-    private func sizeProblems(_ manifest: Manifest, in folder: String) throws -> [VerificationProblem] {
+    private func sizeProblems(_ manifest: Manifest, in folder: FilePath) throws -> [VerificationProblem] {
         var problems: [VerificationProblem] = []
         for entry in manifest.files {
-            guard let status = try FileSystem.linkStatus(folder + "/" + entry.path) else {
+            guard let status = try FileSystem.linkStatus(folder.appending(entry.path)) else {
                 problems.append(VerificationProblem(kind: .missing, path: entry.path, detail: "missing"))
                 continue
             }

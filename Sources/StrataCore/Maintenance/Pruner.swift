@@ -26,11 +26,9 @@ public struct PruneReport: Sendable {
 /// channel's history (so `rollback` still has somewhere to go).
 public struct Pruner: Sendable {
     public let store: Store
-    public var lockTimeout: Double
 
-    public init(store: Store, lockTimeout: Double = StoreLock.defaultTimeout) {
+    public init(store: Store) {
         self.store = store
-        self.lockTimeout = lockTimeout
     }
 
     public func plan(keep count: Int) throws -> PrunePlan {
@@ -57,24 +55,13 @@ public struct Pruner: Sendable {
 
     /// Plans and removes, under the lock so no flip can make a planned release live meanwhile.
     public func prune(keep count: Int) throws -> PruneReport {
-        try store.withWriteLock(timeoutSeconds: lockTimeout) { lock in
+        try store.withWriteLock {
             let plan = try plan(keep: count)
             for release in plan.remove {
-                try remove(release.id, holding: lock)
+                try store.backend.removeRelease(release.id)
             }
-            let freed = try ContentPool(layout: store.layout).collectGarbage()
+            let freed = try store.backend.collectUnreferencedContent()
             return PruneReport(plan: plan, filesFreed: freed.files, bytesFreed: freed.bytes)
         }
-    }
-
-    /// Moves the release out of `releases/` in one rename (so it vanishes whole), then deletes it.
-    private func remove(_ id: String, holding lock: StoreLock) throws {
-        let staging = try StagingArea.create(in: store.layout, purpose: "prune", holding: lock)
-        defer { staging.discard() }
-        let release = store.layout.release(id)
-        try FileSystem.changeMode(release, 0o755)  // moving a folder needs write access to it
-        try FileSystem.rename(release, to: staging.path + "/release")
-        try FileSystem.syncDirectory(store.layout.releases)
-        try FileSystem.removeTree(staging.path + "/release")
     }
 }

@@ -1,7 +1,5 @@
 import Crypto
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemPackage
 
 /// One way a release differs from its manifest.
 public struct VerificationProblem: Sendable, Equatable, Codable {
@@ -32,13 +30,16 @@ public struct VerificationReport: Sendable {
 public struct Verifier: Sendable {
     public init() {}
 
-    public func verify(releaseFolder folder: String) throws -> VerificationReport {
-        let manifestPath = folder + "/" + ReleaseLayout.manifestPath
-        let manifest = try Manifest.load(manifestPath)
+    public func verify(releaseFolder: String) throws -> VerificationReport {
+        try verify(releaseFolder: FilePath(releaseFolder))
+    }
+
+    public func verify(releaseFolder folder: FilePath) throws -> VerificationReport {
+        let manifest = try Manifest.load(folder.appending(ReleaseLayout.manifestPath))
         var problems: [VerificationProblem] = []
 
         let recomputed = Fingerprint.compute(manifest.files.map { (path: $0.path, sha256: $0.sha256) })
-        let folderName = FileSystem.baseName(of: folder)
+        let folderName = folder.lastComponent?.string ?? ""
         if recomputed != manifest.fingerprint {
             problems.append(.init(kind: .manifest, path: ReleaseLayout.manifestPath, detail: "file list does not match the recorded fingerprint"))
         }
@@ -58,7 +59,7 @@ public struct Verifier: Sendable {
         for entry in manifest.files where !present.contains(entry.path) {
             problems.append(.init(kind: .missing, path: entry.path, detail: "listed in the manifest but not on disk"))
         }
-        let digests = try Hashing.digests(ofFiles: toHash.map { folder + "/" + $0.path })
+        let digests = try Hashing.digests(ofFiles: toHash.map { folder.appending($0.path) })
         for (entry, digest) in zip(toHash, digests) {
             if digest.size != entry.size {
                 problems.append(.init(kind: .modified, path: entry.path, detail: "size \(digest.size), manifest says \(entry.size)"))
@@ -71,12 +72,12 @@ public struct Verifier: Sendable {
     }
 
     /// Each variant must be the bytes the manifest records and decompress to the file's content.
-    private func checkVariants(of manifest: Manifest, in folder: String) throws -> [VerificationProblem] {
+    private func checkVariants(of manifest: Manifest, in folder: FilePath) throws -> [VerificationProblem] {
         var seen = Set<String>()
         let compressed = manifest.files.filter { $0.gzip != nil && seen.insert($0.sha256).inserted }
         let findings = try Parallel.map(count: compressed.count) { index, buffer -> String? in
             let entry = compressed[index]
-            return try Self.variantProblem(entry, at: folder + "/" + ReleaseLayout.gzipVariant(of: entry.sha256), buffer: buffer)
+            return try Self.variantProblem(entry, at: folder.appending(ReleaseLayout.gzipVariant(of: entry.sha256)), buffer: buffer)
         }
         return zip(compressed, findings).compactMap { entry, finding in
             finding.map { VerificationProblem(kind: .variant, path: ReleaseLayout.gzipVariant(of: entry.sha256), detail: "gzip variant of '\(entry.path)': \($0)") }
@@ -84,10 +85,10 @@ public struct Verifier: Sendable {
     }
 
     /// Nil when the variant is sound, else what is wrong with it.
-    private static func variantProblem(_ entry: Manifest.Entry, at path: String, buffer: UnsafeMutableRawBufferPointer) throws -> String? {
+    private static func variantProblem(_ entry: Manifest.Entry, at path: FilePath, buffer: UnsafeMutableRawBufferPointer) throws -> String? {
         guard let variant = entry.gzip else { return nil }
         guard FileSystem.exists(path) else { return "missing" }
-        let input = try FileSystem.open(path, O_RDONLY, purpose: "read")
+        let input = try FileSystem.open(path, .readOnly, purpose: "read")
         let decompressor = try GzipDecompressor()
         var compressedHasher = SHA256()
         var plainHasher = SHA256()
@@ -120,16 +121,16 @@ public struct Verifier: Sendable {
 
     /// Regular files under `folder` (without `.strata/`), relative paths. Anything else is a problem
     /// the caller sees as "unexpected" because the manifest only lists regular files.
-    private func filesOnDisk(_ folder: String) throws -> Set<String> {
+    private func filesOnDisk(_ folder: FilePath) throws -> Set<String> {
         var found = Set<String>()
-        func walk(_ path: String, _ relative: String) throws {
+        func walk(_ path: FilePath, _ relative: String) throws {
             for name in try FileSystem.entryNames(path) {
                 let text = String(decoding: name, as: UTF8.self)
                 let child = relative.isEmpty ? text : relative + "/" + text
                 if relative.isEmpty && text == ReleaseLayout.metadataFolder { continue }
-                guard let status = try FileSystem.linkStatus(path + "/" + text) else { continue }
+                guard let status = try FileSystem.linkStatus(path.appending(text)) else { continue }
                 if status.isDirectory {
-                    try walk(path + "/" + text, child)
+                    try walk(path.appending(text), child)
                 } else {
                     found.insert(status.isRegularFile ? child : child + " (\(status.kindDescription))")
                 }

@@ -1,7 +1,5 @@
 import Crypto
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemPackage
 
 /// Size and SHA-256 of one file's content.
 public struct FileDigest: Sendable, Equatable {
@@ -29,9 +27,9 @@ enum Hashing {
     }
 
     /// Hashes the file at `path`, reading it once through `buffer`.
-    static func digest(ofFile path: String, buffer: UnsafeMutableRawBufferPointer) throws -> FileDigest {
-        let file = try FileSystem.open(path, O_RDONLY, purpose: "read")
-        _ = posix_fadvise(file.raw, 0, 0, POSIX_FADV_SEQUENTIAL)
+    static func digest(ofFile path: FilePath, buffer: UnsafeMutableRawBufferPointer) throws -> FileDigest {
+        let file = try FileSystem.open(path, .readOnly, purpose: "read")
+        file.adviseSequentialRead()
         var hasher = SHA256()
         var size: Int64 = 0
         while true {
@@ -44,10 +42,11 @@ enum Hashing {
     }
 
     /// Copies `source` to a new file `destination` (mode 0444), hashing as it goes, and fsyncs it.
-    static func copy(from source: String, to destination: String, buffer: UnsafeMutableRawBufferPointer) throws -> FileDigest {
-        let input = try FileSystem.open(source, O_RDONLY, purpose: "read")
-        _ = posix_fadvise(input.raw, 0, 0, POSIX_FADV_SEQUENTIAL)
-        let output = try FileSystem.open(destination, O_WRONLY | O_CREAT | O_EXCL, mode: 0o444, purpose: "create")
+    static func copy(from source: FilePath, to destination: FilePath, buffer: UnsafeMutableRawBufferPointer) throws -> FileDigest {
+        let input = try FileSystem.open(source, .readOnly, purpose: "read")
+        input.adviseSequentialRead()
+        let output = try FileSystem.open(destination, .writeOnly, options: [.create, .exclusiveCreate], permissions: .readOnlyFile,
+                                         purpose: "create")
         var hasher = SHA256()
         var size: Int64 = 0
         while true {
@@ -64,7 +63,7 @@ enum Hashing {
     }
 
     /// Hashes many files on all cores. Results come back in the order of `paths`.
-    static func digests(ofFiles paths: [String]) throws -> [FileDigest] {
+    static func digests(ofFiles paths: [FilePath]) throws -> [FileDigest] {
         try Parallel.map(count: paths.count) { index, buffer in
             try digest(ofFile: paths[index], buffer: buffer)
         }

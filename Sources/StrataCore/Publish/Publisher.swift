@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemPackage
 
 /// What `publish` (or `import`) was asked to do.
 public struct PublishRequest: Sendable {
@@ -52,17 +50,15 @@ public struct PublishReport: Sendable {
 /// Turns a source folder or an archive into an immutable release.
 ///
 /// A folder is scanned and hashed first (both cores), so publishing the same tree again writes
-/// nothing. An archive is read once, as a stream, straight into a private staging folder, hashing
-/// as it goes. Either way the release is assembled in staging (`ReleaseAssembler`) and then, under
-/// the store lock, renamed into `releases/<id>`. A crash at any point leaves at most a staging
-/// folder, which the next writer removes.
+/// nothing. An archive is read once, as a stream, straight into the draft's scratch folder, hashing
+/// as it goes. Either way the release is written through the store's `ReleaseDraft` and made
+/// visible, under the store lock, in one step. A crash at any point leaves at most a draft, which
+/// the next writer removes.
 public struct Publisher: Sendable {
     public let store: Store
-    public var lockTimeout: Double
 
-    public init(store: Store, lockTimeout: Double = StoreLock.defaultTimeout) {
+    public init(store: Store) {
         self.store = store
-        self.lockTimeout = lockTimeout
     }
 
     public func publish(_ request: PublishRequest) throws -> PublishReport {
@@ -74,7 +70,7 @@ public struct Publisher: Sendable {
             throw StrataError(.invalidInput, "--strip-components must be 0 or more")
         }
         if request.source != "-" {
-            guard let status = try FileSystem.status(request.source) else {
+            guard let status = try FileSystem.status(FilePath(request.source)) else {
                 throw StrataError(.notFound, "source '\(request.source)' does not exist")
             }
             if status.isDirectory {
@@ -108,13 +104,12 @@ public struct Publisher: Sendable {
         if catalog.contains(manifest.id) { return .existing(try catalog.manifest(manifest.id)) }
         try checkLabelIsFree(request.label, for: manifest.id, in: catalog)
 
-        let staging = try createStaging()
-        defer { staging.discard() }
-        let assembler = try ReleaseAssembler(layout: store.layout, tree: staging.path + "/release")
+        let draft = try makeDraft()
+        defer { draft.discard() }
         for (file, entry) in zip(files, entries) {
-            try assembler.place(entry, from: file.location)
+            try draft.add(entry, from: file.location)
         }
-        return try commit(assembler, manifest: manifest, request: request)
+        return try commit(draft, manifest: manifest, request: request)
     }
 
     // MARK: - Patch releases
@@ -122,14 +117,13 @@ public struct Publisher: Sendable {
     private func publishPatch(_ request: PublishRequest, base: String) throws -> PublishReport {
         try refuseSourceContainingTheStore(request.source)
         let baseManifest = try ReleaseCatalog(store).manifest(base)
-        let baseFolder = store.layout.release(base)
         let patch = try SourceScanner(includeEverything: request.includeEverything).scan(request.source, allowEmpty: !request.deletions.isEmpty)
         let digests = try Hashing.digests(ofFiles: patch.map(\.location))
 
-        var files: [String: (entry: Manifest.Entry, location: String)] = [:]
+        /// Where each file of the patched release comes from: the patch folder, or the base release.
+        var files: [String: (entry: Manifest.Entry, location: FilePath?)] = [:]
         for entry in baseManifest.files {
-            files[entry.path] = (Manifest.Entry(path: entry.path, size: entry.size, sha256: entry.sha256, type: entry.type),
-                                 baseFolder + "/" + entry.path)
+            files[entry.path] = (Manifest.Entry(path: entry.path, size: entry.size, sha256: entry.sha256, type: entry.type), nil)
         }
         let patched = Set(patch.map(\.path))
         for deletion in request.deletions {
@@ -156,25 +150,29 @@ public struct Publisher: Sendable {
         if catalog.contains(manifest.id) { return .existing(try catalog.manifest(manifest.id)) }
         try checkLabelIsFree(request.label, for: manifest.id, in: catalog)
 
-        let staging = try createStaging()
-        defer { staging.discard() }
-        let assembler = try ReleaseAssembler(layout: store.layout, tree: staging.path + "/release")
+        let draft = try makeDraft()
+        defer { draft.discard() }
         for file in ordered {
-            try assembler.place(file.entry, from: file.location)
+            if let location = file.location {
+                try draft.add(file.entry, from: location)
+            } else {
+                try draft.reuse(file.entry, ofRelease: base)
+            }
         }
-        return try commit(assembler, manifest: manifest, request: request)
+        return try commit(draft, manifest: manifest, request: request)
     }
 
     /// `strata publish . --root ./store` would publish the store into itself.
     private func refuseSourceContainingTheStore(_ source: String) throws {
-        guard let sourcePath = FileSystem.realPath(source) else { return }  // the scanner reports it
-        var storePath = store.layout.root
+        guard let root = store.local?.layout.root else { return }  // a remote store is never inside a folder
+        guard let sourcePath = FileSystem.realPath(FilePath(source)) else { return }  // the scanner reports it
+        var storePath = root
         while FileSystem.realPath(storePath) == nil && storePath != "/" && storePath != "." {
-            storePath = FileSystem.parent(of: storePath)  // the store may not exist yet
+            storePath = FileSystem.folder(of: storePath)  // the store may not exist yet
         }
         guard let existing = FileSystem.realPath(storePath) else { return }
-        if existing == sourcePath || existing.hasPrefix(sourcePath == "/" ? "/" : sourcePath + "/") {
-            throw StrataError(.invalidInput, "the store '\(store.layout.root)' is inside the source '\(source)'; keep the store outside what you publish")
+        if existing.starts(with: sourcePath) {
+            throw StrataError(.invalidInput, "the store '\(root)' is inside the source '\(source)'; keep the store outside what you publish")
         }
     }
 
@@ -184,13 +182,13 @@ public struct Publisher: Sendable {
         // Opening reads the first bytes, so something that is not an archive is refused before the
         // store is touched.
         let reader = try ArchiveReader(path: request.source)
-        let storeExisted = FileSystem.exists(store.layout.marker)
+        let storeExisted = (try? store.backend.requireExisting()) != nil
         do {
-            let staging = try createStaging()
-            defer { staging.discard() }
+            let draft = try makeDraft()
+            defer { draft.discard() }
             let options = UnpackOptions(stripComponents: request.stripComponents, includeEverything: request.includeEverything,
                                         limits: request.limits)
-            let unpacked = try ArchiveUnpacker(options: options).unpack(reader, into: staging.path + "/release")
+            let unpacked = try ArchiveUnpacker(options: options).unpack(reader, into: draft.scratch)
             let entries = unpacked.files.map { file in
                 Manifest.Entry(path: file.path, size: file.digest.size, sha256: file.digest.sha256, type: ContentType.forPath(file.path))
             }
@@ -202,13 +200,12 @@ public struct Publisher: Sendable {
             if catalog.contains(manifest.id) { return .existing(try catalog.manifest(manifest.id)) }
             try checkLabelIsFree(request.label, for: manifest.id, in: catalog)
 
-            let assembler = try ReleaseAssembler(layout: store.layout, tree: unpacked.folders.root, folders: unpacked.folders)
             for file in unpacked.files {
-                try assembler.settle(file)
+                try draft.adopt(file.path, digest: file.digest)
             }
-            return try commit(assembler, manifest: manifest, request: request)
+            return try commit(draft, manifest: manifest, request: request)
         } catch {
-            if !storeExisted { store.removeIfUnused(timeoutSeconds: lockTimeout) }
+            if !storeExisted { store.local?.removeIfUnused(timeout: store.lockTimeout) }
             throw error
         }
     }
@@ -217,15 +214,13 @@ public struct Publisher: Sendable {
 
     private func newManifest(_ entries: [Manifest.Entry], request: PublishRequest) -> Manifest {
         let fingerprint = Fingerprint.compute(entries.lazy.map { (path: $0.path, sha256: $0.sha256) })
-        let source = request.source == "-" ? "(standard input)" : FileSystem.realPath(request.source) ?? request.source
+        let source = request.source == "-" ? "(standard input)" : FileSystem.realPath(FilePath(request.source))?.string ?? request.source
         return Manifest(id: Fingerprint.releaseID(of: fingerprint), fingerprint: fingerprint, created: Timestamp.now(),
                         label: request.label, source: source, files: entries)
     }
 
-    private func createStaging() throws -> StagingArea {
-        try store.withWriteLock(timeoutSeconds: lockTimeout) { lock in
-            try StagingArea.create(in: store.layout, purpose: "publish", holding: lock)
-        }
+    private func makeDraft() throws -> any ReleaseDraft {
+        try store.withWriteLock { try store.backend.makeDraft() }
     }
 
     private func checkLabelIsFree(_ label: String?, for id: String, in catalog: ReleaseCatalog) throws {
@@ -233,22 +228,18 @@ public struct Publisher: Sendable {
         throw StrataError(.conflict, "label '\(label)' already names release \(holder); labels are unique")
     }
 
-    /// Finishes the assembled tree and makes it visible as `releases/<id>`, atomically and durably.
-    private func commit(_ assembler: ReleaseAssembler, manifest: Manifest, request: PublishRequest) throws -> PublishReport {
-        let written = try assembler.finish(manifest)
-        return try store.withWriteLock(timeoutSeconds: lockTimeout) { _ in
+    /// Seals the draft and makes it visible as release `<id>`, atomically and durably.
+    private func commit(_ draft: any ReleaseDraft, manifest: Manifest, request: PublishRequest) throws -> PublishReport {
+        let written = try draft.seal(manifest)
+        return try store.withWriteLock {
             let catalog = ReleaseCatalog(store)
             if catalog.contains(manifest.id) {  // another publisher finished the same tree first
                 return .existing(try catalog.manifest(manifest.id))
             }
             try checkLabelIsFree(request.label, for: manifest.id, in: catalog)
-            let destination = store.layout.release(manifest.id)
-            try FileSystem.rename(assembler.tree, to: destination)
-            try FileSystem.syncDirectory(store.layout.releases)
-            try FileSystem.changeMode(destination, 0o555)
-            try FileSystem.syncDirectory(destination)
-            return PublishReport(manifest: written, isNew: true, filesCopied: assembler.filesWritten, bytesCopied: assembler.bytesWritten,
-                                 filesLinked: manifest.fileCount - assembler.filesWritten)
+            try draft.publish()
+            return PublishReport(manifest: written, isNew: true, filesCopied: draft.filesWritten, bytesCopied: draft.bytesWritten,
+                                 filesLinked: manifest.fileCount - draft.filesWritten)
         }
     }
 }

@@ -1,5 +1,8 @@
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// One regular file to publish: where it goes in the release and where to read it.
@@ -7,7 +10,7 @@ public struct SourceFile: Sendable, Equatable {
     /// Relative, `/`-separated path inside the release.
     public let path: String
     /// Absolute path to read the content from (a symlink's target, for links inside the source).
-    public let location: String
+    public let location: FilePath
 }
 
 /// Walks a source folder and decides, entry by entry, what goes into a release.
@@ -25,14 +28,14 @@ struct SourceScanner {
     /// The files to publish, sorted by path bytewise (the fingerprint's order).
     /// `allowEmpty`: a patch may only delete files, so its folder may be empty.
     func scan(_ source: String, allowEmpty: Bool = false) throws -> [SourceFile] {
-        guard let status = try FileSystem.status(source) else {
+        guard let status = try FileSystem.status(FilePath(source)) else {
             throw StrataError(.notFound, "source '\(source)' does not exist")
         }
         guard status.isDirectory else {
             throw StrataError(.invalidInput, "source '\(source)' is not a folder")
         }
-        guard let root = FileSystem.realPath(source) else {
-            throw StrataError.system("resolve", source)
+        guard let root = FileSystem.realPath(FilePath(source)) else {
+            throw StrataError.system("resolve", FilePath(source))
         }
         var files: [SourceFile] = []
         try visit(folder: root, relative: "", root: root, ancestors: [Self.identity(status)], into: &files)
@@ -48,11 +51,11 @@ struct SourceScanner {
         let inode: UInt64
     }
 
-    private static func identity(_ status: FileSystem.Status) -> Identity {
-        Identity(device: status.device, inode: status.inode)
+    private static func identity(_ status: Stat) -> Identity {
+        Identity(device: UInt64(status.deviceID.rawValue), inode: UInt64(status.inode.rawValue))
     }
 
-    private func visit(folder: String, relative: String, root: String, ancestors: Set<Identity>, into files: inout [SourceFile]) throws {
+    private func visit(folder: FilePath, relative: String, root: FilePath, ancestors: Set<Identity>, into files: inout [SourceFile]) throws {
         for rawName in try FileSystem.entryNames(folder) {
             let name = try Self.validatedName(rawName, in: relative)
             let path = relative.isEmpty ? name : relative + "/" + name
@@ -61,7 +64,7 @@ struct SourceScanner {
             }
             if !includeEverything && Self.excludedByDefault.contains(name) { continue }
 
-            let location = folder + "/" + name
+            let location = folder.appending(name)
             guard let entry = try FileSystem.linkStatus(location) else { continue }  // removed while scanning
             if entry.isRegularFile {
                 files.append(SourceFile(path: path, location: location))
@@ -75,14 +78,14 @@ struct SourceScanner {
         }
     }
 
-    private func follow(link: String, path: String, root: String, ancestors: Set<Identity>, into files: inout [SourceFile]) throws {
+    private func follow(link: FilePath, path: String, root: FilePath, ancestors: Set<Identity>, into files: inout [SourceFile]) throws {
         guard let target = FileSystem.realPath(link) else {
             if errno == ELOOP {
                 throw StrataError(.invalidInput, "symlink '\(Escaped.path(path))' loops")
             }
             throw StrataError(.invalidInput, "symlink '\(Escaped.path(path))' is dangling")
         }
-        guard target == root || target.hasPrefix(root + "/") else {
+        guard target.starts(with: root) else {
             throw StrataError(.invalidInput, "symlink '\(Escaped.path(path))' leads outside the source (to '\(target)')")
         }
         guard let status = try FileSystem.status(target) else {
@@ -111,55 +114,5 @@ struct SourceScanner {
             throw StrataError(.invalidInput, "file name '\(shown)' has a control character")
         }
         return name
-    }
-}
-
-/// Shows untrusted names safely on one line: control characters and invalid bytes become `\xNN`.
-public enum Escaped {
-    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || (scalar.value >= 0x7F && scalar.value < 0xA0)
-    }
-
-    public static func bytes(_ raw: [UInt8]) -> String {
-        var result = ""
-        var index = 0
-        while index < raw.count {
-            // Take the longest valid UTF-8 sequence starting here (1 to 4 bytes).
-            var decoded: String?
-            var length = 1
-            for candidate in 1...min(4, raw.count - index) {
-                if let text = String(validating: raw[index..<index + candidate], as: UTF8.self) {
-                    decoded = text
-                    length = candidate
-                    break
-                }
-            }
-            if let text = decoded {
-                result += path(text)
-            } else {
-                result += hex(raw[index])
-            }
-            index += length
-        }
-        return result
-    }
-
-    public static func path(_ text: String) -> String {
-        var result = ""
-        for scalar in text.unicodeScalars {
-            if isControl(scalar) {
-                result += scalar.value <= 0xFF ? hex(UInt8(scalar.value)) : "\\u{\(String(scalar.value, radix: 16))}"
-            } else if scalar == "\\" {
-                result += "\\\\"
-            } else {
-                result.unicodeScalars.append(scalar)
-            }
-        }
-        return result
-    }
-
-    private static func hex(_ byte: UInt8) -> String {
-        let digits = Array("0123456789abcdef")
-        return "\\x" + String(digits[Int(byte >> 4)]) + String(digits[Int(byte & 0xF)])
     }
 }

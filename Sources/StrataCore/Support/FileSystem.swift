@@ -1,91 +1,101 @@
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
-/// Thin, throwing wrappers over the POSIX calls the store needs.
+/// The file layer of every target: swift-system's `FilePath`, `FileDescriptor`, `Stat` and `Errno`,
+/// plus the calls swift-system does not wrap (fsync, link, rename, mkdir, readdir, realpath) and the
+/// durability rules, so every writer gets them right: data is fsynced before a rename makes it
+/// visible, and the folder is fsynced after, so the new name survives a crash too.
 ///
-/// Durability rules live here so every writer gets them right: data is fsynced before a rename makes
-/// it visible, and the folder is fsynced after, so the new name survives a crash too.
-enum FileSystem {
-    struct Status {
-        let raw: stat
-        var isRegularFile: Bool { raw.st_mode & S_IFMT == S_IFREG }
-        var isDirectory: Bool { raw.st_mode & S_IFMT == S_IFDIR }
-        var isSymlink: Bool { raw.st_mode & S_IFMT == S_IFLNK }
-        var size: Int64 { Int64(raw.st_size) }
-        var linkCount: Int { Int(raw.st_nlink) }
-        var device: UInt64 { UInt64(raw.st_dev) }
-        var inode: UInt64 { UInt64(raw.st_ino) }
-
-        /// A short word for file types Strata refuses, for error messages.
-        var kindDescription: String {
-            switch raw.st_mode & S_IFMT {
-            case S_IFREG: return "file"
-            case S_IFDIR: return "folder"
-            case S_IFLNK: return "symlink"
-            case S_IFIFO: return "FIFO"
-            case S_IFSOCK: return "socket"
-            case S_IFCHR: return "character device"
-            case S_IFBLK: return "block device"
-            default: return "special file"
-            }
+/// Errors are `StrataError`s naming the path and the system's reason.
+public enum FileSystem {
+    /// `stat` (following symlinks) or `lstat` (`followingLinks: false`). Nil when it does not exist.
+    public static func status(_ path: FilePath, followingLinks: Bool = true) throws -> Stat? {
+        do {
+            return try path.stat(followTargetSymlink: followingLinks)
+        } catch let error where error == .noSuchFileOrDirectory || error == .notDirectory {
+            return nil
+        } catch {
+            throw StrataError.system("inspect", path, errno: error)
         }
     }
 
     /// `lstat`: the entry itself, not what a symlink points at. Nil when it does not exist.
-    static func linkStatus(_ path: String) throws -> Status? {
-        var info = stat()
-        if lstat(path, &info) == 0 { return Status(raw: info) }
-        if errno == ENOENT || errno == ENOTDIR { return nil }
-        throw StrataError.system("inspect", path)
+    public static func linkStatus(_ path: FilePath) throws -> Stat? {
+        try status(path, followingLinks: false)
     }
 
-    /// `stat`: follows symlinks. Nil when it does not exist.
-    static func status(_ path: String) throws -> Status? {
-        var info = stat()
-        if stat(path, &info) == 0 { return Status(raw: info) }
-        if errno == ENOENT || errno == ENOTDIR { return nil }
-        throw StrataError.system("inspect", path)
+    public static func exists(_ path: FilePath) -> Bool {
+        (try? path.stat(followTargetSymlink: false)) != nil
     }
 
-    static func exists(_ path: String) -> Bool {
-        var info = stat()
-        return lstat(path, &info) == 0
-    }
-
-    static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644, purpose: String = "open") throws -> FileDescriptor {
-        let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw StrataError.system(purpose, path) }
-        return FileDescriptor(fd, path: path)
+    /// Opens `path` close-on-exec; the returned owner closes it when released.
+    public static func open(_ path: FilePath, _ mode: FileDescriptor.AccessMode, options: FileDescriptor.OpenOptions = [],
+                            permissions: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead],
+                            purpose: String = "open") throws -> OpenFile {
+        do {
+            let descriptor = try FileDescriptor.open(path, mode, options: options.union(.closeOnExec), permissions: permissions)
+            return OpenFile(descriptor, path: path)
+        } catch let error as Errno {
+            throw StrataError.system(purpose, path, errno: error)
+        }
     }
 
     /// Creates a folder; succeeds quietly when it already exists.
-    static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws {
-        if mkdir(path, mode) == 0 || errno == EEXIST { return }
-        throw StrataError.system("create folder", path)
+    public static func makeDirectory(_ path: FilePath, permissions: FilePermissions = [.ownerReadWriteExecute, .groupReadExecute, .otherReadExecute]) throws {
+        try check(path.withPlatformString { mkdir($0, permissions.rawValue) } == 0 || errno == EEXIST, "create folder", path)
     }
 
-    static func changeMode(_ path: String, _ mode: mode_t) throws {
-        guard chmod(path, mode) == 0 else { throw StrataError.system("change the mode of", path) }
+    /// `mkdir -p`.
+    public static func makeDirectories(_ path: FilePath) throws {
+        if exists(path) { return }
+        let parent = path.removingLastComponent()
+        if parent != path && !parent.isEmpty { try makeDirectories(parent) }
+        try makeDirectory(path)
     }
 
-    static func rename(_ from: String, to: String) throws {
-        guard Glibc.rename(from, to) == 0 else { throw StrataError.system("rename to '\(to)'", from) }
+    public static func changeMode(_ path: FilePath, _ permissions: FilePermissions) throws {
+        try check(path.withPlatformString { chmod($0, permissions.rawValue) } == 0, "change the mode of", path)
     }
 
-    static func removeFile(_ path: String) throws {
-        guard unlink(path) == 0 || errno == ENOENT else { throw StrataError.system("remove", path) }
+    public static func rename(_ from: FilePath, to: FilePath) throws {
+        let status = from.withPlatformString { source in to.withPlatformString { posixRename(source, $0) } }
+        try check(status == 0, "rename to '\(to)'", from)
+    }
+
+    /// A hard link. False when `existing` is missing or has the most links the file system allows,
+    /// or (with `allowExisting`) when `new` exists already: the caller then copies or moves on.
+    public static func link(_ existing: FilePath, as new: FilePath, allowExisting: Bool = false,
+                            purpose: String = "link to") throws -> Bool {
+        let status = existing.withPlatformString { source in new.withPlatformString { posixLink(source, $0) } }
+        if status == 0 { return true }
+        if errno == ENOENT || errno == EMLINK || (allowExisting && errno == EEXIST) { return false }
+        throw StrataError.system(purpose, new)
+    }
+
+    public static func removeFile(_ path: FilePath) throws {
+        try check(path.withPlatformString { unlink($0) } == 0 || errno == ENOENT, "remove", path)
+    }
+
+    /// Removes an empty folder; false when it is not empty (or gone).
+    @discardableResult
+    public static func removeEmptyDirectory(_ path: FilePath) throws -> Bool {
+        if path.withPlatformString({ rmdir($0) }) == 0 { return true }
+        if errno == ENOTEMPTY || errno == EEXIST || errno == ENOENT { return false }
+        throw StrataError.system("remove folder", path)
     }
 
     /// Makes the entries of a folder (creations, renames, removals) durable.
-    static func syncDirectory(_ path: String) throws {
-        let directory = try open(path, O_RDONLY | O_DIRECTORY)
-        try directory.sync()
+    public static func syncDirectory(_ path: FilePath) throws {
+        try open(path, .readOnly, options: .directory).sync()
     }
 
     /// The names in a folder, as raw bytes (names need not be valid UTF-8), without `.` and `..`.
-    static func entryNames(_ path: String) throws -> [[UInt8]] {
-        guard let stream = opendir(path) else { throw StrataError.system("list", path) }
+    public static func entryNames(_ path: FilePath) throws -> [[UInt8]] {
+        guard let stream = path.withPlatformString({ opendir($0) }) else { throw StrataError.system("list", path) }
         defer { closedir(stream) }
         var names: [[UInt8]] = []
         while true {
@@ -105,142 +115,202 @@ enum FileSystem {
 
     /// The names in a folder that are valid UTF-8; others are skipped. For folders Strata itself
     /// writes; a folder that does not exist (yet) has no entries.
-    static func entries(_ path: String) throws -> [String] {
+    public static func entries(_ path: FilePath) throws -> [String] {
         guard exists(path) else { return [] }
         return try entryNames(path).compactMap { String(validating: $0, as: UTF8.self) }
     }
 
     /// Removes a tree, including the read-only folders and files of a release.
-    static func removeTree(_ path: String) throws {
+    public static func removeTree(_ path: FilePath) throws {
         guard let status = try linkStatus(path) else { return }
-        if status.isDirectory {
-            try changeMode(path, 0o755)
+        if status.type == .directory {
+            try changeMode(path, [.ownerReadWriteExecute, .groupReadExecute, .otherReadExecute])
             for name in try entries(path) {
-                try removeTree(path + "/" + name)
+                try removeTree(path.appending(name))
             }
-            guard rmdir(path) == 0 || errno == ENOENT else { throw StrataError.system("remove folder", path) }
+            _ = try removeEmptyDirectory(path)
         } else {
             try removeFile(path)
         }
     }
 
     /// Reads a whole (small) file. Nil when it does not exist.
-    static func readFile(_ path: String) throws -> [UInt8]? {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT || errno == ENOTDIR { return nil }
-            throw StrataError.system("read", path)
+    public static func readFile(_ path: FilePath) throws -> [UInt8]? {
+        let file: OpenFile
+        do {
+            file = try OpenFile(FileDescriptor.open(path, .readOnly, options: .closeOnExec), path: path)
+        } catch let error as Errno where error == .noSuchFileOrDirectory || error == .notDirectory {
+            return nil
+        } catch let error as Errno {
+            throw StrataError.system("read", path, errno: error)
         }
-        let file = FileDescriptor(fd, path: path)
         return try file.readAll()
     }
 
     /// Replaces `path` atomically and durably: write a temporary file beside it, fsync, rename over,
     /// fsync the folder. Readers see the old content or the new, never a mix.
-    static func replaceAtomically(_ path: String, with bytes: [UInt8], mode: mode_t = 0o644) throws {
-        let folder = parent(of: path)
-        let temporary = folder + "/." + baseName(of: path) + ".tmp-\(getpid())"
+    public static func replaceAtomically(_ path: FilePath, with bytes: [UInt8], permissions: FilePermissions = .defaultFile) throws {
+        try writeAtomically(path, permissions: permissions) { try $0.writeAll(bytes) }
+    }
+
+    /// Writes a new file beside `path` with `body`, fsyncs it and renames it over `path`, then fsyncs
+    /// the folder: the file appears whole or not at all.
+    public static func writeAtomically<T>(_ path: FilePath, permissions: FilePermissions = .defaultFile,
+                                          _ body: (OpenFile) throws -> T) throws -> T {
+        let temporary = temporarySibling(of: path)
+        let result: T
         do {
-            let file = try open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: mode, purpose: "create")
-            try file.writeAll(bytes)
+            let file = try open(temporary, .writeOnly, options: [.create, .truncate], permissions: permissions, purpose: "create")
+            result = try body(file)
             try file.sync()
             try file.close()
             try rename(temporary, to: path)
         } catch {
-            _ = unlink(temporary)
+            try? removeFile(temporary)
             throw error
         }
-        try syncDirectory(folder)
+        try syncDirectory(folder(of: path))
+        return result
+    }
+
+    /// `.name.tmp-<pid>` beside `path`: hidden, and named by its writer.
+    public static func temporarySibling(of path: FilePath) -> FilePath {
+        folder(of: path).appending(".\(path.lastComponent?.string ?? "file").tmp-\(getpid())")
     }
 
     /// Creates a new file with `bytes`, durably (file and folder entry).
-    static func writeNewFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
-        let file = try open(path, O_WRONLY | O_CREAT | O_EXCL, mode: mode, purpose: "create")
+    public static func writeNewFile(_ path: FilePath, _ bytes: [UInt8], permissions: FilePermissions = .defaultFile) throws {
+        let file = try open(path, .writeOnly, options: [.create, .exclusiveCreate], permissions: permissions, purpose: "create")
         try file.writeAll(bytes)
         try file.sync()
         try file.close()
     }
 
     /// Appends one record with a single write(2) and fsyncs it; creating the file makes its folder durable too.
-    static func appendDurably(_ path: String, _ bytes: [UInt8]) throws {
+    public static func appendDurably(_ path: FilePath, _ bytes: [UInt8]) throws {
         let isNew = !exists(path)
-        let file = try open(path, O_WRONLY | O_APPEND | O_CREAT, purpose: "append to")
+        let file = try open(path, .writeOnly, options: [.append, .create], purpose: "append to")
         try file.writeAll(bytes)
         try file.sync()
         try file.close()
-        if isNew { try syncDirectory(parent(of: path)) }
+        if isNew { try syncDirectory(folder(of: path)) }
     }
 
-    static func parent(of path: String) -> String {
-        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "." }
-        if slash == path.utf8.startIndex { return "/" }
-        return String(path[..<slash])
-    }
-
-    static func baseName(of path: String) -> String {
-        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return path }
-        return String(path[path.utf8.index(after: slash)...])
+    /// The folder holding `path`: `.` for a bare name.
+    public static func folder(of path: FilePath) -> FilePath {
+        let parent = path.removingLastComponent()
+        return parent.isEmpty ? "." : parent
     }
 
     /// The absolute, symlink-free form of `path`, or nil when it (or a link on the way) does not resolve.
-    static func realPath(_ path: String) -> String? {
-        guard let resolved = realpath(path, nil) else { return nil }
+    public static func realPath(_ path: FilePath) -> FilePath? {
+        guard let resolved = path.withPlatformString({ realpath($0, nil) }) else { return nil }
         defer { free(resolved) }
-        return String(cString: resolved)
+        return FilePath(platformString: resolved)
+    }
+
+    private static func check(_ succeeded: Bool, _ operation: String, _ path: FilePath) throws {
+        guard succeeded else { throw StrataError.system(operation, path) }
+    }
+}
+
+// The C calls whose names `FileSystem` reuses for its own functions.
+private func posixRename(_ from: UnsafePointer<CChar>, _ to: UnsafePointer<CChar>) -> Int32 { rename(from, to) }
+private func posixLink(_ existing: UnsafePointer<CChar>, _ new: UnsafePointer<CChar>) -> Int32 { link(existing, new) }
+
+extension FilePermissions {
+    /// 0644: what Strata's own small files get.
+    public static let defaultFile: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead]
+    /// 0444: release files and everything written once.
+    public static let readOnlyFile: FilePermissions = [.ownerRead, .groupRead, .otherRead]
+    /// 0555: a sealed release folder.
+    public static let readOnlyFolder: FilePermissions = [.ownerReadExecute, .groupReadExecute, .otherReadExecute]
+    /// 0755.
+    public static let defaultFolder: FilePermissions = [.ownerReadWriteExecute, .groupReadExecute, .otherReadExecute]
+}
+
+extension Stat {
+    public var isRegularFile: Bool { type == .regular }
+    public var isDirectory: Bool { type == .directory }
+    public var isSymlink: Bool { type == .symbolicLink }
+
+    /// A short word for file types Strata refuses, for error messages.
+    public var kindDescription: String {
+        switch type {
+        case .regular: return "file"
+        case .directory: return "folder"
+        case .symbolicLink: return "symlink"
+        case .fifo: return "FIFO"
+        case .socket: return "socket"
+        case .characterSpecial: return "character device"
+        case .blockSpecial: return "block device"
+        default: return "special file"
+        }
     }
 }
 
 /// Owns one open file descriptor and closes it when released.
-final class FileDescriptor {
-    let raw: Int32
-    let path: String
+public final class OpenFile {
+    public let descriptor: FileDescriptor
+    public let path: FilePath
     private var isOpen = true
 
-    init(_ raw: Int32, path: String) {
-        self.raw = raw
+    public init(_ descriptor: FileDescriptor, path: FilePath) {
+        self.descriptor = descriptor
         self.path = path
     }
 
     deinit {
-        if isOpen { Glibc.close(raw) }
+        if isOpen { try? descriptor.close() }
     }
 
-    func close() throws {
+    public func close() throws {
         guard isOpen else { return }
         isOpen = false
-        guard Glibc.close(raw) == 0 else { throw StrataError.system("close", path) }
+        do { try descriptor.close() } catch let error as Errno { throw StrataError.system("close", path, errno: error) }
     }
 
-    func sync() throws {
-        guard fsync(raw) == 0 else { throw StrataError.system("sync", path) }
+    public func sync() throws {
+        guard fsync(descriptor.rawValue) == 0 else { throw StrataError.system("sync", path) }
     }
 
-    func writeAll(_ bytes: [UInt8]) throws {
+    /// Tells the kernel the file will be read once, front to back (a hint; ignored where unsupported).
+    public func adviseSequentialRead() {
+        #if os(Linux)
+        _ = posix_fadvise(descriptor.rawValue, 0, 0, POSIX_FADV_SEQUENTIAL)
+        #endif
+    }
+
+    public func writeAll(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try writeAll($0) }
     }
 
-    func writeAll(_ buffer: UnsafeRawBufferPointer) throws {
-        var offset = 0
-        while offset < buffer.count {
-            let written = Glibc.write(raw, buffer.baseAddress! + offset, buffer.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw StrataError.system("write", path)
-            }
-            offset += written
-        }
+    public func writeAll(_ buffer: UnsafeRawBufferPointer) throws {
+        do { _ = try descriptor.writeAll(buffer) } catch let error as Errno { throw StrataError.system("write", path, errno: error) }
     }
 
     /// Reads up to `buffer.count` bytes; 0 means end of file.
-    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        while true {
-            let count = Glibc.read(raw, buffer.baseAddress!, buffer.count)
-            if count >= 0 { return count }
-            if errno != EINTR { throw StrataError.system("read", path) }
-        }
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        do { return try descriptor.read(into: buffer) } catch let error as Errno { throw StrataError.system("read", path, errno: error) }
     }
 
-    func readAll() throws -> [UInt8] {
+    /// Reads from `offset` until `buffer` is full or the file ends; returns the bytes read.
+    public func read(fromAbsoluteOffset offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        var done = 0
+        while done < buffer.count {
+            let count: Int
+            do {
+                count = try descriptor.read(fromAbsoluteOffset: offset + Int64(done), into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]))
+            } catch let error as Errno {
+                throw StrataError.system("read", path, errno: error)
+            }
+            if count == 0 { break }
+            done += count
+        }
+        return done
+    }
+
+    public func readAll() throws -> [UInt8] {
         var result: [UInt8] = []
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
         defer { chunk.deallocate() }
@@ -250,7 +320,13 @@ final class FileDescriptor {
             result.append(contentsOf: chunk.prefix(count))
         }
     }
+
+    /// Gives up ownership: the caller closes the descriptor (for NIO's file regions).
+    public func takeDescriptor() -> FileDescriptor {
+        isOpen = false
+        return descriptor
+    }
 }
 
 @available(*, unavailable)
-extension FileDescriptor: Sendable {}
+extension OpenFile: Sendable {}

@@ -1,5 +1,8 @@
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// An error a person can act on: a category, one line of explanation, and the OS error behind it if any.
@@ -34,11 +37,17 @@ public struct StrataError: Error, CustomStringConvertible, Sendable, Equatable {
         self.errno = errno
     }
 
-    /// An I/O error for `operation` on `path`, with the system's explanation of `code`.
-    static func system(_ operation: String, _ path: String, errno code: Int32 = Glibc.errno) -> StrataError {
-        let reason = String(cString: strerror(code))
-        return StrataError(.io, "cannot \(operation) '\(path)': \(reason)", errno: code)
+    /// An I/O error for `operation` on `path`, with the system's explanation of `code` (by default
+    /// the calling thread's `errno`).
+    static func system(_ operation: String, _ path: FilePath, errno code: Errno = .lastError) -> StrataError {
+        let reason = String(cString: strerror(code.rawValue))
+        return StrataError(.io, "cannot \(operation) '\(path)': \(reason)", errno: code.rawValue)
     }
 
     public var description: String { message }
+}
+
+extension Errno {
+    /// The calling thread's `errno`, right after a failed system call.
+    static var lastError: Errno { Errno(rawValue: errno) }
 }

@@ -1,5 +1,7 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// UTC times as `2026-11-21T17:45:03.125Z`: sortable as text, readable by people and by `date -d`.

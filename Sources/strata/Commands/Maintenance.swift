@@ -1,5 +1,6 @@
 import ArgumentParser
 import StrataCore
+import SystemPackage
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -45,18 +46,24 @@ struct Verify: ParsableCommand {
         if rows.contains(where: { !$0.intact }) { throw CommandFailure(status: 1) }
     }
 
-    private func releaseFolders() throws -> [String] {
+    private func releaseFolders() throws -> [FilePath] {
+        func storeFolder(_ store: Store, _ id: String) throws -> FilePath {
+            guard let layout = store.local?.layout else {
+                throw StrataError(.invalidInput, "verify re-hashes release folders on this machine; '\(store.location)' is not a local store")
+            }
+            return layout.release(id)
+        }
         if releases.isEmpty {
             let store = try options.readable()
-            return try ReleaseCatalog(store).summaries().map { store.layout.release($0.id) }
+            return try ReleaseCatalog(store).summaries().map { try storeFolder(store, $0.id) }
         }
-        var folders: [String] = []
+        var folders: [FilePath] = []
         for reference in releases {
             if reference.contains("/") {
-                folders.append(reference)
+                folders.append(FilePath(reference))
             } else {
                 let store = try options.readable()
-                folders.append(store.layout.release(try ReleaseCatalog(store).resolve(reference)))
+                folders.append(try storeFolder(store, try ReleaseCatalog(store).resolve(reference)))
             }
         }
         return folders

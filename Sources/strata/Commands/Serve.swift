@@ -99,7 +99,7 @@ struct Serve: ParsableCommand {
         }
         do {
             try server.runUntilSignalled { bound in
-                Output.note("serving channel '\(settings.channel)' of \(store.layout.root) on http://\(host):\(bound)/ (versioned: /_v/<id>/)")
+                Output.note("serving channel '\(settings.channel)' of \(store.location) on http://\(host):\(bound)/ (versioned: /_v/<id>/)")
                 for (name, channel) in settings.channelsByHost.sorted(by: { $0.key < $1.key }) {
                     Output.note("  host \(name) -> channel '\(channel)'")
                 }

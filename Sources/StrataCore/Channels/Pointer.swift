@@ -1,0 +1,125 @@
+/// What a flip did.
+public struct FlipResult: Sendable, Equatable, Encodable {
+    public let channel: String
+    public let from: String?
+    public let to: String
+    /// False when the channel already pointed at `to`: nothing was written.
+    public let changed: Bool
+    /// Releases a rollback passed over because they were pruned.
+    public let skipped: [String]
+}
+
+/// One named pointer with its history: a channel's release, or a channel's runtime config.
+///
+/// The pointer holds `<id>\n`; it is read without a lock, and moved only by a compare-and-swap under
+/// the store's write lock that then appends one history entry. Release channels (`Channels`),
+/// config channels (`ChannelConfigs`) and the server's watchers all go through this type.
+public struct Pointer: Sendable {
+    public let channel: String
+    public let family: PointerFamily
+    let store: Store
+    private let storage: any PointerStorage
+
+    /// The pointer of `channel` in `family`; the name is validated.
+    public init(_ channel: String, family: PointerFamily, in store: Store) throws {
+        try Names.validateChannel(channel)
+        self.init(validated: channel, family: family, in: store)
+    }
+
+    init(validated channel: String, family: PointerFamily, in store: Store) {
+        self.channel = channel
+        self.family = family
+        self.store = store
+        storage = store.backend.pointers(family)
+    }
+
+    /// A value with the stamp it was read at, for watchers that re-read only after a change.
+    public struct Stamped: Sendable, Equatable {
+        public let value: String
+        public let stamp: PointerStamp
+    }
+
+    /// The id the pointer names; nil when it was never set.
+    public func read() throws -> String? {
+        try stampedRead()?.value
+    }
+
+    public func stampedRead() throws -> Stamped? {
+        guard let (bytes, stamp) = try storage.read(channel) else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
+        guard Fingerprint.isReleaseID(text) else {
+            switch family {
+            case .releases: throw StrataError(.corrupt, "pointer file for channel '\(channel)' does not hold a release id")
+            case .configs: throw StrataError(.corrupt, "config pointer of channel '\(channel)' does not hold a version id")
+            }
+        }
+        return Stamped(value: text, stamp: stamp)
+    }
+
+    /// The pointer's current stamp, cheaply; nil when it does not exist.
+    public func stamp() -> PointerStamp? {
+        storage.stamp(channel)
+    }
+
+    /// Every flip, oldest first. A line torn by a crash mid-append is skipped rather than blocking rollbacks.
+    public func history() throws -> [HistoryEntry] {
+        guard let bytes = try storage.history(channel) else { return [] }
+        return HistoryEntry.decodeLines(bytes)
+    }
+
+    /// The history's current stamp, cheaply.
+    public func historyStamp() -> PointerStamp? {
+        storage.historyStamp(channel)
+    }
+
+    /// Moves the pointer: a compare-and-swap that then logs the flip. `decide` sees the current value
+    /// and returns the new one, or throws to refuse; it runs before the lock is taken (so a refusal
+    /// neither waits for nor touches the lock) and again under it, where its answer counts. `prepare`
+    /// runs under the lock just before the pointer moves (to store what the new value names).
+    public func flip(action: HistoryEntry.Action, source: String? = nil, to decide: (_ current: String?) throws -> String,
+                     prepare: (_ target: String) throws -> Void = { _ in }) throws -> FlipResult {
+        _ = try decide(try read())
+        return try store.withWriteLock {
+            let current = try stampedRead()
+            let target = try decide(current?.value)
+            guard current?.value != target else {
+                return FlipResult(channel: channel, from: current?.value, to: target, changed: false, skipped: [])
+            }
+            try prepare(target)
+            guard try storage.replace(channel, with: Array((target + "\n").utf8), ifStamp: current?.stamp) else {
+                throw StrataError(.conflict, "channel '\(channel)' moved while flipping; nothing changed, try again")
+            }
+            let entry = HistoryEntry(time: Timestamp.now(), action: action, from: current?.value, to: target,
+                                     by: ProcessIdentity.actor(), source: source)
+            try storage.appendHistory(channel, line: entry.encodedLine())
+            return FlipResult(channel: channel, from: current?.value, to: target, changed: true, skipped: [])
+        }
+    }
+
+    /// Where a rollback goes.
+    public struct RollbackPlan: Sendable, Equatable {
+        public let current: String
+        public let target: String
+        /// Earlier values passed over because `isAvailable` said they are gone.
+        public let skipped: [String]
+    }
+
+    /// The value that was live before the current one, by history (an activation pushes its value, a
+    /// rollback pops back to its target), skipping values for which `isAvailable` is false.
+    public func rollbackPlan(isAvailable: (String) -> Bool = { _ in true }) throws -> RollbackPlan {
+        let noun = family == .releases ? "release" : "config"
+        guard let current = try read() else {
+            switch family {
+            case .releases: throw StrataError(.notFound, "channel '\(channel)' has never been activated; nothing to roll back")
+            case .configs: throw StrataError(.notFound, "channel '\(channel)' has no config; nothing to roll back")
+            }
+        }
+        let stack = HistoryEntry.liveStack(try history(), current: current)
+        var skipped: [String] = []
+        for candidate in stack.dropLast().reversed() where candidate != current {
+            if isAvailable(candidate) { return RollbackPlan(current: current, target: candidate, skipped: skipped) }
+            skipped.append(candidate)
+        }
+        throw StrataError(.notFound, "channel '\(channel)' has no earlier \(noun) to roll back to")
+    }
+}

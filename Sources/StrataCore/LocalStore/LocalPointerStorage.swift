@@ -1,0 +1,56 @@
+import SystemPackage
+
+/// Pointers as files: `<folder>/<name>` holds the value and is only ever replaced whole (temporary
+/// file, fsync, rename, fsync folder), so a reader sees the old value or the new one; each flip is a
+/// line appended to `<historyFolder>/<name>.jsonl`. The store's flock serialises writers, so a
+/// compare-and-swap is a check of the stamp followed by the rename.
+struct LocalPointerStorage: PointerStorage {
+    let folder: FilePath
+    let historyFolder: FilePath
+    /// Folders created on the first write (config pointers arrived after the store's first layout).
+    var parents: [FilePath] = []
+
+    private func pointer(_ name: String) -> FilePath { folder.appending(name) }
+    private func historyFile(_ name: String) -> FilePath { historyFolder.appending(name + ".jsonl") }
+
+    func names() throws -> [String] {
+        try FileSystem.entries(folder).filter { !$0.hasPrefix(".") }
+    }
+
+    func read(_ name: String) throws -> (bytes: [UInt8], stamp: PointerStamp)? {
+        // Stamp first: if a flip lands between the two calls, the stamp is older than the bytes and the
+        // next watcher check reads again; the reverse order could pin new bytes to an old stamp.
+        guard let stamp = stamp(name), let bytes = try FileSystem.readFile(pointer(name)) else { return nil }
+        return (bytes, stamp)
+    }
+
+    func stamp(_ name: String) -> PointerStamp? {
+        Self.stamp(of: pointer(name))
+    }
+
+    func replace(_ name: String, with bytes: [UInt8], ifStamp expected: PointerStamp?) throws -> Bool {
+        guard stamp(name) == expected else { return false }
+        for parent in parents { try FileSystem.makeDirectory(parent) }
+        try FileSystem.replaceAtomically(pointer(name), with: bytes)
+        return true
+    }
+
+    func history(_ name: String) throws -> [UInt8]? {
+        try FileSystem.readFile(historyFile(name))
+    }
+
+    func historyStamp(_ name: String) -> PointerStamp? {
+        Self.stamp(of: historyFile(name))
+    }
+
+    func appendHistory(_ name: String, line: [UInt8]) throws {
+        try FileSystem.appendDurably(historyFile(name), line)
+    }
+
+    /// What `stat` says about a file, enough to tell that it was replaced or changed.
+    static func stamp(of path: FilePath) -> PointerStamp? {
+        guard let status = try? path.stat() else { return nil }
+        return .file(device: UInt64(status.deviceID.rawValue), inode: UInt64(status.inode.rawValue), size: status.size,
+                     seconds: Int(status.st_mtim.tv_sec), nanoseconds: Int(status.st_mtim.tv_nsec))
+    }
+}

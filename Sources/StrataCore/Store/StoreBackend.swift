@@ -1,0 +1,122 @@
+import SystemPackage
+
+/// Where a store keeps its releases, pointers and histories: the seam between what Strata does
+/// (publish, flip, list, prune, serve) and how the bytes are kept.
+///
+/// `LocalStore` (a folder: hard links, staging folders, fsync, flock) implements it today; an
+/// S3-compatible object store implements it next. Every contract of the product must hold behind it:
+/// a release becomes visible only when complete (`ReleaseDraft.publish` is the single moment), a
+/// pointer moves only by compare-and-swap (`PointerStorage.replace`), content is written once by its
+/// SHA-256, and nothing here knows about channels, labels or rollbacks: those live above the seam.
+public protocol StoreBackend: Sendable {
+    /// Where the store is, for messages: a folder path, or `s3://bucket/prefix`.
+    var location: String { get }
+
+    /// Refuses, with a message naming `location`, when there is no store there.
+    func requireExisting() throws
+
+    /// Runs `body` as the only writer of the store, waiting up to `timeout` seconds for another.
+    /// Creates the store first when it does not exist yet.
+    func withWriteLock<T>(timeout: Double, _ body: () throws -> T) throws -> T
+
+    // MARK: Releases
+
+    /// Ids of the complete releases present, in no particular order.
+    func releaseIDs() throws -> [String]
+    /// True when release `id` is complete and visible.
+    func containsRelease(_ id: String) -> Bool
+    /// The manifest of release `id` as stored; nil when there is no such release.
+    func manifestBytes(of id: String) throws -> [UInt8]?
+    /// The bytes of one file of a release, streamed.
+    func openContent(_ entry: Manifest.Entry, ofRelease id: String) throws -> any ByteSource
+
+    /// Starts writing a release. Nothing of it is visible until `ReleaseDraft.publish()`.
+    func makeDraft() throws -> any ReleaseDraft
+    /// Removes a release whole (it vanishes at once), with the write lock held.
+    func removeRelease(_ id: String) throws
+    /// Frees content no release references any more, with the write lock held.
+    func collectUnreferencedContent() throws -> (files: Int, bytes: Int64)
+
+    // MARK: Pointers, marks and small records
+
+    /// The pointers of one family (release channels or config channels) and their histories.
+    func pointers(_ family: PointerFamily) -> any PointerStorage
+    /// Releases pinned against prune.
+    func pinnedReleases() throws -> Set<String>
+    /// Pins or unpins a release, with the write lock held. False when nothing changed.
+    func setPinned(_ pinned: Bool, release id: String) throws -> Bool
+    /// A config version's bytes by id; nil when absent.
+    func configVersionBytes(_ id: String) throws -> [UInt8]?
+    /// Stores a config version once, by its id (content-addressed), with the write lock held.
+    func storeConfigVersion(_ id: String, bytes: [UInt8]) throws
+}
+
+/// Bytes read front to back: a local file, or an object's body.
+public protocol ByteSource: AnyObject {
+    /// Reads up to `buffer.count` bytes; 0 means the end.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+}
+
+extension OpenFile: ByteSource {}
+
+/// A release being written. Files are added, then `seal` writes what the release holds besides them
+/// (variants, manifest), then `publish` makes it visible in one step. `discard` drops it all; a draft
+/// abandoned by a crash is debris the next writer removes, never a visible release.
+public protocol ReleaseDraft: AnyObject {
+    /// A local folder for files whose digest is not known until they are written (an archive is
+    /// unpacked here). Files written under it are then passed to `adopt`.
+    var scratch: FilePath { get }
+    /// Files and bytes the store did not have before: all that was written.
+    var filesWritten: Int { get }
+    var bytesWritten: Int64 { get }
+
+    /// Adds a source file, re-hashing it as it is copied: a file that changed since it was hashed
+    /// is refused. Content the store has already is referenced, not copied.
+    func add(_ entry: Manifest.Entry, from source: FilePath) throws
+    /// Adds a file of release `id`, which the store holds already: nothing is read or copied
+    /// unless the store cannot share content (then it is copied from that release).
+    func reuse(_ entry: Manifest.Entry, ofRelease id: String) throws
+    /// Adds a file already written at `scratch/<path>` with this digest.
+    func adopt(_ path: String, digest: FileDigest) throws
+    /// Writes the variants and the manifest; returns the manifest as written (variants filled in).
+    func seal(_ manifest: Manifest) throws -> Manifest
+    /// Makes the sealed release visible under its id. Call with the write lock held.
+    func publish() throws
+    /// Drops whatever was written that is not published.
+    func discard()
+}
+
+/// The two kinds of pointers a store holds: channels naming releases, and channels naming
+/// runtime config versions.
+public enum PointerFamily: Sendable {
+    case releases
+    case configs
+}
+
+/// What a pointer's storage says about its current version: equal stamps mean it was not replaced.
+/// Locally, the file's identity, size and time (a flip renames a new file over the pointer);
+/// in an object store, the object's ETag.
+public enum PointerStamp: Hashable, Sendable {
+    case file(device: UInt64, inode: UInt64, size: Int64, seconds: Int, nanoseconds: Int)
+    case entityTag(String)
+}
+
+/// Named pointers of one family and their append-only histories, as bytes: parsing, rules and
+/// messages live in `Pointer`.
+public protocol PointerStorage: Sendable {
+    /// Names of the pointers that exist.
+    func names() throws -> [String]
+    /// The pointer's bytes and stamp; nil when it was never set.
+    func read(_ name: String) throws -> (bytes: [UInt8], stamp: PointerStamp)?
+    /// Only the stamp: one `stat` locally, a conditional request remotely. Nil when absent.
+    func stamp(_ name: String) -> PointerStamp?
+    /// Replaces the pointer whole if it is still at `expected` (nil: if it does not exist yet).
+    /// Returns false, changing nothing, when it moved. Call with the write lock held.
+    func replace(_ name: String, with bytes: [UInt8], ifStamp expected: PointerStamp?) throws -> Bool
+    /// The history log's bytes (one JSON line per flip); nil when there is none.
+    func history(_ name: String) throws -> [UInt8]?
+    /// The history's stamp, so watchers re-read it only when it grew.
+    func historyStamp(_ name: String) -> PointerStamp?
+    /// Appends one line to the history, durably. Call with the write lock held.
+    func appendHistory(_ name: String, line: [UInt8]) throws
+}
