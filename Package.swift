@@ -3,7 +3,9 @@ import PackageDescription
 
 let package = Package(
     name: "strata",
-    platforms: [.macOS(.v13)],
+    // Linux is the platform Strata is built and tested on. On Apple platforms it needs macOS 15:
+    // Synchronization's Mutex and Atomic (used by the server and the parallel hashing) start there.
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "strata", targets: ["strata"]),
         .library(name: "StrataCore", targets: ["StrataCore"]),

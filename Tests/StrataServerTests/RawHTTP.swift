@@ -52,7 +52,7 @@ final class RawConnection {
     func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let sent = bytes[offset...].withUnsafeBytes { socketSend(descriptor, $0.baseAddress, $0.count) }
             guard sent > 0 else { throw POSIXError(.EPIPE) }
             offset += sent
         }
@@ -160,4 +160,15 @@ func fixtureBytes(_ site: String, _ path: String) throws -> [UInt8] {
 
 func etag(of bytes: [UInt8]) -> String {
     "\"" + sha256Hex(bytes).prefix(32) + "\""
+}
+
+/// `send(2)` without SIGPIPE when the server has closed: a flag on Linux, a socket option on Darwin.
+private func socketSend(_ descriptor: Int32, _ bytes: UnsafeRawPointer?, _ count: Int) -> Int {
+    #if os(Linux)
+    return send(descriptor, bytes, count, Int32(MSG_NOSIGNAL))
+    #else
+    var on: Int32 = 1
+    setsockopt(descriptor, SOL_SOCKET, SO_NOSIGPIPE, &on, socklen_t(MemoryLayout<Int32>.size))
+    return send(descriptor, bytes, count, 0)
+    #endif
 }

@@ -29,11 +29,7 @@ struct Activate: ParsableCommand {
         let store = try options.readable()
         let catalog = ReleaseCatalog(store)
         let id = try catalog.resolve(release)
-        let expected: String?? = try expect.map { reference in
-            if reference == "none" { return nil }
-            if Fingerprint.isReleaseID(reference) { return reference }
-            return try catalog.resolve(reference)
-        }
+        let expected = try expect.map { try ReleaseReference.expectation($0, in: catalog) }
         try gate.require(id, store: store)
         let flip = try Channels(store: store).activate(id, channel: channel.channel, expected: expected)
         try flip.print(json: options.json)

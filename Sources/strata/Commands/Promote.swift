@@ -34,11 +34,8 @@ struct Promote: ParsableCommand {
         let store = try options.readable()
         let catalog = ReleaseCatalog(store)
         let channels = Channels(store: store)
-        let expectedSource = try expectFrom.map { Fingerprint.isReleaseID($0) ? $0 : try catalog.resolve($0) }
-        let expectedTarget: String?? = try expectTo.map { reference in
-            if reference == "none" { return nil }
-            return Fingerprint.isReleaseID(reference) ? reference : try catalog.resolve(reference)
-        }
+        let expectedSource = try expectFrom.flatMap { try ReleaseReference.expectation($0, in: catalog, allowsNone: false) }
+        let expectedTarget = try expectTo.map { try ReleaseReference.expectation($0, in: catalog) }
         if let release = try channels.pointer(from) {
             try gate.require(release, store: store)
         }

@@ -9,4 +9,11 @@ enum ReleaseReference {
         }
         return try ReleaseCatalog(store).resolve(reference)
     }
+
+    /// What an `--expect` option names: a full id as given (it may have been pruned since), else a
+    /// release resolved by prefix or label; `none` (when `allowsNone`) means "points at nothing yet".
+    static func expectation(_ reference: String, in catalog: ReleaseCatalog, allowsNone: Bool = true) throws -> String? {
+        if allowsNone && reference == "none" { return nil }
+        return Fingerprint.isReleaseID(reference) ? reference : try catalog.resolve(reference)
+    }
 }
