@@ -23,11 +23,11 @@ final class HotFiles: Sendable {
         self.budget = budget
     }
 
-    /// The whole content of the file at `path` with this digest, from memory or read now (and
-    /// kept). Nil when it cannot be read, e.g. its release was pruned.
-    func content(digest: String, path: FilePath, size: Int64) -> ByteBuffer? {
+    /// The whole content of the file at `folder/path` with this digest, from memory or read now
+    /// (and kept). Nil when it cannot be read, e.g. its release was pruned.
+    func content(digest: String, in folder: FilePath, path: String, size: Int64) -> ByteBuffer? {
         if let buffer = state.withLock({ $0.buffers[digest] }) { return buffer }
-        guard let buffer = Self.read(path, size: Int(size)) else { return nil }
+        guard let buffer = Self.read(folder.appending(path), size: Int(size)) else { return nil }
         guard Int(size) <= maxFileBytes, Int(size) <= budget else { return buffer }
         state.withLock { state in
             guard state.buffers[digest] == nil else { return }

@@ -81,8 +81,8 @@ final class RequestHandler: ChannelInboundHandler {
             break
         case .bytes(let buffer):
             content = .bytes(buffer)
-        case .file(let path, let offset, let length, let digest, let size, let release):
-            guard let loaded = load(path: path, offset: offset, length: length, digest: digest, size: size) else {
+        case .file(let folder, let path, let offset, let length, let digest, let size, let release):
+            guard let loaded = load(folder: folder, path: path, offset: offset, length: length, digest: digest, size: size) else {
                 // The release vanished under us (pruned while serving): forget it, answer 404.
                 shared.registry.forget(release)
                 reply = Reply(status: .notFound, headers: HTTPHeaders([("Date", HTTPDate.now()), ("Content-Length", "0"), ("Cache-Control", "no-cache")]),
@@ -133,12 +133,12 @@ final class RequestHandler: ChannelInboundHandler {
     }
 
     /// Small files come from memory; large ones go out with sendfile from an open descriptor.
-    private func load(path: FilePath, offset: Int64, length: Int64, digest: String, size: Int64) -> ResponseContent? {
+    private func load(folder: FilePath, path: String, offset: Int64, length: Int64, digest: String, size: Int64) -> ResponseContent? {
         if size <= Int64(shared.hotFiles.maxFileBytes) {
-            guard let whole = shared.hotFiles.content(digest: digest, path: path, size: size) else { return nil }
+            guard let whole = shared.hotFiles.content(digest: digest, in: folder, path: path, size: size) else { return nil }
             return .bytes(whole.getSlice(at: whole.readerIndex + Int(offset), length: Int(length)) ?? whole)
         }
-        guard let file = try? FileSystem.open(path, .readOnly, purpose: "read") else { return nil }
+        guard let file = try? FileSystem.open(folder.appending(path), .readOnly, purpose: "read") else { return nil }
         // A FileRegion (sendfile) needs an NIOFileHandle, and NIO offers no other way than taking over
         // a descriptor; the handle is closed once the region is written.
         let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: file.takeDescriptor().rawValue)

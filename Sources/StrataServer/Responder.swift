@@ -11,7 +11,7 @@ struct Reply {
         case bytes(ByteBuffer)
         /// `length` bytes of the file at `path` from `offset`. `digest` names the content for the
         /// in-memory cache (any file with that digest has the same bytes).
-        case file(path: FilePath, offset: Int64, length: Int64, digest: String, size: Int64, release: String)
+        case file(folder: FilePath, path: String, offset: Int64, length: Int64, digest: String, size: Int64, release: String)
     }
 
     var status: HTTPResponseStatus
@@ -136,7 +136,7 @@ struct Responder: Sendable {
             headers.add(name: "Content-Encoding", value: "gzip")
             headers.add(name: "Content-Length", value: String(variant.size))
             return Reply(status: status, headers: headers,
-                         body: .file(path: index.folder.appending(variant.location), offset: 0, length: variant.size, digest: variant.sha256,
+                         body: .file(folder: index.folder, path: variant.location, offset: 0, length: variant.size, digest: variant.sha256,
                                      size: variant.size, release: index.id),
                          release: index.id)
         }
@@ -152,13 +152,13 @@ struct Responder: Sendable {
         case .whole:
             headers.add(name: "Content-Length", value: String(file.size))
             return Reply(status: status, headers: headers,
-                         body: .file(path: index.folder.appending(file.path), offset: 0, length: file.size, digest: file.sha256, size: file.size, release: index.id),
+                         body: .file(folder: index.folder, path: file.path, offset: 0, length: file.size, digest: file.sha256, size: file.size, release: index.id),
                          release: index.id)
         case .partial(let first, let last):
             headers.add(name: "Content-Range", value: "bytes \(first)-\(last)/\(file.size)")
             headers.add(name: "Content-Length", value: String(last - first + 1))
             return Reply(status: .partialContent, headers: headers,
-                         body: .file(path: index.folder.appending(file.path), offset: first, length: last - first + 1, digest: file.sha256,
+                         body: .file(folder: index.folder, path: file.path, offset: first, length: last - first + 1, digest: file.sha256,
                                      size: file.size, release: index.id),
                          release: index.id)
         case .unsatisfiable:

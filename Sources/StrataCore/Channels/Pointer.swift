@@ -19,6 +19,9 @@ public struct Pointer: Sendable {
     public let family: PointerFamily
     let store: Store
     private let storage: any PointerStorage
+    /// Prepared once: watchers ask for the stamps on every request.
+    private let readStamp: @Sendable () -> PointerStamp?
+    private let readHistoryStamp: @Sendable () -> PointerStamp?
 
     /// The pointer of `channel` in `family`; the name is validated.
     public init(_ channel: String, family: PointerFamily, in store: Store) throws {
@@ -31,6 +34,8 @@ public struct Pointer: Sendable {
         self.family = family
         self.store = store
         storage = store.backend.pointers(family)
+        readStamp = storage.stamper(channel)
+        readHistoryStamp = storage.historyStamper(channel)
     }
 
     /// A value with the stamp it was read at, for watchers that re-read only after a change.
@@ -58,7 +63,7 @@ public struct Pointer: Sendable {
 
     /// The pointer's current stamp, cheaply; nil when it does not exist.
     public func stamp() -> PointerStamp? {
-        storage.stamp(channel)
+        readStamp()
     }
 
     /// Every flip, oldest first. A line torn by a crash mid-append is skipped rather than blocking rollbacks.
@@ -69,7 +74,7 @@ public struct Pointer: Sendable {
 
     /// The history's current stamp, cheaply.
     public func historyStamp() -> PointerStamp? {
-        storage.historyStamp(channel)
+        readHistoryStamp()
     }
 
     /// Moves the pointer: a compare-and-swap that then logs the flip. `decide` sees the current value

@@ -20,16 +20,18 @@ struct LocalPointerStorage: PointerStorage {
     func read(_ name: String) throws -> (bytes: [UInt8], stamp: PointerStamp)? {
         // Stamp first: if a flip lands between the two calls, the stamp is older than the bytes and the
         // next watcher check reads again; the reverse order could pin new bytes to an old stamp.
-        guard let stamp = stamp(name), let bytes = try FileSystem.readFile(pointer(name)) else { return nil }
+        let path = pointer(name)
+        guard let stamp = Self.stamp(of: path), let bytes = try FileSystem.readFile(path) else { return nil }
         return (bytes, stamp)
     }
 
-    func stamp(_ name: String) -> PointerStamp? {
-        Self.stamp(of: pointer(name))
+    func stamper(_ name: String) -> @Sendable () -> PointerStamp? {
+        let path = pointer(name)
+        return { Self.stamp(of: path) }
     }
 
     func replace(_ name: String, with bytes: [UInt8], ifStamp expected: PointerStamp?) throws -> Bool {
-        guard stamp(name) == expected else { return false }
+        guard Self.stamp(of: pointer(name)) == expected else { return false }
         for parent in parents { try FileSystem.makeDirectory(parent) }
         try FileSystem.replaceAtomically(pointer(name), with: bytes)
         return true
@@ -39,8 +41,9 @@ struct LocalPointerStorage: PointerStorage {
         try FileSystem.readFile(historyFile(name))
     }
 
-    func historyStamp(_ name: String) -> PointerStamp? {
-        Self.stamp(of: historyFile(name))
+    func historyStamper(_ name: String) -> @Sendable () -> PointerStamp? {
+        let path = historyFile(name)
+        return { Self.stamp(of: path) }
     }
 
     func appendHistory(_ name: String, line: [UInt8]) throws {

@@ -108,15 +108,16 @@ public protocol PointerStorage: Sendable {
     func names() throws -> [String]
     /// The pointer's bytes and stamp; nil when it was never set.
     func read(_ name: String) throws -> (bytes: [UInt8], stamp: PointerStamp)?
-    /// Only the stamp: one `stat` locally, a conditional request remotely. Nil when absent.
-    func stamp(_ name: String) -> PointerStamp?
+    /// A function that reads only the pointer's stamp (one `stat` locally, a conditional request
+    /// remotely; nil when absent), prepared once for watchers that ask on every request.
+    func stamper(_ name: String) -> @Sendable () -> PointerStamp?
     /// Replaces the pointer whole if it is still at `expected` (nil: if it does not exist yet).
     /// Returns false, changing nothing, when it moved. Call with the write lock held.
     func replace(_ name: String, with bytes: [UInt8], ifStamp expected: PointerStamp?) throws -> Bool
     /// The history log's bytes (one JSON line per flip); nil when there is none.
     func history(_ name: String) throws -> [UInt8]?
-    /// The history's stamp, so watchers re-read it only when it grew.
-    func historyStamp(_ name: String) -> PointerStamp?
+    /// Like `stamper`, for the history, so watchers re-read it only when it grew.
+    func historyStamper(_ name: String) -> @Sendable () -> PointerStamp?
     /// Appends one line to the history, durably. Call with the write lock held.
     func appendHistory(_ name: String, line: [UInt8]) throws
 }
