@@ -69,7 +69,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StrataCoreTests",
-            dependencies: ["StrataCore", "StrataTestSupport"]
+            dependencies: ["StrataCore", "StrataTestSupport", .product(name: "SystemPackage", package: "swift-system")]
         ),
         // A real server on 127.0.0.1, spoken to over raw sockets (malformed requests included).
         .testTarget(

@@ -47,6 +47,7 @@ struct LocalPointerStorage: PointerStorage {
     }
 
     func appendHistory(_ name: String, line: [UInt8]) throws {
+        for parent in parents { try FileSystem.makeDirectory(parent) }
         try FileSystem.appendDurably(historyFile(name), line)
     }
 

@@ -5,6 +5,11 @@ import SystemPackage
 public struct FileDigest: Sendable, Equatable {
     public let size: Int64
     public let sha256: String
+
+    public init(size: Int64, sha256: String) {
+        self.size = size
+        self.sha256 = sha256
+    }
 }
 
 /// Streams files through SHA-256 (swift-crypto, which uses the CPU's SHA instructions when present).

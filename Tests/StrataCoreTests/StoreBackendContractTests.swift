@@ -1,0 +1,156 @@
+import Foundation
+import StrataCore
+import StrataTestSupport
+import SystemPackage
+import Testing
+
+/// What every `StoreBackend` must do, whatever keeps the bytes. Each test runs against every
+/// backend in `backends`; a new backend (an object store) joins the list and must pass unchanged.
+@Suite struct StoreBackendContractTests {
+    /// Makes a fresh, empty backend inside a temporary folder.
+    static let backends: [(name: String, make: @Sendable (String) -> any StoreBackend)] = [
+        ("local folder", { folder in LocalStore(root: FilePath(folder + "/store")) }),
+    ]
+
+    static var names: [String] { backends.map(\.name) }
+
+    func withBackend(_ name: String, _ body: (Store, String) throws -> Void) throws {
+        let make = Self.backends.first { $0.name == name }!.make
+        try withTemporaryDirectory { folder in
+            try body(Store(backend: make(folder), lockTimeout: 5), folder)
+        }
+    }
+
+    /// A one-file manifest for `text`, as the publisher would make it.
+    func manifest(for text: String) -> (Manifest, FileDigest) {
+        let sha = sha256Hex(Array(text.utf8))
+        let entry = Manifest.Entry(path: "index.html", size: Int64(text.utf8.count), sha256: sha, type: "text/html")
+        let fingerprint = Fingerprint.compute([(path: entry.path, sha256: sha)])
+        let manifest = Manifest(id: Fingerprint.releaseID(of: fingerprint), fingerprint: fingerprint, created: "2026-01-01T00:00:00.000Z",
+                                label: nil, source: "test", files: [entry])
+        return (manifest, FileDigest(size: entry.size, sha256: sha))
+    }
+
+    @Test(arguments: names) func aDraftIsInvisibleUntilPublishedAndThenWhole(_ name: String) throws {
+        try withBackend(name) { store, folder in
+            let backend = store.backend
+            let (manifest, _) = manifest(for: "<h1>hello</h1>")
+            try write("<h1>hello</h1>", to: folder + "/site/index.html")
+            let draft = try store.withWriteLock { try backend.makeDraft() }
+            defer { draft.discard() }
+            try draft.add(manifest.files[0], from: FilePath(folder + "/site/index.html"))
+            _ = try draft.seal(manifest)
+            #expect(!backend.containsRelease(manifest.id))
+            #expect(try backend.releaseIDs().isEmpty)
+            #expect(try backend.manifestBytes(of: manifest.id) == nil)
+
+            try store.withWriteLock { try draft.publish() }
+            #expect(backend.containsRelease(manifest.id))
+            #expect(try backend.releaseIDs() == [manifest.id])
+            let content = try backend.openContent(manifest.files[0], ofRelease: manifest.id)
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 1)
+            defer { buffer.deallocate() }
+            let count = try content.read(into: buffer)
+            #expect(String(decoding: buffer.prefix(count), as: UTF8.self) == "<h1>hello</h1>")
+        }
+    }
+
+    @Test(arguments: names) func aDiscardedDraftLeavesNoRelease(_ name: String) throws {
+        try withBackend(name) { store, folder in
+            let (manifest, digest) = manifest(for: "draft")
+            let draft = try store.withWriteLock { try store.backend.makeDraft() }
+            try write("draft", to: draft.scratch.appending("index.html").string)
+            try draft.adopt("index.html", digest: digest)
+            _ = try draft.seal(manifest)
+            draft.discard()
+            #expect(!store.backend.containsRelease(manifest.id))
+            #expect(try store.backend.releaseIDs().isEmpty)
+        }
+    }
+
+    @Test(arguments: names) func aFileThatChangedSinceHashingIsRefused(_ name: String) throws {
+        try withBackend(name) { store, folder in
+            let (manifest, _) = manifest(for: "before")
+            try write("after!", to: folder + "/site/index.html")
+            let draft = try store.withWriteLock { try store.backend.makeDraft() }
+            defer { draft.discard() }
+            let error = #expect(throws: StrataError.self) {
+                try draft.add(manifest.files[0], from: FilePath(folder + "/site/index.html"))
+            }
+            #expect(error?.kind == .conflict)
+        }
+    }
+
+    @Test(arguments: names) func aPointerMovesOnlyFromTheStampItWasReadAt(_ name: String) throws {
+        try withBackend(name) { store, _ in
+            let pointers = store.backend.pointers(.releases)
+            try store.withWriteLock {
+                #expect(try pointers.replace("web", with: Array("aaaaaaaaaaaaaaaa\n".utf8), ifStamp: nil))
+                // Creating it again as if it did not exist is refused: it does.
+                #expect(try !pointers.replace("web", with: Array("bbbbbbbbbbbbbbbb\n".utf8), ifStamp: nil))
+                let read = try #require(try pointers.read("web"))
+                #expect(read.bytes == Array("aaaaaaaaaaaaaaaa\n".utf8))
+                #expect(pointers.stamper("web")() == read.stamp)
+                #expect(try pointers.replace("web", with: Array("cccccccccccccccc\n".utf8), ifStamp: read.stamp))
+                // The stamp it was read at is stale now.
+                #expect(try !pointers.replace("web", with: Array("dddddddddddddddd\n".utf8), ifStamp: read.stamp))
+            }
+            #expect(try pointers.read("web")?.bytes == Array("cccccccccccccccc\n".utf8))
+            #expect(try pointers.names() == ["web"])
+            #expect(try store.backend.pointers(.configs).names().isEmpty)
+        }
+    }
+
+    @Test(arguments: names) func historiesOnlyGrow(_ name: String) throws {
+        try withBackend(name) { store, _ in
+            let pointers = store.backend.pointers(.configs)
+            #expect(try pointers.history("web") == nil)
+            #expect(pointers.historyStamper("web")() == nil)
+            try store.withWriteLock {
+                try pointers.appendHistory("web", line: Array("{\"n\":1}\n".utf8))
+                try pointers.appendHistory("web", line: Array("{\"n\":2}\n".utf8))
+            }
+            #expect(try pointers.history("web") == Array("{\"n\":1}\n{\"n\":2}\n".utf8))
+            #expect(pointers.historyStamper("web")() != nil)
+        }
+    }
+
+    @Test(arguments: names) func pinsAndConfigVersionsAreKept(_ name: String) throws {
+        try withBackend(name) { store, _ in
+            let backend = store.backend
+            try store.withWriteLock {
+                #expect(try backend.setPinned(true, release: "0123456789abcdef"))
+                #expect(try !backend.setPinned(true, release: "0123456789abcdef"))
+                try backend.storeConfigVersion("fedcba9876543210", bytes: Array("{}".utf8))
+                try backend.storeConfigVersion("fedcba9876543210", bytes: Array("{}".utf8))  // written once, idempotent
+            }
+            #expect(try backend.pinnedReleases() == ["0123456789abcdef"])
+            #expect(try backend.configVersionBytes("fedcba9876543210") == Array("{}".utf8))
+            #expect(try backend.configVersionBytes("0000000000000000") == nil)
+            #expect(try store.withWriteLock { try backend.setPinned(false, release: "0123456789abcdef") })
+            #expect(try backend.pinnedReleases().isEmpty)
+        }
+    }
+
+    @Test(arguments: names) func aRemovedReleaseVanishesAndItsContentIsFreed(_ name: String) throws {
+        try withBackend(name) { store, folder in
+            try write("<p>gone soon</p>", to: folder + "/site/index.html")
+            let id = try Publisher(store: store).publish(PublishRequest(source: folder + "/site")).manifest.id
+            #expect(store.backend.containsRelease(id))
+            let freed = try store.withWriteLock {
+                try store.backend.removeRelease(id)
+                return try store.backend.collectUnreferencedContent()
+            }
+            #expect(!store.backend.containsRelease(id))
+            #expect(try store.backend.releaseIDs().isEmpty)
+            #expect(freed.files >= 1 && freed.bytes >= 16)
+        }
+    }
+
+    @Test(arguments: names) func noStoreIsRefusedWithItsLocation(_ name: String) throws {
+        try withBackend(name) { store, _ in
+            let error = #expect(throws: StrataError.self) { try store.backend.requireExisting() }
+            #expect(error?.message.contains(store.location) == true)
+        }
+    }
+}
