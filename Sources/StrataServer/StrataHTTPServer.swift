@@ -48,6 +48,26 @@ public final class StrataHTTPServer: Sendable {
     /// Binds and starts serving; returns the port (useful with port 0).
     @discardableResult
     public func start() throws -> Int {
+        let bound: Result<Int, Error> = Result { try bind() }  // its bootstrap is released on return
+        switch bound {
+        case .success(let port):
+            return port
+        case .failure(let error):
+            // Nothing may still hold the quiescing helper when the event loops stop: its deinit
+            // schedules work on one, and NIO complains on stderr about a loop that has shut down.
+            quiescing.withLock { $0 = nil }
+            try? group.syncShutdownGracefully()
+            throw ServerError("cannot listen on \(configuration.host):\(configuration.port): \(Self.reason(error))")
+        }
+    }
+
+    /// `Address already in use`, not NIO's description of the failed call.
+    private static func reason(_ error: Error) -> String {
+        guard let failure = error as? IOError else { return "\(error)" }
+        return String(cString: strerror(failure.errnoCode))
+    }
+
+    private func bind() throws -> Int {
         let registry = ReleaseRegistry(store: store, layout: layout)
         let depth = configuration.fallbackHistoryEntries
         let fallback = try ChannelWatch(store: store, channel: configuration.channel, historyDepth: depth)
@@ -100,13 +120,8 @@ public final class StrataHTTPServer: Sendable {
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
             .childChannelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator())
 
-        do {
-            let channel = try bootstrap.bind(host: configuration.host, port: configuration.port).wait()
-            return channel.localAddress?.port ?? configuration.port
-        } catch {
-            try? group.syncShutdownGracefully()
-            throw ServerError("cannot listen on \(configuration.host):\(configuration.port): \(error)")
-        }
+        let channel = try bootstrap.bind(host: configuration.host, port: configuration.port).wait()
+        return channel.localAddress?.port ?? configuration.port
     }
 
     /// Stops accepting, finishes in-flight responses (at most the grace period), closes the rest.
