@@ -34,7 +34,7 @@ final class ChannelWatch: Sendable {
     func config() -> ConfigVersion {
         let stamp = configPointer.stamp()
         if let cached = cachedConfig.withLock({ $0.stamp == stamp ? $0.value : nil }) { return cached }
-        let version = stamp == nil ? .empty : ((try? configPointer.read()).flatMap { $0 }.flatMap { try? configs.version($0) }) ?? .empty
+        let version = stamp == nil ? .empty : ((try? configs.current(name)) ?? nil) ?? .empty
         cachedConfig.withLock { $0 = Cached(stamp: stamp, value: version) }
         return version
     }

@@ -10,10 +10,6 @@ public struct Pins: Sendable {
         try store.backend.pinnedReleases()
     }
 
-    public func isPinned(_ id: String) throws -> Bool {
-        try pinned().contains(id)
-    }
-
     /// Returns false when it was pinned already.
     @discardableResult
     public func pin(_ id: String) throws -> Bool {

@@ -18,7 +18,7 @@ public struct ReleaseCatalog: Sendable {
     }
 
     public func manifest(_ id: String) throws -> Manifest {
-        guard contains(id), let bytes = try store.backend.manifestBytes(of: id) else {
+        guard let bytes = try store.backend.manifestBytes(of: id) else {
             throw StrataError(.notFound, "release \(id) not found; run 'strata releases'")
         }
         return try Manifest.decode(bytes, path: manifestName(id))

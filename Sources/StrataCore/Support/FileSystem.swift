@@ -174,7 +174,7 @@ public enum FileSystem {
     }
 
     /// `.name.tmp-<pid>` beside `path`: hidden, and named by its writer.
-    public static func temporarySibling(of path: FilePath) -> FilePath {
+    private static func temporarySibling(of path: FilePath) -> FilePath {
         folder(of: path).appending(".\(path.lastComponent?.string ?? "file").tmp-\(getpid())")
     }
 
