@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$(realpath "${1:-.build/release/strata}")
 case "${BENCH:-default}" in
-    default) FILES=5000 MIB=150 ROUNDS=3 FLIPS=10 DURATION=5 SERVE_ROUNDS=2 FLIP_COUNT=120 ;;
+    default) FILES=5000 MIB=150 ROUNDS=3 FLIPS=10 DURATION=5 SERVE_ROUNDS=2 FLIP_COUNT=1000 ;;
     quick)   FILES=500  MIB=15  ROUNDS=1 FLIPS=5  DURATION=2 SERVE_ROUNDS=1 FLIP_COUNT=100 ;;
     *) echo "bench: BENCH must be 'default' or 'quick', not '$BENCH'" >&2; exit 2 ;;
 esac

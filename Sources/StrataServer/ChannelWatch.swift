@@ -1,22 +1,22 @@
 import StrataCore
-import Synchronization
 
-/// Follows one channel's pointers (release and config) and history on behalf of every request.
+/// Follows one channel's pointers (release and config) and history for the connections of one
+/// event loop. Each loop has its own, so nothing here is locked or shared between threads.
 ///
 /// The pointer is checked on every request by its stamp (one `stat`): `activate` replaces the
 /// pointer whole, so a different stamp means a flip, and only then is the pointer read again. A
 /// request that starts after `activate` returned therefore sees the new release.
-final class ChannelWatch: Sendable {
+final class ChannelWatch {
     let name: String
     private let historyDepth: Int
     private let release: Pointer
     private let configPointer: Pointer
     private let configs: ChannelConfigs
-    private let pointer = Mutex<Cached<String?>>(Cached(stamp: nil, value: nil))
-    private let history = Mutex<Cached<[HistoryEntry]>>(Cached(stamp: nil, value: []))
-    private let cachedConfig = Mutex<Cached<ConfigVersion>>(Cached(stamp: nil, value: .empty))
+    private var pointer = Cached<String?>(stamp: nil, value: nil)
+    private var history = Cached<[HistoryEntry]>(stamp: nil, value: [])
+    private var cachedConfig = Cached<ConfigVersion>(stamp: nil, value: .empty)
 
-    struct Cached<Value: Sendable>: Sendable {
+    struct Cached<Value> {
         var stamp: PointerStamp?
         var value: Value
     }
@@ -33,18 +33,18 @@ final class ChannelWatch: Sendable {
     /// changes, like the release pointer.
     func config() -> ConfigVersion {
         let stamp = configPointer.stamp()
-        if let cached = cachedConfig.withLock({ $0.stamp == stamp ? $0.value : nil }) { return cached }
+        if cachedConfig.stamp == stamp { return cachedConfig.value }
         let version = stamp == nil ? .empty : ((try? configs.current(name)) ?? nil) ?? .empty
-        cachedConfig.withLock { $0 = Cached(stamp: stamp, value: version) }
+        cachedConfig = Cached(stamp: stamp, value: version)
         return version
     }
 
     /// The release id the pointer names, or nil when there is no pointer (or it is unreadable).
     func currentRelease() -> String? {
         let stamp = release.stamp()
-        if let cached = pointer.withLock({ $0.stamp == stamp && stamp != nil ? $0 : nil }) { return cached.value }
+        if stamp != nil && pointer.stamp == stamp { return pointer.value }
         let read = (try? release.stampedRead()) ?? nil
-        pointer.withLock { $0 = Cached(stamp: read?.stamp, value: read?.value) }
+        pointer = Cached(stamp: read?.stamp, value: read?.value)
         return read?.value
     }
 
@@ -67,9 +67,9 @@ final class ChannelWatch: Sendable {
 
     private func recentHistory() -> [HistoryEntry] {
         let stamp = release.historyStamp()
-        if let cached = history.withLock({ $0.stamp == stamp ? $0.value : nil }) { return cached }
+        if history.stamp == stamp { return history.value }
         let entries = Array(((try? release.history()) ?? []).suffix(historyDepth))
-        history.withLock { $0 = Cached(stamp: stamp, value: entries) }
+        history = Cached(stamp: stamp, value: entries)
         return entries
     }
 }

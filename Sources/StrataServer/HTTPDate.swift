@@ -3,20 +3,25 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
+import NIOCore
 
-/// The `Date` header value (IMF-fixdate), formatted at most once per second.
-enum HTTPDate {
-    private static let cache = Mutex<(second: Int, text: String)>((-1, ""))
+/// The `Date: …\r\n` line of one event loop's responses (IMF-fixdate), formatted again only when
+/// the second changes. Each loop has its own: reading the clock costs nothing, a lock would.
+final class DateLine {
+    private var second = -1
+    private var line: [UInt8] = []
 
-    static func now() -> String {
-        let second = time(nil)
-        if let text = cache.withLock({ $0.second == second ? $0.text : nil }) { return text }
-        let text = format(second)
-        cache.withLock { $0 = (second, text) }
-        return text
+    func write(into out: inout ByteBuffer) {
+        let now = time(nil)
+        if now != second {
+            second = now
+            line = Array("Date: \(HTTPDate.format(now))\r\n".utf8)
+        }
+        out.writeBytes(line)
     }
+}
 
+enum HTTPDate {
     static func format(_ seconds: Int) -> String {
         var value = time_t(seconds)
         var parts = tm()

@@ -1,29 +1,27 @@
-/// The parts of RFC 9110 the server needs, as pure functions over header values.
+/// The parts of RFC 9110 the server needs, as pure functions over header values. They scan the
+/// values' bytes in place: no arrays of parts, no lower-cased copies.
 enum HTTPSemantics {
     // MARK: - Entity tags (RFC 9110 §8.8.3, §13.1.2)
 
     /// `If-None-Match`: true when any listed tag matches `etag` by weak comparison, or the list is `*`.
-    static func noneMatchHits(_ values: [String], etag: String) -> Bool {
-        let opaque = weakOpaque(etag)
-        for value in values {
-            for candidate in value.split(separator: ",") {
-                let tag = candidate.trimmingSpaces()
-                if tag == "*" || weakOpaque(tag) == opaque { return true }
-            }
+    static func noneMatchHits<Tag: Collection<UInt8>>(_ value: String, etag: Tag) -> Bool {
+        let opaque = weakOpaque(etag[...])
+        var hit = false
+        forEachItem(value.utf8) { candidate in
+            if candidate.elementsEqual([UInt8(ascii: "*")]) || weakOpaque(candidate).elementsEqual(opaque) { hit = true }
         }
-        return false
+        return hit
     }
 
     /// `If-Range`: only a strong tag that equals `etag` exactly keeps the range (dates never do:
     /// responses carry no Last-Modified).
-    static func ifRangeHolds(_ value: String, etag: String) -> Bool {
-        let tag = value.trimmingSpaces()
-        return !tag.hasPrefix("W/") && tag == etag
+    static func ifRangeHolds<Tag: Collection<UInt8>>(_ value: String, etag: Tag) -> Bool {
+        let tag = trimmed(value.utf8[...])
+        return !tag.starts(with: "W/".utf8) && tag.elementsEqual(etag)
     }
 
-    private static func weakOpaque<S: StringProtocol>(_ tag: S) -> Substring {
-        let text = Substring(tag)
-        return text.hasPrefix("W/") ? text.dropFirst(2) : text
+    private static func weakOpaque<Bytes: Collection<UInt8>>(_ tag: Bytes) -> Bytes.SubSequence {
+        tag.starts(with: "W/".utf8) ? tag.dropFirst(2) : tag[...]
     }
 
     // MARK: - Range (RFC 9110 §14)
@@ -41,14 +39,12 @@ enum HTTPSemantics {
     /// `bytes` ranges are honoured; several ranges, other units and bad syntax get the whole file,
     /// as RFC 9110 allows. Numbers of any size are handled without overflow.
     static func range(_ value: String, length: Int64) -> RangeAnswer {
-        let trimmed = value.trimmingSpaces()
-        guard trimmed.lowercased().hasPrefix("bytes=") else { return .whole }
-        let specs = trimmed.dropFirst(6).split(separator: ",", omittingEmptySubsequences: false)
-        guard specs.count == 1 else { return .whole }
-        let spec = specs[0].trimmingSpaces()
-        guard let dash = spec.firstIndex(of: "-") else { return .whole }
-        let startText = spec[..<dash]
-        let endText = spec[spec.index(after: dash)...]
+        let text = trimmed(value.utf8[...])
+        guard text.count >= 6, equalIgnoringCase(text.prefix(6), "bytes=".utf8) else { return .whole }
+        let spec = trimmed(text.dropFirst(6))
+        guard !spec.contains(UInt8(ascii: ",")), let dash = spec.firstIndex(of: UInt8(ascii: "-")) else { return .whole }
+        let startText = trimmed(spec[..<dash])
+        let endText = trimmed(spec[spec.index(after: dash)...])
 
         if startText.isEmpty {  // suffix: the last N bytes
             guard let suffix = decimal(endText) else { return .whole }
@@ -67,10 +63,10 @@ enum HTTPSemantics {
     }
 
     /// Digits only; values past Int64.max saturate (a huge range end simply means "to the end").
-    private static func decimal<S: StringProtocol>(_ text: S) -> Int64? {
+    private static func decimal<Bytes: Collection<UInt8>>(_ text: Bytes) -> Int64? {
         guard !text.isEmpty else { return nil }
         var value: Int64 = 0
-        for byte in text.utf8 {
+        for byte in text {
             guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
             let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
             let (sum, overflow2) = times.addingReportingOverflow(Int64(byte - UInt8(ascii: "0")))
@@ -81,39 +77,79 @@ enum HTTPSemantics {
 
     // MARK: - Content negotiation (RFC 9110 §12.5.3)
 
-    /// True when `Accept-Encoding` accepts gzip: listed with q > 0, or covered by `*` with q > 0
-    /// and not listed with q=0.
-    static func acceptsGzip(_ values: [String]) -> Bool {
-        var gzip: Double?
-        var star: Double?
-        for value in values {
-            for item in value.split(separator: ",") {
-                let parts = item.split(separator: ";")
-                guard let name = parts.first?.trimmingSpaces().lowercased(), !name.isEmpty else { continue }
-                var quality = 1.0
-                for parameter in parts.dropFirst() {
-                    let pair = parameter.trimmingSpaces()
-                    if pair.lowercased().hasPrefix("q=") { quality = Double(pair.dropFirst(2)) ?? 0 }
+    /// What the `Accept-Encoding` lines of a request said about gzip so far.
+    struct GzipAcceptance {
+        private var gzip: Bool?
+        private var star: Bool?
+
+        /// Listed with q > 0, or covered by `*` with q > 0 and not listed with q=0.
+        var accepted: Bool { gzip ?? star ?? false }
+
+        mutating func read(_ value: String) {
+            HTTPSemantics.forEachItem(value.utf8) { item in
+                let nameEnd = item.firstIndex(of: UInt8(ascii: ";")) ?? item.endIndex
+                let name = HTTPSemantics.trimmed(item[..<nameEnd])
+                guard !name.isEmpty else { return }
+                var positive = true
+                var rest = item[nameEnd...]
+                while !rest.isEmpty {
+                    rest = rest.dropFirst()  // the ';'
+                    let end = rest.firstIndex(of: UInt8(ascii: ";")) ?? rest.endIndex
+                    let pair = HTTPSemantics.trimmed(rest[..<end])
+                    if pair.count >= 2, HTTPSemantics.equalIgnoringCase(pair.prefix(2), "q=".utf8) {
+                        positive = HTTPSemantics.isPositiveQuality(pair.dropFirst(2))
+                    }
+                    rest = rest[end...]
                 }
-                if name == "gzip" || name == "x-gzip" { gzip = max(gzip ?? 0, quality) }
-                if name == "*" { star = quality }
+                if HTTPSemantics.equalIgnoringCase(name, "gzip".utf8) || HTTPSemantics.equalIgnoringCase(name, "x-gzip".utf8) {
+                    gzip = (gzip ?? false) || positive
+                } else if name.elementsEqual("*".utf8) {
+                    star = positive
+                }
             }
         }
-        if let gzip { return gzip > 0 }
-        return (star ?? 0) > 0
+    }
+
+    /// A qvalue (`0`, `0.5`, `1.000`) above zero; anything unreadable counts as zero.
+    private static func isPositiveQuality<Bytes: Collection<UInt8>>(_ value: Bytes) -> Bool {
+        guard !value.isEmpty, value.allSatisfy({ ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: ".") }) else {
+            return false
+        }
+        return value.contains { $0 >= UInt8(ascii: "1") && $0 <= UInt8(ascii: "9") }
     }
 
     /// True when `Accept` asks for HTML explicitly (browsers navigating do; scripts fetching assets don't).
-    static func acceptsHTML(_ values: [String]) -> Bool {
-        values.contains { $0.lowercased().contains("text/html") }
+    static func acceptsHTML(_ value: String?) -> Bool {
+        guard let value else { return false }
+        let bytes = Array(value.utf8)
+        let wanted = Array("text/html".utf8)
+        guard bytes.count >= wanted.count else { return false }
+        return (0...(bytes.count - wanted.count)).contains { start in equalIgnoringCase(bytes[start..<(start + wanted.count)], wanted) }
     }
-}
 
-extension StringProtocol {
-    func trimmingSpaces() -> Substring {
-        var text = Substring(self)
-        while let first = text.first, first == " " || first == "\t" { text.removeFirst() }
-        while let last = text.last, last == " " || last == "\t" { text.removeLast() }
+    // MARK: - Bytes
+
+    /// Calls `body` with each non-empty, trimmed item of a comma-separated list.
+    static func forEachItem(_ list: String.UTF8View, _ body: (Substring.UTF8View) -> Void) {
+        var rest = list[...]
+        while !rest.isEmpty {
+            let comma = rest.firstIndex(of: UInt8(ascii: ",")) ?? rest.endIndex
+            let item = trimmed(rest[..<comma])
+            if !item.isEmpty { body(item) }
+            rest = comma == rest.endIndex ? rest[comma...] : rest[rest.index(after: comma)...]
+        }
+    }
+
+    static func trimmed<Bytes: BidirectionalCollection<UInt8>>(_ bytes: Bytes) -> Bytes.SubSequence {
+        var text = bytes[...]
+        while let first = text.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { text = text.dropFirst() }
+        while let last = text.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { text = text.dropLast() }
         return text
+    }
+
+    /// ASCII case-insensitive equality (header names, tokens).
+    static func equalIgnoringCase<A: Collection<UInt8>, B: Collection<UInt8>>(_ lhs: A, _ rhs: B) -> Bool {
+        guard lhs.count == rhs.count else { return false }
+        return zip(lhs, rhs).allSatisfy { $0 | 0x20 == $1 | 0x20 && (($0 | 0x20) >= UInt8(ascii: "a") && ($0 | 0x20) <= UInt8(ascii: "z") || $0 == $1) }
     }
 }

@@ -1,29 +1,156 @@
+import NIOCore
+import NIOPosix
 import StrataCore
 import Synchronization
 
-/// Release indexes by id, each loaded the first time a request needs it. Releases never change, so
-/// an index is valid for as long as the release exists; one pruned while the server runs is
-/// forgotten the first time a file of it cannot be opened.
+/// Release indexes by id, shared by the event loops and touched only when a loop meets a release
+/// it has not seen (each loop keeps its own `LoopReleases` in front of this).
+///
+/// Indexes load on a thread pool, never on an event loop: decoding a large manifest would stall
+/// every connection of that loop. Releases never change, so an index stays valid for as long as the
+/// release exists; one that disappears (pruned) is forgotten, and `generation` moves so that the
+/// loops drop their copies and the descriptors they hold open on its files.
 final class ReleaseRegistry: Sendable {
     private let catalog: ReleaseCatalog
     private let layout: StoreLayout
-    private let indexes = Mutex<[String: ReleaseIndex]>([:])
+    private let pool: NIOThreadPool
+    private let state = Mutex(State())
+    private let forgotten = Atomic<Int>(0)
+    private let serials = Atomic<UInt64>(0)
+    /// How long "no such release" is believed: a release published later becomes servable after this.
+    static let absenceMemory = TimeAmount.seconds(1)
 
-    init(store: Store, layout: StoreLayout) {
-        catalog = ReleaseCatalog(store)
-        self.layout = layout
+    private struct State {
+        var known: [String: Known] = [:]
+        var waiting: [String: [EventLoopPromise<Void>]] = [:]
     }
 
-    /// The index of release `id`, or nil when the store has no such (readable) release.
-    func index(_ id: String) -> ReleaseIndex? {
-        if let known = indexes.withLock({ $0[id] }) { return known }
-        guard Fingerprint.isReleaseID(id), let manifest = try? catalog.manifest(id), manifest.id == id else { return nil }
-        let index = ReleaseIndex(manifest: manifest, folder: layout.release(id))
-        indexes.withLock { $0[id] = index }
+    enum Known {
+        case loaded(ReleaseIndex)
+        case absent(since: NIODeadline)
+    }
+
+    init(store: Store, layout: StoreLayout, pool: NIOThreadPool) {
+        catalog = ReleaseCatalog(store)
+        self.layout = layout
+        self.pool = pool
+    }
+
+    /// Moves each time a release is forgotten.
+    var generation: Int { forgotten.load(ordering: .relaxed) }
+
+    /// What is known about `id` without reading the store: nil means "load it first".
+    func known(_ id: String) -> Known? {
+        state.withLock { state in
+            if case .absent(let since)? = state.known[id], since + Self.absenceMemory < .now() {
+                state.known[id] = nil
+            }
+            return state.known[id]
+        }
+    }
+
+    /// Loads `id` on the thread pool (once, however many loops ask); completes on `loop` when
+    /// `known(id)` has an answer.
+    func load(_ id: String, on loop: EventLoop) -> EventLoopFuture<Void> {
+        let promise = loop.makePromise(of: Void.self)
+        let first = state.withLock { state in
+            if state.known[id] != nil { return Optional<Bool>.none }
+            let first = state.waiting[id] == nil
+            state.waiting[id, default: []].append(promise)
+            return first
+        }
+        switch first {
+        case .none: promise.succeed()
+        case .some(true): pool.submit { _ in self.loadNow(id) }
+        case .some(false): break
+        }
+        return promise.futureResult
+    }
+
+    /// Loads `id` on the calling thread (at start, to be ready for the first request).
+    @discardableResult
+    func loadNow(_ id: String) -> ReleaseIndex? {
+        let index = readIndex(id)
+        let waiters = state.withLock { state in
+            state.known[id] = index.map(Known.loaded) ?? .absent(since: .now())
+            return state.waiting.removeValue(forKey: id) ?? []
+        }
+        waiters.forEach { $0.succeed() }
         return index
     }
 
+    private func readIndex(_ id: String) -> ReleaseIndex? {
+        guard Fingerprint.isReleaseID(id), let manifest = try? catalog.manifest(id), manifest.id == id else { return nil }
+        return ReleaseIndex(manifest: manifest, folder: layout.release(id), serial: serials.wrappingAdd(1, ordering: .relaxed).newValue)
+    }
+
+    /// Drops a release whose files are gone; every loop drops its copy on its next request.
     func forget(_ id: String) {
-        _ = indexes.withLock { $0.removeValue(forKey: id) }
+        let removed = state.withLock { $0.known.removeValue(forKey: id) != nil }
+        if removed { forgotten.wrappingAdd(1, ordering: .relaxed) }
+    }
+
+    /// Forgets loaded releases whose manifest is gone (pruned): their open descriptors would
+    /// otherwise keep serving them. Run now and then off the event loops.
+    func sweep() {
+        let loaded = state.withLock { state in
+            state.known.compactMap { id, known in if case .loaded = known { id } else { nil } }
+        }
+        for id in loaded where (try? layout.manifest(id).stat()) == nil {
+            forget(id)
+        }
+    }
+}
+
+/// One event loop's view of the registry: the releases its connections have used, found without
+/// a lock. Only that loop's thread touches it.
+final class LoopReleases {
+    private let registry: ReleaseRegistry
+    private var generation: Int
+    private var loaded: [ReleaseIndex] = []
+    /// Called when the registry forgot a release, so what this loop holds for it goes too.
+    var onForget: () -> Void = {}
+
+    enum Lookup {
+        case found(ReleaseIndex)
+        case absent
+        /// Not known yet: load it (`ReleaseRegistry.load`) and ask again.
+        case unknown
+    }
+
+    init(registry: ReleaseRegistry) {
+        self.registry = registry
+        generation = registry.generation
+    }
+
+    /// The release with this id (as a `String` or as request bytes). The last one found is checked
+    /// first: nearly every request of a channel asks for the same release.
+    func lookup<ID: Collection<UInt8>>(_ id: ID) -> Lookup {
+        let current = registry.generation
+        if current != generation {
+            generation = current
+            loaded.removeAll()
+            onForget()
+        }
+        if let index = loaded.first(where: { $0.id.utf8.elementsEqual(id) }) { return .found(index) }
+        let text = String(decoding: id, as: UTF8.self)
+        switch registry.known(text) {
+        case .loaded(let index)?:
+            loaded.insert(index, at: 0)
+            return .found(index)
+        case .absent?:
+            return .absent
+        case nil:
+            return .unknown
+        }
+    }
+
+    func lookup(_ id: String) -> Lookup {
+        if let first = loaded.first, first.id == id, registry.generation == generation { return .found(first) }
+        return lookup(id.utf8)
+    }
+
+    func forget(_ index: ReleaseIndex) {
+        registry.forget(index.id)
     }
 }

@@ -3,13 +3,21 @@
 /// Percent-escapes are decoded exactly once. Refused: anything but an origin-form target, bad
 /// escapes, NUL and other control characters, `.` and `..` segments (literal or encoded), backslashes
 /// (literal or encoded), encoded slashes, invalid UTF-8. What remains can only name a manifest entry.
-struct RequestTarget: Equatable {
-    /// Decoded, non-empty segments.
-    let segments: [String]
+///
+/// The usual path (no escapes, no empty segments) is a view of the request's own bytes: nothing
+/// is allocated to parse it.
+struct RequestTarget {
+    /// The segments joined by single slashes, without leading or trailing slash ("" for `/`).
+    enum Path {
+        case raw(Substring.UTF8View)
+        case decoded(ArraySlice<UInt8>)
+    }
+
+    let path: Path
     /// The path ended with `/` (or was `/`): a folder, whose `index.html` is meant.
     let isFolder: Bool
-    /// The raw query, without `?`, kept for redirects.
-    let query: Substring?
+    /// A segment starts with `.` (other than a leading `.well-known`): never served.
+    let isHidden: Bool
 
     struct Refusal: Error, Equatable {
         let reason: String
@@ -17,49 +25,89 @@ struct RequestTarget: Equatable {
     }
 
     static func parse(_ uri: String) throws(Refusal) -> RequestTarget {
-        var raw = Substring(uri)
-        if let hash = raw.firstIndex(of: "#") { raw = raw[..<hash] }
-        var query: Substring?
-        if let mark = raw.firstIndex(of: "?") {
-            query = raw[raw.index(after: mark)...]
-            raw = raw[..<mark]
-        }
-        guard raw.first == "/" else { throw Refusal("the request target must be a path starting with /") }
+        let bytes = uri.utf8
+        var end = bytes.endIndex
+        if let mark = bytes.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) { end = mark }
+        guard bytes.first == UInt8(ascii: "/") else { throw Refusal("the request target must be a path starting with /") }
+        let raw = bytes[bytes.index(after: bytes.startIndex)..<end]
+        let isFolder = bytes[bytes.index(before: end)] == UInt8(ascii: "/")
 
-        let pieces = raw.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
-        var segments: [String] = []
-        segments.reserveCapacity(pieces.count)
-        for piece in pieces {
-            segments.append(try decode(piece))
+        var needsDecoding = false
+        var previous = UInt8(ascii: "/")
+        for byte in raw {
+            if byte == UInt8(ascii: "%") || (byte == UInt8(ascii: "/") && previous == UInt8(ascii: "/")) { needsDecoding = true }
+            previous = byte
         }
-        return RequestTarget(segments: segments, isFolder: raw.hasSuffix("/"), query: query)
+        if !needsDecoding {
+            var trimmed = raw
+            if trimmed.last == UInt8(ascii: "/") { trimmed = trimmed.dropLast() }
+            return RequestTarget(path: .raw(trimmed), isFolder: isFolder, isHidden: try check(trimmed))
+        }
+        let decoded = try decode(raw)
+        return RequestTarget(path: .decoded(decoded[...]), isFolder: isFolder, isHidden: try check(decoded))
     }
 
-    private static func decode(_ piece: Substring.UTF8View.SubSequence) throws(Refusal) -> String {
+    /// Checks every segment of a slash-joined path; returns whether one is hidden.
+    private static func check<Bytes: Collection<UInt8>>(_ path: Bytes) throws(Refusal) -> Bool {
+        var isHidden = false
+        var segmentLength = 0
+        var dots = 0
+        var segmentNumber = 0
+        var segmentStart = path.startIndex
+        func endSegment(at end: Bytes.Index) throws(Refusal) {
+            if segmentLength > 0 && dots == segmentLength && dots <= 2 { throw Refusal("'.' or '..' segment in the path") }
+            if segmentLength > 0, path[segmentStart] == UInt8(ascii: ".") {
+                let isWellKnown = segmentNumber == 0 && path[segmentStart..<end].elementsEqual(".well-known".utf8)
+                if !isWellKnown { isHidden = true }
+            }
+            segmentNumber += 1
+            segmentLength = 0
+            dots = 0
+        }
+        var index = path.startIndex
+        while index != path.endIndex {
+            let byte = path[index]
+            if byte == UInt8(ascii: "/") {
+                try endSegment(at: index)
+                segmentStart = path.index(after: index)
+            } else {
+                if byte < 0x20 || byte == 0x7F { throw Refusal("control character in the path") }
+                if byte == UInt8(ascii: "\\") { throw Refusal("backslash in the path") }
+                if byte == UInt8(ascii: ".") { dots += 1 }
+                segmentLength += 1
+            }
+            index = path.index(after: index)
+        }
+        try endSegment(at: path.endIndex)
+        return isHidden
+    }
+
+    /// Decodes escapes and drops empty segments: `a//b%20c/` → `a/b c`.
+    private static func decode(_ raw: Substring.UTF8View) throws(Refusal) -> [UInt8] {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(piece.count)
-        var index = piece.startIndex
-        while index < piece.endIndex {
-            var byte = piece[index]
+        bytes.reserveCapacity(raw.count)
+        var index = raw.startIndex
+        while index < raw.endIndex {
+            var byte = raw[index]
             if byte == UInt8(ascii: "%") {
-                let first = piece.index(after: index)
-                guard first < piece.endIndex, piece.index(after: first) < piece.endIndex,
-                      let high = hexValue(piece[first]), let low = hexValue(piece[piece.index(after: first)]) else {
+                let first = raw.index(after: index)
+                guard first < raw.endIndex, raw.index(after: first) < raw.endIndex,
+                      let high = hexValue(raw[first]), let low = hexValue(raw[raw.index(after: first)]) else {
                     throw Refusal("bad percent-escape in the path")
                 }
                 byte = high << 4 | low
                 if byte == UInt8(ascii: "/") { throw Refusal("encoded slash in the path") }
-                index = piece.index(index, offsetBy: 3)
+                if byte == 0 { throw Refusal("control character in the path") }
+                index = raw.index(index, offsetBy: 3)
             } else {
-                index = piece.index(after: index)
+                index = raw.index(after: index)
+                if byte == UInt8(ascii: "/") && (bytes.isEmpty || bytes.last == UInt8(ascii: "/")) { continue }
             }
-            if byte < 0x20 || byte == 0x7F { throw Refusal("control character in the path") }
-            if byte == UInt8(ascii: "\\") { throw Refusal("backslash in the path") }
             bytes.append(byte)
         }
-        if bytes == [0x2E] || bytes == [0x2E, 0x2E] { throw Refusal("'.' or '..' segment in the path") }
-        guard let text = String(validating: bytes, as: UTF8.self) else { throw Refusal("the path is not valid UTF-8") }
-        return text
+        if bytes.last == UInt8(ascii: "/") { bytes.removeLast() }
+        guard String(validating: bytes, as: UTF8.self) != nil else { throw Refusal("the path is not valid UTF-8") }
+        return bytes
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {

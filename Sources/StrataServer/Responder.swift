@@ -2,261 +2,218 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import StrataCore
-import SystemPackage
 
-/// What to send back: status, headers, and where the body comes from.
-struct Reply {
-    enum Body {
-        case none
-        case bytes(ByteBuffer)
-        /// `length` bytes of the file at `path` from `offset`. `digest` names the content for the
-        /// in-memory cache (any file with that digest has the same bytes).
-        case file(folder: FilePath, path: String, offset: Int64, length: Int64, digest: String, size: Int64, release: String)
+/// Decides every response from the request head alone, for the connections of one event loop.
+/// No I/O beyond what lookups need (one `stat` of the pointer); bodies are the connection's job.
+/// A cached file answer allocates nothing: the path is looked up as the request's own bytes.
+final class Responder {
+    private let spa: Bool
+    private let releases: LoopReleases
+    private let channels: ChannelRouter
+
+    init(spa: Bool, releases: LoopReleases, channels: ChannelRouter) {
+        self.spa = spa
+        self.releases = releases
+        self.channels = channels
     }
 
-    var status: HTTPResponseStatus
-    var headers: HTTPHeaders
-    var body: Body
-    /// The release that answered, for the access log.
-    var release: String?
-}
-
-/// Decides every response from the request head alone. No I/O beyond what lookups need (one `stat`
-/// of the pointer, manifests loaded once per release); bodies are read by the connection handler.
-struct Responder: Sendable {
-    let configuration: ServerConfiguration
-    let registry: ReleaseRegistry
-    let channels: ChannelRouter
-
-    static let immutable = "public, max-age=31536000, immutable"
-    static let revalidate = "no-cache"
-
-    func reply(to head: HTTPRequestHead) -> Reply {
+    func respond(to head: HTTPRequestHead) -> Response {
         guard head.method == .GET || head.method == .HEAD else {
-            var reply = text(.methodNotAllowed, "method not allowed\n")
-            reply.headers.add(name: "Allow", value: "GET, HEAD")
-            return reply
+            var reply = GeneratedResponse.text(.methodNotAllowed, "method not allowed\n")
+            reply.headers.append(("Allow", "GET, HEAD"))
+            return .generated(reply)
         }
         let target: RequestTarget
         do {
             target = try RequestTarget.parse(head.uri)
         } catch {
-            return text(.badRequest, "bad request: \(error.reason)\n")
+            return .generated(.text(.badRequest, "bad request: \(error.reason)\n"))
         }
+        let headers = RequestHeaders(head.headers)
+        let channel = channels.watch(forHost: headers.host)
+        switch target.path {
+        case .raw(let path): return route(path, target, headers, channel: channel, uri: head.uri)
+        case .decoded(let path): return route(path, target, headers, channel: channel, uri: head.uri)
+        }
+    }
 
-        let channel = channels.watch(forHost: head.headers.first(name: "Host"))
-        switch target.segments.first {
-        case "_strata":
-            return strataEndpoint(target, channel: channel, head: head)
-        case "_v":
-            guard target.segments.count >= 2, Fingerprint.isReleaseID(target.segments[1]),
-                  let index = registry.index(target.segments[1]) else {
-                return text(.notFound, "no such release\n")
-            }
-            let rest = RequestTarget(segments: Array(target.segments.dropFirst(2)), isFolder: target.isFolder, query: target.query)
-            return serve(rest, from: index, versioned: true, channel: channel, head: head)
-        default:
-            guard let id = channel.currentRelease() else {
-                return unavailable("channel '\(channel.name)' has no release yet; run `strata activate` to make one live")
-            }
-            guard let index = registry.index(id) else {
-                return unavailable("channel '\(channel.name)' points at release \(id), which is not in the store")
-            }
-            return serve(target, from: index, versioned: false, channel: channel, head: head)
+    private func route<Path: BidirectionalCollection<UInt8>>(_ path: Path, _ target: RequestTarget, _ headers: RequestHeaders,
+                                                             channel: ChannelWatch, uri: String) -> Response where Path.SubSequence == Path {
+        let slash = path.firstIndex(of: UInt8(ascii: "/")) ?? path.endIndex
+        let first = path[..<slash]
+        let rest = slash == path.endIndex ? path[slash...] : path[path.index(after: slash)...]
+        if first.elementsEqual("_strata".utf8) {
+            return strataEndpoint(rest, channel: channel, headers: headers)
         }
+        if first.elementsEqual("_v".utf8) && !path.isEmpty {
+            let idEnd = rest.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex
+            let id = rest[..<idEnd]
+            guard id.count == Fingerprint.idLength, id.allSatisfy(Self.isLowercaseHex) else {
+                return .generated(.text(.notFound, "no such release\n"))
+            }
+            switch releases.lookup(id) {
+            case .found(let index):
+                let inside = idEnd == rest.endIndex ? rest[idEnd...] : rest[rest.index(after: idEnd)...]
+                let isFolder = target.isFolder || idEnd == rest.endIndex
+                return serve(inside, isFolder: isFolder, isHidden: target.isHidden, from: index, versioned: true,
+                             channel: channel, headers: headers, uri: uri)
+            case .absent: return .generated(.text(.notFound, "no such release\n"))
+            case .unknown: return .needsRelease(String(decoding: id, as: UTF8.self))
+            }
+        }
+        guard let id = channel.currentRelease() else {
+            return .generated(.unavailable("channel '\(channel.name)' has no release yet; run `strata activate` to make one live"))
+        }
+        switch releases.lookup(id) {
+        case .found(let index):
+            return serve(path, isFolder: target.isFolder, isHidden: target.isHidden, from: index, versioned: false,
+                         channel: channel, headers: headers, uri: uri)
+        case .absent: return .generated(.unavailable("channel '\(channel.name)' points at release \(id), which is not in the store"))
+        case .unknown: return .needsRelease(id)
+        }
+    }
+
+    private static func isLowercaseHex(_ byte: UInt8) -> Bool {
+        (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "f"))
     }
 
     // MARK: - Files
 
-    private func serve(_ target: RequestTarget, from index: ReleaseIndex, versioned: Bool, channel: ChannelWatch,
-                       head: HTTPRequestHead) -> Reply {
-        let isHidden = target.segments.enumerated().contains { position, segment in
-            segment.hasPrefix(".") && !(position == 0 && segment == ".well-known")
-        }
-        let joined = target.segments.joined(separator: "/")
-        let path = target.isFolder || joined.isEmpty ? (joined.isEmpty ? "index.html" : joined + "/index.html") : joined
-
+    private func serve<Path: BidirectionalCollection<UInt8>>(_ path: Path, isFolder: Bool, isHidden: Bool, from index: ReleaseIndex,
+                                                             versioned: Bool, channel: ChannelWatch, headers: RequestHeaders,
+                                                             uri: String) -> Response {
         if !isHidden {
-            if let file = index.files[path] {
-                return fileReply(file, in: index, status: .ok, immutable: versioned || file.isHashNamed, head: head)
+            let file = path.isEmpty ? index.indexPage : (isFolder ? index.paths.find(path, suffix: "/index.html".utf8) : index.paths.find(path))
+            if let file {
+                return fileResponse(file, in: index, notFound: false, immutable: versioned || index.files[file].isHashNamed, headers: headers)
             }
-            if !target.isFolder, !joined.isEmpty, index.files[joined + "/index.html"] != nil {
-                return redirectToFolder(head.uri)
+            if !isFolder, !path.isEmpty, index.paths.find(path, suffix: "/index.html".utf8) != nil {
+                return .generated(redirectToFolder(uri))
             }
-            if !versioned && HashedName.matches(path), let (file, older) = fromRecentRelease(path, current: index.id, channel: channel) {
-                return fileReply(file, in: older, status: .ok, immutable: true, head: head)
+            if !versioned && !isFolder && HashedName.matches(path) {
+                for id in channel.recentReleases() where id != index.id {
+                    switch releases.lookup(id) {
+                    case .found(let older):
+                        if let file = older.paths.find(path) {
+                            return fileResponse(file, in: older, notFound: false, immutable: true, headers: headers)
+                        }
+                    case .absent: continue
+                    case .unknown: return .needsRelease(id)
+                    }
+                }
             }
-            if configuration.spa, !Self.hasExtension(target.segments.last), HTTPSemantics.acceptsHTML(head.headers["Accept"]),
-               let page = index.files["index.html"] {
-                return fileReply(page, in: index, status: .ok, immutable: false, head: head)
+            if spa, !Self.hasExtension(path), HTTPSemantics.acceptsHTML(headers.accept), let page = index.indexPage {
+                return fileResponse(page, in: index, notFound: false, immutable: false, headers: headers)
             }
         }
-        if let page = index.files["404.html"] {
-            return fileReply(page, in: index, status: .notFound, immutable: false, head: head)
+        if let page = index.notFoundPage {
+            return fileResponse(page, in: index, notFound: true, immutable: false, headers: headers)
         }
-        var reply = text(.notFound, "not found\n")
-        reply.headers.add(name: "Strata-Release", value: index.id)
-        reply.release = index.id
-        return reply
+        return .notFound(index)
     }
 
-    /// A hash-named file the current release lacks, from a release this channel served recently:
-    /// a page loaded before a flip still gets its chunks.
-    private func fromRecentRelease(_ path: String, current: String, channel: ChannelWatch) -> (ServedFile, ReleaseIndex)? {
-        for id in channel.recentReleases() where id != current {
-            if let older = registry.index(id), let file = older.files[path] { return (file, older) }
-        }
-        return nil
-    }
-
-    private func fileReply(_ file: ServedFile, in index: ReleaseIndex, status: HTTPResponseStatus, immutable: Bool,
-                           head: HTTPRequestHead) -> Reply {
-        let request = head.headers
-        let rangeHeader = status == .ok ? request.first(name: "Range") : nil
+    private func fileResponse(_ number: Int, in index: ReleaseIndex, notFound: Bool, immutable: Bool, headers: RequestHeaders) -> Response {
+        let file = index.files[number]
+        let range = notFound ? nil : headers.range
         // Ranges are served from the identity bytes only.
-        let variant = rangeHeader == nil ? file.gzip.flatMap { HTTPSemantics.acceptsGzip(request["Accept-Encoding"]) ? $0 : nil } : nil
-        let etag = variant?.etag ?? file.etag
-
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(12)
-        headers.add(name: "Date", value: HTTPDate.now())
-        headers.add(name: "Server", value: "strata")
-        headers.add(name: "Strata-Release", value: index.id)
-        headers.add(name: "ETag", value: etag)
-        headers.add(name: "Cache-Control", value: immutable ? Self.immutable : Self.revalidate)
-        if file.gzip != nil { headers.add(name: "Vary", value: "Accept-Encoding") }
-
-        if status == .ok && HTTPSemantics.noneMatchHits(request["If-None-Match"], etag: etag) {
-            return Reply(status: .notModified, headers: headers, body: .none, release: index.id)
+        let gzip = range == nil && file.gzip != nil && headers.gzip.accepted
+        let representation = gzip ? file.gzip!.lines : file.identity
+        func response(_ status: FileResponse.Status) -> Response {
+            .file(FileResponse(index: index, file: number, status: status, gzip: gzip, immutable: immutable))
         }
-        headers.add(name: "Content-Type", value: file.contentType)
-        headers.add(name: "X-Content-Type-Options", value: "nosniff")
-
-        if let variant {
-            headers.add(name: "Content-Encoding", value: "gzip")
-            headers.add(name: "Content-Length", value: String(variant.size))
-            return Reply(status: status, headers: headers,
-                         body: .file(folder: index.folder, path: variant.location, offset: 0, length: variant.size, digest: variant.sha256,
-                                     size: variant.size, release: index.id),
-                         release: index.id)
+        if !notFound && headers.noneMatchHits(index.entityTag(representation)) {
+            return response(.notModified)
         }
-        if status == .ok { headers.add(name: "Accept-Ranges", value: "bytes") }
-        var answer = HTTPSemantics.RangeAnswer.whole
-        if let rangeHeader {
-            let ifRange = request.first(name: "If-Range")
-            if ifRange == nil || HTTPSemantics.ifRangeHolds(ifRange!, etag: file.etag) {
-                answer = HTTPSemantics.range(rangeHeader, length: file.size)
-            }
+        guard let range else { return response(notFound ? .notFound : .ok) }
+        if let ifRange = headers.ifRange, !HTTPSemantics.ifRangeHolds(ifRange, etag: index.entityTag(file.identity)) {
+            return response(.ok)
         }
-        switch answer {
-        case .whole:
-            headers.add(name: "Content-Length", value: String(file.size))
-            return Reply(status: status, headers: headers,
-                         body: .file(folder: index.folder, path: file.path, offset: 0, length: file.size, digest: file.sha256, size: file.size, release: index.id),
-                         release: index.id)
-        case .partial(let first, let last):
-            headers.add(name: "Content-Range", value: "bytes \(first)-\(last)/\(file.size)")
-            headers.add(name: "Content-Length", value: String(last - first + 1))
-            return Reply(status: .partialContent, headers: headers,
-                         body: .file(folder: index.folder, path: file.path, offset: first, length: last - first + 1, digest: file.sha256,
-                                     size: file.size, release: index.id),
-                         release: index.id)
-        case .unsatisfiable:
-            headers.replaceOrAdd(name: "Content-Type", value: "text/plain; charset=utf-8")
-            headers.add(name: "Content-Range", value: "bytes */\(file.size)")
-            headers.add(name: "Content-Length", value: "0")
-            return Reply(status: .rangeNotSatisfiable, headers: headers, body: .none, release: index.id)
+        switch HTTPSemantics.range(range, length: file.size) {
+        case .whole: return response(.ok)
+        case .partial(let first, let last): return response(.partial(first: first, last: last))
+        case .unsatisfiable: return response(.unsatisfiable)
         }
     }
 
-    private func redirectToFolder(_ uri: String) -> Reply {
+    private func redirectToFolder(_ uri: String) -> GeneratedResponse {
         var path = Substring(uri)
         var query = Substring("")
         if let mark = path.firstIndex(where: { $0 == "?" || $0 == "#" }) {
             query = path[mark...].hasPrefix("?") ? path[mark...].prefix { $0 != "#" } : ""
             path = path[..<mark]
         }
-        var reply = text(.movedPermanently, "moved to \(path)/\n")
-        reply.headers.add(name: "Location", value: path + "/" + query)
+        var reply = GeneratedResponse.text(.movedPermanently, "moved to \(path)/\n")
+        reply.headers.append(("Location", path + "/" + query))
         return reply
     }
 
-    private static func hasExtension(_ segment: String?) -> Bool {
-        guard let segment, let dot = segment.lastIndex(of: ".") else { return false }
-        return dot != segment.startIndex
+    private static func hasExtension<Path: BidirectionalCollection<UInt8>>(_ path: Path) -> Bool {
+        let nameStart = path.lastIndex(of: UInt8(ascii: "/")).map { path.index(after: $0) } ?? path.startIndex
+        let name = path[nameStart...]
+        guard let dot = name.lastIndex(of: UInt8(ascii: ".")) else { return false }
+        return dot != name.startIndex
     }
 
     // MARK: - /_strata/
 
-    private func strataEndpoint(_ target: RequestTarget, channel: ChannelWatch, head: HTTPRequestHead) -> Reply {
-        guard target.segments.count == 2 else { return text(.notFound, "not found\n") }
-        switch target.segments[1] {
+    private func strataEndpoint<Path: Collection<UInt8>>(_ rest: Path, channel: ChannelWatch, headers: RequestHeaders) -> Response {
+        let name = String(decoding: rest, as: UTF8.self)
+        switch name {
         case "config.json", "config.js":
-            return configReply(channel.config(), script: target.segments[1] == "config.js", head: head)
+            return .generated(configReply(channel.config(), script: name == "config.js", headers: headers))
         case "health":
-            guard let id = channel.currentRelease(), registry.index(id) != nil else {
-                return unavailable("channel '\(channel.name)' has no release in the store")
+            guard let id = channel.currentRelease() else {
+                return .generated(.unavailable("channel '\(channel.name)' has no release in the store"))
             }
-            return text(.ok, "ok \(id)\n")
+            switch releases.lookup(id) {
+            case .found: return .generated(.text(.ok, "ok \(id)\n"))
+            case .absent: return .generated(.unavailable("channel '\(channel.name)' has no release in the store"))
+            case .unknown: return .needsRelease(id)
+            }
         case "release":
-            guard let id = channel.currentRelease(), let index = registry.index(id) else {
-                return unavailable("channel '\(channel.name)' has no release in the store")
+            guard let id = channel.currentRelease() else {
+                return .generated(.unavailable("channel '\(channel.name)' has no release in the store"))
             }
-            struct Live: Encodable {
-                let channel: String
-                let id: String
-                let label: String?
-                let activated: String?
+            switch releases.lookup(id) {
+            case .found(let index): return .generated(liveRelease(index, channel: channel))
+            case .absent: return .generated(.unavailable("channel '\(channel.name)' has no release in the store"))
+            case .unknown: return .needsRelease(id)
             }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            let json = (try? encoder.encode(Live(channel: channel.name, id: id, label: index.release.label, activated: channel.activationTime(of: id)))) ?? Data()
-            var reply = text(.ok, String(decoding: json, as: UTF8.self) + "\n")
-            reply.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
-            reply.release = id
-            return reply
         default:
-            return text(.notFound, "not found\n")
+            return .generated(.text(.notFound, "not found\n"))
         }
     }
 
-    // MARK: - Small replies
+    private func liveRelease(_ index: ReleaseIndex, channel: ChannelWatch) -> GeneratedResponse {
+        struct Live: Encodable {
+            let channel: String
+            let id: String
+            let label: String?
+            let activated: String?
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let live = Live(channel: channel.name, id: index.id, label: index.release.label, activated: channel.activationTime(of: index.id))
+        let json = (try? encoder.encode(live)) ?? Data()
+        var reply = GeneratedResponse.text(.ok, String(decoding: json, as: UTF8.self) + "\n")
+        reply.headers[0] = ("Content-Type", "application/json")
+        reply.release = index.id
+        return reply
+    }
 
     /// The channel's runtime config, as JSON or as a script setting `window.STRATA_CONFIG`. Always
     /// revalidated: the ETag names the config version, so a `config set` shows on the next load.
-    private func configReply(_ config: ConfigVersion, script: Bool, head: HTTPRequestHead) -> Reply {
+    private func configReply(_ config: ConfigVersion, script: Bool, headers: RequestHeaders) -> GeneratedResponse {
         let etag = "\"config-\(config.id)\(script ? "-js" : "")\""
-        var headers = HTTPHeaders([
-            ("Date", HTTPDate.now()), ("Server", "strata"),
-            ("Content-Type", script ? "text/javascript; charset=utf-8" : "application/json"),
-            ("ETag", etag), ("Cache-Control", Self.revalidate), ("X-Content-Type-Options", "nosniff"),
-        ])
-        if HTTPSemantics.noneMatchHits(head.headers["If-None-Match"], etag: etag) {
-            return Reply(status: .notModified, headers: headers, body: .none, release: nil)
+        let fields = [("Content-Type", script ? "text/javascript; charset=utf-8" : "application/json"),
+                      ("ETag", etag), ("Cache-Control", "no-cache"), ("X-Content-Type-Options", "nosniff")]
+        if headers.noneMatchHits(etag.utf8) {
+            return GeneratedResponse(status: .notModified, headers: Array(fields.dropFirst()), body: ByteBuffer(), release: nil)
         }
         var buffer = ByteBuffer()
         if script { buffer.writeString("window.STRATA_CONFIG = ") }
         buffer.writeBytes(config.bytes)
         buffer.writeString(script ? ";\n" : "\n")
-        headers.add(name: "Content-Length", value: String(buffer.readableBytes))
-        return Reply(status: .ok, headers: headers, body: head.method == .HEAD ? .none : .bytes(buffer), release: nil)
-    }
-
-    private func unavailable(_ reason: String) -> Reply {
-        var reply = text(.serviceUnavailable, "service unavailable: \(reason)\n")
-        reply.headers.replaceOrAdd(name: "Cache-Control", value: "no-store")
-        reply.headers.add(name: "Retry-After", value: "5")
-        return reply
-    }
-
-    private func text(_ status: HTTPResponseStatus, _ body: String) -> Reply {
-        var buffer = ByteBuffer()
-        buffer.writeString(body)
-        let headers = HTTPHeaders([
-            ("Date", HTTPDate.now()), ("Server", "strata"), ("Content-Type", "text/plain; charset=utf-8"),
-            ("Content-Length", String(buffer.readableBytes)), ("Cache-Control", Self.revalidate),
-            ("X-Content-Type-Options", "nosniff"),
-        ])
-        return Reply(status: status, headers: headers, body: .bytes(buffer), release: nil)
+        return GeneratedResponse(status: .ok, headers: fields, body: buffer, release: nil)
     }
 }

@@ -37,6 +37,8 @@ public struct ServerConfiguration: Sendable {
     public var hotFileMaxBytes = 128 * 1024
     /// The memory for hot files, all releases together.
     public var hotCacheBytes = 16 * 1024 * 1024
+    /// Descriptors of larger files each event loop keeps open between requests.
+    public var openFilesPerThread = 64
 
     public init() {}
 }

@@ -23,6 +23,13 @@ public final class StrataHTTPServer: Sendable {
     private let layout: StoreLayout
     private let group: MultiThreadedEventLoopGroup
     private let accessLog: AccessLog?
+    /// Loads release indexes off the event loops.
+    private let pool: NIOThreadPool
+    private let registry: ReleaseRegistry
+    /// The periodic check for pruned releases.
+    private let sweeper = Mutex<RepeatedTask?>(nil)
+    /// Each event loop's services, kept to close their descriptors at the end.
+    private let loopServices = Mutex<[ObjectIdentifier: NIOLoopBoundBox<LoopServices>]>([:])
     /// Released before the event loops stop: its deinit touches an event loop. Nil once stopped.
     private let quiescing: Mutex<ServerQuiescingHelper?>
 
@@ -42,6 +49,9 @@ public final class StrataHTTPServer: Sendable {
         self.configuration = configuration
         accessLog = try configuration.accessLog.map(AccessLog.init(destination:))
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
+        pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        registry = ReleaseRegistry(store: store, layout: local.layout, pool: pool)
         quiescing = Mutex(ServerQuiescingHelper(group: group))
     }
 
@@ -56,6 +66,7 @@ public final class StrataHTTPServer: Sendable {
             // Nothing may still hold the quiescing helper when the event loops stop: its deinit
             // schedules work on one, and NIO complains on stderr about a loop that has shut down.
             quiescing.withLock { $0 = nil }
+            stopBackgroundWork()
             try? group.syncShutdownGracefully()
             throw ServerError("cannot listen on \(configuration.host):\(configuration.port): \(Self.reason(error))")
         }
@@ -68,26 +79,13 @@ public final class StrataHTTPServer: Sendable {
     }
 
     private func bind() throws -> Int {
-        let registry = ReleaseRegistry(store: store, layout: layout)
-        let depth = configuration.fallbackHistoryEntries
-        let fallback = try ChannelWatch(store: store, channel: configuration.channel, historyDepth: depth)
-        var watches = [configuration.channel: fallback]
-        for channel in Set(configuration.channelsByHost.values) where watches[channel] == nil {
-            watches[channel] = try ChannelWatch(store: store, channel: channel, historyDepth: depth)
-        }
-        let router = ChannelRouter(fallback: fallback, byHost: configuration.channelsByHost.mapValues { watches[$0]! })
-        let shared = ConnectionContext(
-            responder: Responder(configuration: configuration, registry: registry, channels: router),
-            hotFiles: HotFiles(maxFileBytes: configuration.hotFileMaxBytes, budget: configuration.hotCacheBytes),
-            registry: registry, accessLog: accessLog,
-            headerTimeout: .seconds(configuration.headerTimeoutSeconds), idleTimeout: .seconds(configuration.idleTimeoutSeconds))
+        let servicesByLoop = try makeLoopServices()
         var decoderLimits = NIOHTTPDecoderLimitConfiguration()
         decoderLimits.maxHeaderListSize = configuration.maxHeaderBytes
         decoderLimits.maxHeaderFieldSize = configuration.maxHeaderBytes
         decoderLimits.maxHeaderFieldCount = configuration.maxHeaderCount
         let limits = decoderLimits
         let connections = ConnectionCounter(limit: configuration.maxConnections)
-        let idle = TimeAmount.seconds(configuration.idleTimeoutSeconds)
         guard let quiescing = self.quiescing.withLock({ $0 }) else { throw ServerError("the server was already stopped") }
 
         let bootstrap = ServerBootstrap(group: group)
@@ -104,16 +102,10 @@ public final class StrataHTTPServer: Sendable {
                 }
                 channel.closeFuture.whenComplete { _ in connections.leave() }
                 return channel.eventLoop.makeCompletedFuture {
+                    let services = servicesByLoop[ObjectIdentifier(channel.eventLoop)]!.value
                     let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(QuiesceGate())
-                    try pipeline.addHandler(IdleStateHandler(allTimeout: idle))
-                    try pipeline.configureHTTPServerPipeline(
-                        withPipeliningAssistance: true, withErrorHandling: false,
-                        // Header values are built here from manifests and checked request paths.
-                        withOutboundHeaderValidation: false,
-                        withEncoderConfiguration: HTTPResponseEncoder.Configuration(), withDecoderLimitConfiguration: limits)
-                    try pipeline.addHandler(ProtocolErrorResponder())
-                    try pipeline.addHandler(RequestHandler(shared))
+                    try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)))
+                    try pipeline.addHandler(ConnectionHandler(services))
                 }
             }
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -123,6 +115,49 @@ public final class StrataHTTPServer: Sendable {
         let channel = try bootstrap.bind(host: configuration.host, port: configuration.port).wait()
         return channel.localAddress?.port ?? configuration.port
     }
+
+    /// Each event loop gets its own responder, channel watches, release view and caches, so its
+    /// connections share nothing with another loop's on the way to an answer.
+    private func makeLoopServices() throws -> [ObjectIdentifier: NIOLoopBoundBox<LoopServices>] {
+        let channels = Set([configuration.channel] + configuration.channelsByHost.values)
+        for channel in channels {  // ready before the first request, which then loads nothing
+            if let id = try? Channels(store: store).pointer(for: channel).read() { registry.loadNow(id) }
+        }
+        let loops = Array(group.makeIterator())
+        var servicesByLoop: [ObjectIdentifier: NIOLoopBoundBox<LoopServices>] = [:]
+        for loop in loops {
+            servicesByLoop[ObjectIdentifier(loop)] = NIOLoopBoundBox.makeBoxSendingValue(
+                try makeServices(channels: channels, loopCount: loops.count), eventLoop: loop)
+        }
+        loopServices.withLock { $0 = servicesByLoop }
+        let registry = self.registry
+        let pool = self.pool
+        sweeper.withLock { sweeper in
+            sweeper = group.next().scheduleRepeatedTask(initialDelay: Self.sweepInterval, delay: Self.sweepInterval) { _ in
+                pool.submit { _ in registry.sweep() }
+            }
+        }
+        return servicesByLoop
+    }
+
+    private func makeServices(channels: Set<String>, loopCount: Int) throws -> LoopServices {
+        var watches: [String: ChannelWatch] = [:]
+        for channel in channels {
+            watches[channel] = try ChannelWatch(store: store, channel: channel, historyDepth: configuration.fallbackHistoryEntries)
+        }
+        let router = ChannelRouter(fallback: watches[configuration.channel]!, byHost: configuration.channelsByHost.mapValues { watches[$0]! })
+        let releases = LoopReleases(registry: registry)
+        return LoopServices(
+            responder: Responder(spa: configuration.spa, releases: releases, channels: router),
+            releases: releases, registry: registry,
+            bodies: HotBodies(maxFileBytes: configuration.hotFileMaxBytes, budget: configuration.hotCacheBytes / loopCount),
+            openFiles: OpenFiles(capacity: configuration.openFilesPerThread),
+            accessLog: accessLog,
+            headerTimeout: .seconds(configuration.headerTimeoutSeconds), idleTimeout: .seconds(configuration.idleTimeoutSeconds))
+    }
+
+    /// How often loaded releases are checked for having been pruned.
+    private static let sweepInterval = TimeAmount.seconds(2)
 
     /// Stops accepting, finishes in-flight responses (at most the grace period), closes the rest.
     public func shutdown() {
@@ -139,7 +174,18 @@ public final class StrataHTTPServer: Sendable {
         grace.cancel()
         quiescing.withLock { $0 = nil }
         accessLog?.flush()
+        stopBackgroundWork()
         try? group.syncShutdownGracefully()
+    }
+
+    private func stopBackgroundWork() {
+        sweeper.withLock { $0?.cancel(); $0 = nil }
+        let services = loopServices.withLock { all in defer { all = [:] }; return all }
+        for loop in group.makeIterator() {
+            guard let box = services[ObjectIdentifier(loop)] else { continue }
+            try? loop.submit { box.value.openFiles.closeAll() }.wait()
+        }
+        try? pool.syncShutdownGracefully()
     }
 
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully and returns.

@@ -41,6 +41,11 @@ public struct Manifest: Codable, Sendable, Equatable {
         /// Size and SHA-256 of the compressed bytes (its own ETag, distinct from the file's).
         public var size: Int64
         public var sha256: String
+
+        public init(size: Int64, sha256: String) {
+            self.size = size
+            self.sha256 = sha256
+        }
     }
 
     public init(id: String, fingerprint: String, created: String, label: String?, source: String, base: String? = nil,

@@ -1,0 +1,366 @@
+import NIOCore
+import NIOHTTP1
+import StrataCore
+
+/// Everything the connections of one event loop share. Only that loop's thread uses it.
+final class LoopServices {
+    let responder: Responder
+    let releases: LoopReleases
+    let registry: ReleaseRegistry
+    let bodies: HotBodies
+    let openFiles: OpenFiles
+    let date = DateLine()
+    let accessLog: AccessLog?
+    let headerTimeout: TimeAmount
+    let idleTimeout: TimeAmount
+
+    init(responder: Responder, releases: LoopReleases, registry: ReleaseRegistry, bodies: HotBodies, openFiles: OpenFiles,
+         accessLog: AccessLog?, headerTimeout: TimeAmount, idleTimeout: TimeAmount) {
+        self.responder = responder
+        self.releases = releases
+        self.registry = registry
+        self.bodies = bodies
+        self.openFiles = openFiles
+        self.accessLog = accessLog
+        self.headerTimeout = headerTimeout
+        self.idleTimeout = idleTimeout
+        releases.onForget = { [openFiles] in openFiles.closeAll() }
+    }
+}
+
+/// One HTTP/1.1 connection, from its first byte to its close: an explicit state machine over the
+/// decoded request parts, with one deadline.
+///
+/// - Requests are answered in order as they complete; pipelined ones simply queue their responses
+///   behind the earlier ones in the channel. Responses written during one read are flushed once.
+/// - An answer that needs a release not yet loaded waits for it (loaded off the loop); the requests
+///   behind it queue, and reading stops until it is done. Reading also stops while the socket
+///   is not writable, so a client that pipelines without reading cannot make us buffer without end.
+/// - The deadline: a complete request head within the header timeout of opening, and within the
+///   idle timeout of the previous response; a response that makes no progress for the idle
+///   timeout is cut off too. One scheduled task per connection, re-armed only when it fires.
+/// - Quiescing (graceful shutdown): an idle connection closes once what it has written is sent; a
+///   busy one answers its current request with `Connection: close`, then closes.
+final class ConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
+
+    private enum State {
+        /// Between requests.
+        case idle
+        /// A head arrived; its end (and any body, which is dropped) is on its way.
+        case reading(HTTPRequestHead)
+        /// Closing once what was written is sent: nothing more is read or answered.
+        case closing
+    }
+
+    private enum Queued {
+        case request(HTTPRequestHead)
+        case malformed(HTTPParserError)
+    }
+
+    private let services: LoopServices
+    private var state = State.idle
+    private var queued = CircularBuffer<Queued>(initialCapacity: 2)
+    private var waitingForRelease = false
+    private var quiescing = false
+    private var needsFlush = false
+    private var readPending = false
+    private var deadline: NIODeadline = .distantFuture
+    private var deadlineCheck: Scheduled<Void>?
+
+    init(_ services: LoopServices) {
+        self.services = services
+    }
+
+    // MARK: - Lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        extendDeadline(by: services.headerTimeout, context: context)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        deadlineCheck?.cancel()
+        deadlineCheck = nil
+        state = .closing
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        quiescing = true
+        if case .idle = state, !waitingForRelease, queued.isEmpty { closeWhenSent(context: context) }
+        // Otherwise the response being prepared says `Connection: close` and closes after it.
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        guard let parserError = error as? HTTPParserError, !isClosing else {
+            closeWhenSent(context: context)
+            return
+        }
+        if waitingForRelease {
+            queued.append(.malformed(parserError))
+        } else {
+            answerMalformed(parserError, context: context)
+        }
+    }
+
+    private var isClosing: Bool {
+        if case .closing = state { return true }
+        return false
+    }
+
+    // MARK: - Reading
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            guard case .idle = state else { return }
+            state = .reading(head)
+            extendDeadline(by: services.idleTimeout, context: context)  // for the body, if any
+        case .body:
+            break
+        case .end:
+            guard case .reading(let head) = state else { return }
+            state = .idle
+            if waitingForRelease {
+                queued.append(.request(head))
+            } else {
+                answer(head, context: context)
+            }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushIfNeeded(context: context)
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if waitingForRelease || isClosing || !context.channel.isWritable {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        resumeReading(context: context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func resumeReading(context: ChannelHandlerContext) {
+        if readPending && !waitingForRelease && !isClosing && context.channel.isWritable {
+            readPending = false
+            context.read()
+        }
+    }
+
+    // MARK: - Answering
+
+    private func answer(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let response = services.responder.respond(to: head)
+        if case .needsRelease(let id) = response {
+            waitingForRelease = true
+            queued.prepend(.request(head))
+            services.registry.load(id, on: context.eventLoop).assumeIsolated().whenComplete { _ in
+                self.waitingForRelease = false
+                self.drainQueue(context: context)
+            }
+            return
+        }
+        send(response, for: head, context: context)
+    }
+
+    /// Answers what queued behind a release load, until the queue is empty or another load is needed.
+    private func drainQueue(context: ChannelHandlerContext) {
+        while !waitingForRelease, !isClosing, let next = queued.popFirst() {
+            switch next {
+            case .request(let head): answer(head, context: context)
+            case .malformed(let error): answerMalformed(error, context: context)
+            }
+        }
+        flushIfNeeded(context: context)
+        resumeReading(context: context)
+    }
+
+    private func send(_ response: Response, for head: HTTPRequestHead, context: ChannelHandlerContext) {
+        var response = response
+        var body = Body.none
+        if head.method != .HEAD {
+            body = self.body(of: response, context: context)
+            if case .missing = body {
+                // The release vanished under us (pruned while serving): forget it, answer 404.
+                if case .file(let file) = response { services.releases.forget(file.index) }
+                response = .generated(GeneratedResponse(status: .notFound, headers: [("Cache-Control", "no-cache")], body: ByteBuffer(), release: nil))
+                body = .none
+            }
+        }
+
+        let keepAlive = head.isKeepAlive && !quiescing
+        let connection: ConnectionHeader = !keepAlive ? .close : (head.version.minor == 0 ? .keepAlive : .none)
+        var out = context.channel.allocator.buffer(capacity: 512)
+        let status: Int
+        let release: String?
+        switch response {
+        case .file(let file):
+            ResponseHead.write(file, connection: connection, date: services.date, into: &out)
+            (status, release) = (file.code, file.index.id)
+        case .notFound(let index):
+            ResponseHead.writeNotFound(index, connection: connection, date: services.date, into: &out)
+            if head.method != .HEAD { out.writeStaticString(ResponseHead.notFoundText) }
+            (status, release) = (404, index.id)
+        case .generated(let generated):
+            ResponseHead.write(generated, connection: connection, date: services.date, into: &out)
+            if head.method != .HEAD && generated.status != .notModified { body = .bytes(generated.body) }
+            (status, release) = (Int(generated.status.code), generated.release)
+        case .needsRelease:
+            preconditionFailure("answered only once the release is known")
+        }
+        if let log = services.accessLog {  // before writing, so log lines keep the order of requests
+            log.record(client: context.remoteAddress?.ipAddress ?? "-", head: head, status: status, bytes: body.length, release: release)
+        }
+
+        let last: EventLoopPromise<Void>? = keepAlive ? nil : context.eventLoop.makePromise()
+        switch body {
+        case .none, .missing:
+            context.write(wrapOutboundOut(.byteBuffer(out)), promise: last)
+        case .bytes(let bytes):
+            context.write(wrapOutboundOut(.byteBuffer(out)), promise: nil)
+            context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: last)
+        case .file(let descriptor, let offset, let length):
+            context.write(wrapOutboundOut(.byteBuffer(out)), promise: nil)
+            sendFile(descriptor, offset: offset, length: length, last: last, context: context)
+        }
+        needsFlush = true
+        extendDeadline(by: services.idleTimeout, context: context)
+        if !keepAlive {
+            state = .closing
+            flushIfNeeded(context: context)
+            last?.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+
+    private func answerMalformed(_ error: HTTPParserError, context: ChannelHandlerContext) {
+        guard !isClosing else { return }
+        let tooLarge = error == .headerOverflow
+        var response = GeneratedResponse.text(tooLarge ? .requestHeaderFieldsTooLarge : .badRequest,
+                                              tooLarge ? "request header fields too large\n" : "bad request\n")
+        response.headers.removeAll { $0.0 == "Cache-Control" || $0.0 == "X-Content-Type-Options" }
+        var out = context.channel.allocator.buffer(capacity: 256)
+        ResponseHead.write(response, connection: .close, date: services.date, into: &out)
+        out.writeImmutableBuffer(response.body)
+        context.write(wrapOutboundOut(.byteBuffer(out)), promise: nil)
+        needsFlush = true
+        closeWhenSent(context: context)
+    }
+
+    // MARK: - Bodies
+
+    private enum Body {
+        case none
+        case bytes(ByteBuffer)
+        case file(OpenFiles.Descriptor, offset: Int64, length: Int64)
+        /// The file could not be read.
+        case missing
+
+        var length: Int64 {
+            switch self {
+            case .none, .missing: 0
+            case .bytes(let bytes): Int64(bytes.readableBytes)
+            case .file(_, _, let length): length
+            }
+        }
+    }
+
+    /// Small files come from memory (a slice of the cached bytes); large ones go out with sendfile
+    /// from a descriptor kept open.
+    private func body(of response: Response, context: ChannelHandlerContext) -> Body {
+        guard case .file(let file) = response, let (offset, length) = file.body else { return .none }
+        let served = file.served
+        let size = file.gzip ? served.gzip!.size : served.size
+        let index = file.index
+        let path = {
+            file.gzip ? index.folder.appending(ReleaseLayout.gzipVariant(of: served.digest.hex)) : index.folder.appending(index.path(of: file.file))
+        }
+        if size <= Int64(services.bodies.maxFileBytes) {
+            guard let whole = services.bodies.content(HotBodies.Key(digest: served.digest, gzip: file.gzip), size: size, path: path) else {
+                return .missing
+            }
+            return .bytes(whole.getSlice(at: whole.readerIndex + Int(offset), length: Int(length)) ?? whole)
+        }
+        let key = OpenFiles.Key(release: index.serial, file: Int32(file.file), gzip: file.gzip)
+        guard let descriptor = services.openFiles.borrow(key, path: path) else { return .missing }
+        return .file(descriptor, offset: offset, length: length)
+    }
+
+    /// Large files go out in pieces, so the deadline can tell a slow reader from a stalled one.
+    private static let piece: Int64 = 1 << 20
+
+    private func sendFile(_ descriptor: OpenFiles.Descriptor, offset: Int64, length: Int64, last: EventLoopPromise<Void>?,
+                          context: ChannelHandlerContext) {
+        var start = offset
+        let end = offset + length
+        repeat {
+            let pieceEnd = min(end, start + Self.piece)
+            let region = FileRegion(fileHandle: descriptor.handle, readerIndex: Int(start), endIndex: Int(pieceEnd))
+            let written = context.eventLoop.makePromise(of: Void.self)
+            let isLast = pieceEnd == end
+            written.futureResult.assumeIsolated().whenComplete { result in
+                if case .success = result { self.extendDeadline(by: self.services.idleTimeout, context: context) }
+                if isLast {
+                    self.services.openFiles.finished(descriptor)
+                    last?.completeWith(result)
+                }
+            }
+            context.write(wrapOutboundOut(.fileRegion(region)), promise: written)
+            start = pieceEnd
+        } while start < end
+    }
+
+    // MARK: - Writing and closing
+
+    private func flushIfNeeded(context: ChannelHandlerContext) {
+        guard needsFlush else { return }
+        needsFlush = false
+        context.flush()
+    }
+
+    /// Closes once every byte written so far has left: writes complete in order, so an empty
+    /// write issued now completes only after all earlier ones.
+    private func closeWhenSent(context: ChannelHandlerContext) {
+        guard !isClosing else { return }
+        state = .closing
+        needsFlush = false
+        context.writeAndFlush(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0)))).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: - The deadline
+
+    private func extendDeadline(by amount: TimeAmount, context: ChannelHandlerContext) {
+        deadline = .now() + amount
+        if deadlineCheck == nil { scheduleDeadlineCheck(context: context) }
+    }
+
+    private func scheduleDeadlineCheck(context: ChannelHandlerContext) {
+        deadlineCheck = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+            self.deadlineCheck = nil
+            if self.isClosing { return }
+            if self.waitingForRelease || self.deadline > .now() {
+                if self.waitingForRelease { self.deadline = max(self.deadline, .now() + .seconds(1)) }
+                self.scheduleDeadlineCheck(context: context)
+            } else {
+                context.close(promise: nil)
+            }
+        }
+    }
+}
+
+@available(*, unavailable)
+extension ConnectionHandler: Sendable {}

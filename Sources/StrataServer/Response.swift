@@ -1,0 +1,176 @@
+import NIOCore
+import NIOHTTP1
+
+/// What to send for one request, as `Responder` decided it.
+enum Response {
+    /// A file of a release; its head is made of the index's prepared lines.
+    case file(FileResponse)
+    /// A release's plain "not found" (it has no `404.html`): prepared too.
+    case notFound(ReleaseIndex)
+    /// Anything else: errors, redirects, the `/_strata/` endpoints. Built per request.
+    case generated(GeneratedResponse)
+    /// The answer needs a release this loop has not loaded: load it off the loop, then ask again.
+    case needsRelease(String)
+}
+
+struct FileResponse {
+    enum Status {
+        case ok
+        /// The release's `404.html`, sent with 404.
+        case notFound
+        case notModified
+        case partial(first: Int64, last: Int64)
+        case unsatisfiable
+    }
+
+    let index: ReleaseIndex
+    let file: Int
+    let status: Status
+    /// Send the gzip variant.
+    let gzip: Bool
+    let immutable: Bool
+
+    var served: ServedFile { index.files[file] }
+
+    /// The bytes of the representation to send: (offset, length), or nil for none.
+    var body: (offset: Int64, length: Int64)? {
+        switch status {
+        case .ok, .notFound: (0, gzip ? served.gzip!.size : served.size)
+        case .partial(let first, let last): (first, last - first + 1)
+        case .notModified, .unsatisfiable: nil
+        }
+    }
+
+    var code: Int {
+        switch status {
+        case .ok: 200
+        case .notFound: 404
+        case .notModified: 304
+        case .partial: 206
+        case .unsatisfiable: 416
+        }
+    }
+}
+
+struct GeneratedResponse {
+    var status: HTTPResponseStatus
+    /// Every header but `Server`, `Date`, `Content-Length` and `Connection`.
+    var headers: [(String, String)]
+    var body: ByteBuffer
+    /// The release that answered, for the access log.
+    var release: String?
+
+    /// `text/plain` with the usual headers.
+    static func text(_ status: HTTPResponseStatus, _ text: String, release: String? = nil) -> GeneratedResponse {
+        var headers = [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-cache"), ("X-Content-Type-Options", "nosniff")]
+        if let release { headers.append(("Strata-Release", release)) }
+        return GeneratedResponse(status: status, headers: headers, body: ByteBuffer(string: text), release: release)
+    }
+
+    /// 503 with the reason; never cached, retried soon.
+    static func unavailable(_ reason: String) -> GeneratedResponse {
+        GeneratedResponse(status: .serviceUnavailable,
+                          headers: [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store"),
+                                    ("X-Content-Type-Options", "nosniff"), ("Retry-After", "5")],
+                          body: ByteBuffer(string: "service unavailable: \(reason)\n"), release: nil)
+    }
+}
+
+/// How the response speaks of the connection.
+enum ConnectionHeader {
+    /// HTTP/1.1 keep-alive: nothing to say.
+    case none
+    /// HTTP/1.0 keep-alive must be said.
+    case keepAlive
+    case close
+}
+
+/// Writes response heads. File heads are prepared lines copied in order; only `Date` (one per
+/// loop and second) and the rare `Content-Range` are formatted per request.
+enum ResponseHead {
+    static let immutable = "public, max-age=31536000, immutable"
+    static let revalidate = "no-cache"
+
+    static func write(_ response: FileResponse, connection: ConnectionHeader, date: DateLine, into out: inout ByteBuffer) {
+        let index = response.index
+        let file = response.served
+        let status: ReleaseIndex.Lines
+        switch response.status {
+        case .ok: status = index.statusLines.ok
+        case .notFound: status = index.statusLines.notFound
+        case .notModified: status = index.statusLines.notModified
+        case .partial: status = index.statusLines.partialContent
+        case .unsatisfiable: status = index.statusLines.rangeNotSatisfiable
+        }
+        let representation = response.gzip ? file.gzip!.lines : file.identity
+        index.lines.withUnsafeBytes { lines in
+            func copy(_ part: ReleaseIndex.Lines) {
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: lines[Int(part.start)..<(Int(part.start) + Int(part.count))]))
+            }
+            func copyEntityTag() {
+                let start = Int(representation.start)
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: lines[start..<(start + ReleaseIndex.entityTagLineLength)]))
+            }
+            copy(status)
+            out.writeStaticString(response.immutable ? "Cache-Control: public, max-age=31536000, immutable\r\n" : "Cache-Control: no-cache\r\n")
+            if file.gzip != nil { out.writeStaticString("Vary: Accept-Encoding\r\n") }
+            switch response.status {
+            case .notModified:
+                copyEntityTag()
+            case .ok, .notFound:
+                copy(index.typeLines[Int(file.type)])
+                out.writeStaticString("X-Content-Type-Options: nosniff\r\n")
+                if response.gzip {
+                    out.writeStaticString("Content-Encoding: gzip\r\n")
+                } else if case .ok = response.status {
+                    out.writeStaticString("Accept-Ranges: bytes\r\n")
+                }
+                copy(representation)
+            case .partial(let first, let last):
+                copy(index.typeLines[Int(file.type)])
+                out.writeStaticString("X-Content-Type-Options: nosniff\r\nAccept-Ranges: bytes\r\n")
+                copyEntityTag()
+                out.writeString("Content-Range: bytes \(first)-\(last)/\(file.size)\r\nContent-Length: \(last - first + 1)\r\n")
+            case .unsatisfiable:
+                out.writeStaticString("Content-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nAccept-Ranges: bytes\r\n")
+                copyEntityTag()
+                out.writeString("Content-Range: bytes */\(file.size)\r\nContent-Length: 0\r\n")
+            }
+        }
+        finish(connection: connection, date: date, into: &out)
+    }
+
+    /// The body of a release's plain 404.
+    static let notFoundText: StaticString = "not found\n"
+
+    static func writeNotFound(_ index: ReleaseIndex, connection: ConnectionHeader, date: DateLine, into out: inout ByteBuffer) {
+        let status = index.statusLines.notFound
+        index.lines.withUnsafeBytes { lines in
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: lines[Int(status.start)..<(Int(status.start) + Int(status.count))]))
+        }
+        out.writeStaticString("Content-Type: text/plain; charset=utf-8\r\nCache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 10\r\n")
+        finish(connection: connection, date: date, into: &out)
+    }
+
+    static func write(_ response: GeneratedResponse, connection: ConnectionHeader, date: DateLine, into out: inout ByteBuffer) {
+        out.writeString("HTTP/1.1 \(response.status.code) \(response.status.reasonPhrase)\r\nServer: strata\r\n")
+        for (name, value) in response.headers {
+            out.writeString(name)
+            out.writeStaticString(": ")
+            out.writeString(value)
+            out.writeStaticString("\r\n")
+        }
+        if response.status != .notModified { out.writeString("Content-Length: \(response.body.readableBytes)\r\n") }
+        finish(connection: connection, date: date, into: &out)
+    }
+
+    private static func finish(connection: ConnectionHeader, date: DateLine, into out: inout ByteBuffer) {
+        switch connection {
+        case .none: break
+        case .keepAlive: out.writeStaticString("Connection: keep-alive\r\n")
+        case .close: out.writeStaticString("Connection: close\r\n")
+        }
+        date.write(into: &out)
+        out.writeStaticString("\r\n")
+    }
+}
