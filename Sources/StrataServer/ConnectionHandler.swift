@@ -10,6 +10,10 @@ final class LoopServices {
     let bodies: HotBodies
     let openFiles: OpenFiles
     let date = DateLine()
+    /// Response heads are written here. Once the socket has taken a head, NIO lets go of the
+    /// buffer and the next response reuses its memory; a head still queued makes `clear()`
+    /// allocate afresh, so sharing is never a hazard.
+    var heads = ByteBufferAllocator().buffer(capacity: 1024)
     let accessLog: AccessLog?
     let headerTimeout: TimeAmount
     let idleTimeout: TimeAmount
@@ -203,19 +207,19 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
         let keepAlive = head.isKeepAlive && !quiescing
         let connection: ConnectionHeader = !keepAlive ? .close : (head.version.minor == 0 ? .keepAlive : .none)
-        var out = context.channel.allocator.buffer(capacity: 512)
+        services.heads.clear()
         let status: Int
         let release: String?
         switch response {
         case .file(let file):
-            ResponseHead.write(file, connection: connection, date: services.date, into: &out)
+            ResponseHead.write(file, connection: connection, date: services.date, into: &services.heads)
             (status, release) = (file.code, file.index.id)
         case .notFound(let index):
-            ResponseHead.writeNotFound(index, connection: connection, date: services.date, into: &out)
-            if head.method != .HEAD { out.writeStaticString(ResponseHead.notFoundText) }
+            ResponseHead.writeNotFound(index, connection: connection, date: services.date, into: &services.heads)
+            if head.method != .HEAD { services.heads.writeStaticString(ResponseHead.notFoundText) }
             (status, release) = (404, index.id)
         case .generated(let generated):
-            ResponseHead.write(generated, connection: connection, date: services.date, into: &out)
+            ResponseHead.write(generated, connection: connection, date: services.date, into: &services.heads)
             if head.method != .HEAD && generated.status != .notModified { body = .bytes(generated.body) }
             (status, release) = (Int(generated.status.code), generated.release)
         case .needsRelease:
@@ -228,12 +232,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let last: EventLoopPromise<Void>? = keepAlive ? nil : context.eventLoop.makePromise()
         switch body {
         case .none, .missing:
-            context.write(wrapOutboundOut(.byteBuffer(out)), promise: last)
+            context.write(wrapOutboundOut(.byteBuffer(services.heads)), promise: last)
         case .bytes(let bytes):
-            context.write(wrapOutboundOut(.byteBuffer(out)), promise: nil)
+            context.write(wrapOutboundOut(.byteBuffer(services.heads)), promise: nil)
             context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: last)
         case .file(let descriptor, let offset, let length):
-            context.write(wrapOutboundOut(.byteBuffer(out)), promise: nil)
+            context.write(wrapOutboundOut(.byteBuffer(services.heads)), promise: nil)
             sendFile(descriptor, offset: offset, length: length, last: last, context: context)
         }
         needsFlush = true
@@ -283,18 +287,14 @@ final class ConnectionHandler: ChannelDuplexHandler {
         guard case .file(let file) = response, let (offset, length) = file.body else { return .none }
         let served = file.served
         let size = file.gzip ? served.gzip!.size : served.size
-        let index = file.index
-        let path = {
-            file.gzip ? index.folder.appending(ReleaseLayout.gzipVariant(of: served.digest.hex)) : index.folder.appending(index.path(of: file.file))
-        }
         if size <= Int64(services.bodies.maxFileBytes) {
-            guard let whole = services.bodies.content(HotBodies.Key(digest: served.digest, gzip: file.gzip), size: size, path: path) else {
+            guard let whole = services.bodies.content(HotBodies.Key(digest: served.digest, gzip: file.gzip), size: size, of: file) else {
                 return .missing
             }
             return .bytes(whole.getSlice(at: whole.readerIndex + Int(offset), length: Int(length)) ?? whole)
         }
-        let key = OpenFiles.Key(release: index.serial, file: Int32(file.file), gzip: file.gzip)
-        guard let descriptor = services.openFiles.borrow(key, path: path) else { return .missing }
+        let key = OpenFiles.Key(release: file.index.serial, file: Int32(file.file), gzip: file.gzip)
+        guard let descriptor = services.openFiles.borrow(key, of: file) else { return .missing }
         return .file(descriptor, offset: offset, length: length)
     }
 

@@ -24,11 +24,11 @@ final class HotBodies {
         self.budget = budget
     }
 
-    /// The whole representation, from memory or read from `path` now (and kept). Nil when it
+    /// The whole representation, from memory or read from its file now (and kept). Nil when it
     /// cannot be read, e.g. its release was pruned.
-    func content(_ key: Key, size: Int64, path: () -> FilePath) -> ByteBuffer? {
+    func content(_ key: Key, size: Int64, of file: FileResponse) -> ByteBuffer? {
         if let buffer = buffers[key] { return buffer }
-        guard let buffer = Self.read(path(), size: Int(size)) else { return nil }
+        guard let buffer = Self.read(file.location, size: Int(size)) else { return nil }
         guard Int(size) <= maxFileBytes, Int(size) <= budget else { return buffer }
         while bytes + Int(size) > budget, head < order.count {
             let oldest = order[head]

@@ -33,12 +33,12 @@ final class OpenFiles {
 
     /// An open descriptor for the file, opened now if needed; nil when it cannot be opened.
     /// Call `finished(_:)` once the write using it is complete.
-    func borrow(_ key: Key, path: () -> FilePath) -> Descriptor? {
+    func borrow(_ key: Key, of file: FileResponse) -> Descriptor? {
         if let known = open[key] {
             known.sending += 1
             return known
         }
-        guard let file = try? FileSystem.open(path(), .readOnly, purpose: "read") else { return nil }
+        guard let file = try? FileSystem.open(file.location, .readOnly, purpose: "read") else { return nil }
         file.adviseSequentialRead()
         // A FileRegion (sendfile) needs an NIOFileHandle, and NIO offers no other way than taking
         // over a descriptor.

@@ -1,5 +1,7 @@
 import NIOCore
 import NIOHTTP1
+import StrataCore
+import SystemPackage
 
 /// What to send for one request, as `Responder` decided it.
 enum Response {
@@ -39,6 +41,11 @@ struct FileResponse {
         case .partial(let first, let last): (first, last - first + 1)
         case .notModified, .unsatisfiable: nil
         }
+    }
+
+    /// Where the representation is on disk (read only when it is not in memory or open already).
+    var location: FilePath {
+        gzip ? index.folder.appending(ReleaseLayout.gzipVariant(of: served.digest.hex)) : index.folder.appending(index.path(of: file))
     }
 
     var code: Int {
