@@ -3,15 +3,18 @@ import StrataCore
 /// Follows one channel's pointers (release and config) and history for the connections of one
 /// event loop. Each loop has its own, so nothing here is locked or shared between threads.
 ///
-/// The pointer is checked on every request by its stamp (one `stat`): `activate` replaces the
-/// pointer whole, so a different stamp means a flip, and only then is the pointer read again. A
-/// request that starts after `activate` returned therefore sees the new release.
+/// The pointer is checked on every request by its stamp, through a `PointerWatcher` (locally one
+/// `fstat` of the pointers' folder): `activate` replaces the pointer whole, so a different stamp
+/// means a flip, and only then is the pointer read again. A request that starts after `activate`
+/// returned therefore sees the new release.
 final class ChannelWatch {
     let name: String
     private let historyDepth: Int
     private let release: Pointer
     private let configPointer: Pointer
     private let configs: ChannelConfigs
+    private let releaseWatcher: any PointerWatcher
+    private let configWatcher: any PointerWatcher
     private var pointer = Cached<String?>(stamp: nil, value: nil)
     private var history = Cached<[HistoryEntry]>(stamp: nil, value: [])
     private var cachedConfig = Cached<ConfigVersion>(stamp: nil, value: .empty)
@@ -26,13 +29,15 @@ final class ChannelWatch {
         release = try Channels(store: store).pointer(for: channel)
         configs = ChannelConfigs(store: store)
         configPointer = try configs.pointer(for: channel)
+        releaseWatcher = release.watcher()
+        configWatcher = configPointer.watcher()
         self.historyDepth = historyDepth
     }
 
     /// The channel's runtime config (empty when none was ever set), re-read only when its pointer
     /// changes, like the release pointer.
     func config() -> ConfigVersion {
-        let stamp = configPointer.stamp()
+        let stamp = configWatcher.stamp()
         if cachedConfig.stamp == stamp { return cachedConfig.value }
         let version = stamp == nil ? .empty : ((try? configs.current(name)) ?? nil) ?? .empty
         cachedConfig = Cached(stamp: stamp, value: version)
@@ -41,7 +46,7 @@ final class ChannelWatch {
 
     /// The release id the pointer names, or nil when there is no pointer (or it is unreadable).
     func currentRelease() -> String? {
-        let stamp = release.stamp()
+        let stamp = releaseWatcher.stamp()
         if stamp != nil && pointer.stamp == stamp { return pointer.value }
         let read = (try? release.stampedRead()) ?? nil
         pointer = Cached(stamp: read?.stamp, value: read?.value)

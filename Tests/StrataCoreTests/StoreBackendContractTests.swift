@@ -101,6 +101,38 @@ import Testing
         }
     }
 
+    @Test(arguments: names) func aWatcherSeesEveryReplaceOnItsNextCheck(_ name: String) throws {
+        try withBackend(name) { store, _ in
+            let pointers = store.backend.pointers(.releases)
+            let watcher = pointers.watcher("web")
+            #expect(watcher.stamp() == nil)
+            func flip(to letter: Character) throws {
+                let value = Array((String(repeating: letter, count: 16) + "\n").utf8)
+                try store.withWriteLock {
+                    let current = try pointers.read("web")?.stamp
+                    #expect(try pointers.replace("web", with: value, ifStamp: current))
+                }
+            }
+            // Flips far quicker than any file-system timestamp tick, each checked right after.
+            var seen: [PointerStamp?] = [watcher.stamp()]
+            for letter in "abcdefabcdef" {
+                try flip(to: letter)
+                let stamp = watcher.stamp()
+                #expect(stamp == pointers.stamper("web")(), "the watcher agrees with a fresh stamp")
+                #expect(!seen.contains(stamp), "every flip is a new stamp")
+                seen.append(stamp)
+            }
+            // Quiet long enough for the watcher to answer from memory, then one more flip.
+            for _ in 0..<25 {
+                #expect(watcher.stamp() == seen.last!)
+                usleep(100_000)
+            }
+            try flip(to: "z")
+            #expect(watcher.stamp() == pointers.stamper("web")())
+            #expect(watcher.stamp() != seen.last!)
+        }
+    }
+
     @Test(arguments: names) func historiesOnlyGrow(_ name: String) throws {
         try withBackend(name) { store, _ in
             let pointers = store.backend.pointers(.configs)

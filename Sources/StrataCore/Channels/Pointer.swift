@@ -66,6 +66,11 @@ public struct Pointer: Sendable {
         readStamp()
     }
 
+    /// A watcher for one thread that checks the pointer on every request (see `PointerWatcher`).
+    public func watcher() -> any PointerWatcher {
+        storage.watcher(channel)
+    }
+
     /// Every flip, oldest first. A line torn by a crash mid-append is skipped rather than blocking rollbacks.
     public func history() throws -> [HistoryEntry] {
         guard let bytes = try storage.history(channel) else { return [] }

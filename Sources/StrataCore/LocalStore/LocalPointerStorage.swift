@@ -30,6 +30,10 @@ struct LocalPointerStorage: PointerStorage {
         return { Self.stamp(of: path) }
     }
 
+    func watcher(_ name: String) -> any PointerWatcher {
+        LocalPointerWatcher(pointer: pointer(name), folder: folder)
+    }
+
     func replace(_ name: String, with bytes: [UInt8], ifStamp expected: PointerStamp?) throws -> Bool {
         guard Self.stamp(of: pointer(name)) == expected else { return false }
         for parent in parents { try FileSystem.makeDirectory(parent) }

@@ -101,6 +101,24 @@ public enum PointerStamp: Hashable, Sendable {
     case entityTag(String)
 }
 
+/// Tells whether a pointer moved, cheaply. Not thread-safe: one per thread (a server's event loop).
+public protocol PointerWatcher: AnyObject {
+    /// The pointer's current stamp (nil when it does not exist), as `PointerStorage.stamper` would
+    /// read it now.
+    func stamp() -> PointerStamp?
+}
+
+/// The plain watcher: reads the stamp every time.
+final class StampReadingWatcher: PointerWatcher {
+    private let read: @Sendable () -> PointerStamp?
+
+    init(_ read: @escaping @Sendable () -> PointerStamp?) {
+        self.read = read
+    }
+
+    func stamp() -> PointerStamp? { read() }
+}
+
 /// Named pointers of one family and their append-only histories, as bytes: parsing, rules and
 /// messages live in `Pointer`.
 public protocol PointerStorage: Sendable {
@@ -116,6 +134,9 @@ public protocol PointerStorage: Sendable {
     func replace(_ name: String, with bytes: [UInt8], ifStamp expected: PointerStamp?) throws -> Bool
     /// The history log's bytes (one JSON line per flip); nil when there is none.
     func history(_ name: String) throws -> [UInt8]?
+    /// A watcher of the pointer, for one thread that asks on every request: it may answer from
+    /// memory when the storage can prove nothing changed, and never misses a completed replace.
+    func watcher(_ name: String) -> any PointerWatcher
     /// Like `stamper`, for the history, so watchers re-read it only when it grew.
     func historyStamper(_ name: String) -> @Sendable () -> PointerStamp?
     /// Appends one line to the history, durably. Call with the write lock held.
