@@ -37,6 +37,7 @@ struct RequestHeaders {
     /// True when `If-None-Match` names `etag` (or `*`).
     func noneMatchHits<Tag: Collection<UInt8>>(_ etag: Tag) -> Bool {
         guard let ifNoneMatch else { return false }
+        if moreIfNoneMatch.isEmpty && ifNoneMatch.utf8.elementsEqual(etag) { return true }  // what browsers send back
         return HTTPSemantics.noneMatchHits(ifNoneMatch, etag: etag) || moreIfNoneMatch.contains { HTTPSemantics.noneMatchHits($0, etag: etag) }
     }
 }
