@@ -33,12 +33,14 @@ public struct ServerConfiguration: Sendable {
     public var shutdownGraceSeconds: Int64 = 30
 
     // Speed.
-    /// Files up to this size are kept in memory once read (keyed by content digest).
+    /// Files up to this size are kept in memory once read (keyed by content digest); larger ones
+    /// go out with sendfile from a descriptor kept open.
     public var hotFileMaxBytes = 128 * 1024
     /// The memory for hot files, all releases together.
     public var hotCacheBytes = 16 * 1024 * 1024
-    /// Descriptors of larger files each event loop keeps open between requests.
-    public var openFilesPerThread = 64
+    /// Descriptors of larger files each event loop keeps open between requests (nginx's
+    /// `open_file_cache`). The server raises its descriptor limit to the hard limit at start.
+    public var openFilesPerThread = 1024
 
     public init() {}
 }

@@ -79,6 +79,7 @@ public final class StrataHTTPServer: Sendable {
     }
 
     private func bind() throws -> Int {
+        Self.raiseDescriptorLimit()
         let servicesByLoop = try makeLoopServices()
         var decoderLimits = NIOHTTPDecoderLimitConfiguration()
         decoderLimits.maxHeaderListSize = configuration.maxHeaderBytes
@@ -155,6 +156,21 @@ public final class StrataHTTPServer: Sendable {
             accessLog: accessLog,
             headerTimeout: .seconds(configuration.headerTimeoutSeconds), idleTimeout: .seconds(configuration.idleTimeoutSeconds))
     }
+
+    /// Kept descriptors and connections both need descriptors; the soft limit is often 1,024 while
+    /// the hard one is far higher. (Go's runtime and nginx's `worker_rlimit_nofile` do the same.)
+    private static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        guard getrlimit(rlimitNoFile, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(rlimitNoFile, &limit)
+    }
+
+    #if os(Linux)
+    private static let rlimitNoFile = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+    #else
+    private static let rlimitNoFile = RLIMIT_NOFILE
+    #endif
 
     /// How often loaded releases are checked for having been pruned.
     private static let sweepInterval = TimeAmount.seconds(2)
