@@ -287,13 +287,19 @@ final class ConnectionHandler: ChannelDuplexHandler {
         guard case .file(let file) = response, let (offset, length) = file.body else { return .none }
         let served = file.served
         let size = file.gzip ? served.gzip!.size : served.size
+        let key = OpenFiles.Key(release: file.index.serial, file: Int32(file.file), gzip: file.gzip)
         if size <= Int64(services.bodies.maxFileBytes) {
-            guard let whole = services.bodies.content(HotBodies.Key(digest: served.digest, gzip: file.gzip), size: size, of: file) else {
-                return .missing
+            let bodyKey = HotBodies.Key(digest: served.digest, gzip: file.gzip)
+            var whole = services.bodies.cached(bodyKey)
+            if whole == nil {
+                // Read through a kept descriptor: a file read again after eviction costs no `open`.
+                guard let descriptor = services.openFiles.borrow(key, of: file) else { return .missing }
+                whole = services.bodies.load(bodyKey, size: Int(size), from: descriptor.handle)
+                services.openFiles.finished(descriptor)
             }
+            guard let whole else { return .missing }
             return .bytes(whole.getSlice(at: whole.readerIndex + Int(offset), length: Int(length)) ?? whole)
         }
-        let key = OpenFiles.Key(release: file.index.serial, file: Int32(file.file), gzip: file.gzip)
         guard let descriptor = services.openFiles.borrow(key, of: file) else { return .missing }
         return .file(descriptor, offset: offset, length: length)
     }

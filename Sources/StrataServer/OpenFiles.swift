@@ -2,14 +2,18 @@ import NIOCore
 import StrataCore
 import SystemPackage
 
-/// Descriptors of large files kept open by one event loop, so sending one costs a `sendfile`, not
-/// an `open` and a `close` per request. Bounded; the oldest is closed to make room, and all are
-/// closed when a release leaves the registry. A descriptor still being sent from is closed only
-/// once its last write is done (closing it earlier could let the number be reused mid-send).
+/// Descriptors of files kept open by one event loop, so sending a large file costs a `sendfile`
+/// and reading a small one into memory a `pread`, not an `open` and a `close` per request (nginx's
+/// `open_file_cache`). Bounded; a random one is closed to make room (see `HotBodies` for why
+/// random), and all are closed when a release leaves the registry. A descriptor still being sent
+/// from is closed only once its last write is done (closing it earlier could let the number be
+/// reused mid-send).
 final class OpenFiles {
     private let capacity: Int
     private var open: [Key: Descriptor] = [:]
-    private var order: [Key] = []
+    /// Every key once, to pick a victim in constant time.
+    private var keys: [Key] = []
+    private var generator = SystemRandomNumberGenerator()
 
     struct Key: Hashable {
         let release: UInt64
@@ -19,36 +23,36 @@ final class OpenFiles {
 
     final class Descriptor {
         let handle: NIOFileHandle
+        fileprivate var position: Int
         fileprivate var sending = 0
         fileprivate var retired = false
 
-        fileprivate init(_ handle: NIOFileHandle) {
+        fileprivate init(_ handle: NIOFileHandle, position: Int) {
             self.handle = handle
+            self.position = position
         }
     }
 
     init(capacity: Int) {
-        self.capacity = capacity
+        self.capacity = max(1, capacity)
     }
 
     /// An open descriptor for the file, opened now if needed; nil when it cannot be opened.
-    /// Call `finished(_:)` once the write using it is complete.
+    /// Call `finished(_:)` once done with it (for a send: once the write is complete).
     func borrow(_ key: Key, of file: FileResponse) -> Descriptor? {
         if let known = open[key] {
             known.sending += 1
             return known
         }
-        guard let file = try? FileSystem.open(file.location, .readOnly, purpose: "read") else { return nil }
-        file.adviseSequentialRead()
+        guard let opened = try? FileSystem.open(file.location, .readOnly, purpose: "read") else { return nil }
+        opened.adviseSequentialRead()
+        if keys.count >= capacity { evict(at: Int.random(in: 0..<keys.count, using: &generator)) }
         // A FileRegion (sendfile) needs an NIOFileHandle, and NIO offers no other way than taking
         // over a descriptor.
-        let descriptor = Descriptor(NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: file.takeDescriptor().rawValue))
-        if order.count >= capacity, let oldest = order.first {
-            order.removeFirst()
-            if let evicted = open.removeValue(forKey: oldest) { retire(evicted) }
-        }
+        let descriptor = Descriptor(NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: opened.takeDescriptor().rawValue),
+                                    position: keys.count)
         open[key] = descriptor
-        order.append(key)
+        keys.append(key)
         descriptor.sending += 1
         return descriptor
     }
@@ -62,7 +66,17 @@ final class OpenFiles {
     func closeAll() {
         open.values.forEach(retire)
         open.removeAll()
-        order.removeAll()
+        keys.removeAll()
+    }
+
+    private func evict(at position: Int) {
+        let victim = keys[position]
+        let last = keys.removeLast()
+        if position < keys.count {
+            keys[position] = last
+            open[last]?.position = position
+        }
+        if let removed = open.removeValue(forKey: victim) { retire(removed) }
     }
 
     private func retire(_ descriptor: Descriptor) {

@@ -38,9 +38,9 @@ public struct ServerConfiguration: Sendable {
     public var hotFileMaxBytes = 128 * 1024
     /// The memory for hot files, all releases together.
     public var hotCacheBytes = 16 * 1024 * 1024
-    /// Descriptors of larger files each event loop keeps open between requests (nginx's
+    /// Descriptors each event loop keeps open between requests (nginx's
     /// `open_file_cache`). The server raises its descriptor limit to the hard limit at start.
-    public var openFilesPerThread = 1024
+    public var openFilesPerThread = 4096
 
     public init() {}
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import StrataCore
 @testable import StrataServer
 import StrataTestSupport
@@ -149,5 +150,27 @@ import Darwin
         let number = try #require(index.paths.find(probe.path.utf8))
         #expect(index.path(of: number) == probe.path)
         #expect(index.paths.find("assets/section-1/component-1.js".utf8) == nil)
+    }
+
+    @Test func hotBodiesStayWithinTheirBudgetAndKeepTheBytesTheyRead() throws {
+        try withTemporaryDirectory { folder in
+            let bodies = HotBodies(maxFileBytes: 4096, budget: 10_000)
+            var expected: [HotBodies.Key: [UInt8]] = [:]
+            for number in 0..<40 {
+                let bytes = Array(repeating: UInt8(number), count: 1000 + number)
+                let path = folder + "/file\(number)"
+                try Data(bytes).write(to: URL(fileURLWithPath: path))
+                let key = HotBodies.Key(digest: ContentDigest(hex: sha256Hex(bytes))!, gzip: false)
+                let handle = try NIOFileHandle(_deprecatedPath: path)
+                defer { try? handle.close() }
+                let loaded = try #require(bodies.load(key, size: bytes.count, from: handle))
+                #expect(Array(loaded.readableBytesView) == bytes)
+                expected[key] = bytes
+            }
+            let kept = expected.filter { bodies.cached($0.key) != nil }
+            #expect(kept.values.reduce(0) { $0 + $1.count } <= 10_000, "within the budget")
+            #expect(kept.count >= 5, "and as full as it can be: \(kept.count) kept")
+            for (key, bytes) in kept { #expect(bodies.cached(key).map { Array($0.readableBytesView) } == bytes) }
+        }
     }
 }
