@@ -37,7 +37,7 @@ public struct ServerConfiguration: Sendable {
     /// go out with sendfile from a descriptor kept open.
     public var hotFileMaxBytes = 64 * 1024
     /// The memory for hot files, all releases together.
-    public var hotCacheBytes = 16 * 1024 * 1024
+    public var hotCacheBytes = 12 * 1024 * 1024
     /// Descriptors each event loop keeps open between requests (nginx's
     /// `open_file_cache`). The server raises its descriptor limit to the hard limit at start.
     public var openFilesPerThread = 4096
