@@ -35,7 +35,7 @@ public struct ServerConfiguration: Sendable {
     // Speed.
     /// Files up to this size are kept in memory once read (keyed by content digest); larger ones
     /// go out with sendfile from a descriptor kept open.
-    public var hotFileMaxBytes = 64 * 1024
+    public var hotFileMaxBytes = 128 * 1024
     /// The memory for hot files, all releases together.
     public var hotCacheBytes = 12 * 1024 * 1024
     /// Descriptors each event loop keeps open between requests (nginx's
