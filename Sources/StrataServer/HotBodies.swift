@@ -10,27 +10,17 @@ import Darwin
 /// Releases are immutable, so an entry can never go stale: the same digest is the same bytes. Only
 /// the loop's own thread touches it: no lock, and each loop has its share of the budget.
 ///
-/// When the budget is full a random entry makes room. First-in-first-out (or least recently used)
-/// would keep nothing at all when a site larger than the budget is read in a cycle, as crawlers and
-/// the mixed benchmark do; a random victim keeps about budget ÷ site of it, and popular files,
-/// asked for again before they are picked, stay.
+/// When the budget is full a random entry makes room (`RandomVictims` says why random).
 final class HotBodies {
     let maxFileBytes: Int
     private let budget: Int
-    private var entries: [Key: Entry] = [:]
-    /// Every key once, to pick a victim in constant time.
-    private var keys: [Key] = []
+    private var buffers: [Key: ByteBuffer] = [:]
+    private var victims = RandomVictims<Key>()
     private var bytes = 0
-    private var generator = SystemRandomNumberGenerator()
 
     struct Key: Hashable {
         let digest: ContentDigest
         let gzip: Bool
-    }
-
-    private struct Entry {
-        let buffer: ByteBuffer
-        var position: Int
     }
 
     init(maxFileBytes: Int, budget: Int) {
@@ -39,7 +29,7 @@ final class HotBodies {
     }
 
     func cached(_ key: Key) -> ByteBuffer? {
-        entries[key]?.buffer
+        buffers[key]
     }
 
     /// Reads the whole representation from `descriptor` and keeps it. Nil when the read fails or
@@ -51,23 +41,13 @@ final class HotBodies {
         }
         guard complete == size else { return nil }
         guard size <= budget else { return buffer }
-        while bytes + size > budget, !keys.isEmpty {
-            evict(at: Int.random(in: 0..<keys.count, using: &generator))
+        while bytes + size > budget, let victim = victims.removeRandom() {
+            if let evicted = buffers.removeValue(forKey: victim) { bytes -= evicted.readableBytes }
         }
-        entries[key] = Entry(buffer: buffer, position: keys.count)
-        keys.append(key)
+        if let replaced = buffers.updateValue(buffer, forKey: key) { bytes -= replaced.readableBytes }
+        victims.insert(key)
         bytes += size
         return buffer
-    }
-
-    private func evict(at position: Int) {
-        let victim = keys[position]
-        let last = keys.removeLast()
-        if position < keys.count {
-            keys[position] = last
-            entries[last]?.position = position
-        }
-        if let removed = entries.removeValue(forKey: victim) { bytes -= removed.buffer.readableBytes }
     }
 
     private static func readFully(_ descriptor: CInt, into buffer: UnsafeMutableRawBufferPointer) -> Int {

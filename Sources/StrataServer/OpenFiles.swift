@@ -4,16 +4,14 @@ import SystemPackage
 
 /// Descriptors of files kept open by one event loop, so sending a large file costs a `sendfile`
 /// and reading a small one into memory a `pread`, not an `open` and a `close` per request (nginx's
-/// `open_file_cache`). Bounded; a random one is closed to make room (see `HotBodies` for why
-/// random), and all are closed when a release leaves the registry. A descriptor still being sent
+/// `open_file_cache`). Bounded; a random one is closed to make room (`RandomVictims` says why),
+/// and all are closed when a release leaves the registry. A descriptor still being sent
 /// from is closed only once its last write is done (closing it earlier could let the number be
 /// reused mid-send).
 final class OpenFiles {
     private let capacity: Int
     private var open: [Key: Descriptor] = [:]
-    /// Every key once, to pick a victim in constant time.
-    private var keys: [Key] = []
-    private var generator = SystemRandomNumberGenerator()
+    private var victims = RandomVictims<Key>()
 
     struct Key: Hashable {
         let release: UInt64
@@ -23,13 +21,11 @@ final class OpenFiles {
 
     final class Descriptor {
         let handle: NIOFileHandle
-        fileprivate var position: Int
         fileprivate var sending = 0
         fileprivate var retired = false
 
-        fileprivate init(_ handle: NIOFileHandle, position: Int) {
+        fileprivate init(_ handle: NIOFileHandle) {
             self.handle = handle
-            self.position = position
         }
     }
 
@@ -46,13 +42,14 @@ final class OpenFiles {
         }
         guard let opened = try? FileSystem.open(file.location, .readOnly, purpose: "read") else { return nil }
         opened.adviseSequentialRead()
-        if keys.count >= capacity { evict(at: Int.random(in: 0..<keys.count, using: &generator)) }
+        if victims.count >= capacity, let victim = victims.removeRandom(), let evicted = open.removeValue(forKey: victim) {
+            retire(evicted)
+        }
         // A FileRegion (sendfile) needs an NIOFileHandle, and NIO offers no other way than taking
         // over a descriptor.
-        let descriptor = Descriptor(NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: opened.takeDescriptor().rawValue),
-                                    position: keys.count)
+        let descriptor = Descriptor(NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: opened.takeDescriptor().rawValue))
         open[key] = descriptor
-        keys.append(key)
+        victims.insert(key)
         descriptor.sending += 1
         return descriptor
     }
@@ -66,17 +63,7 @@ final class OpenFiles {
     func closeAll() {
         open.values.forEach(retire)
         open.removeAll()
-        keys.removeAll()
-    }
-
-    private func evict(at position: Int) {
-        let victim = keys[position]
-        let last = keys.removeLast()
-        if position < keys.count {
-            keys[position] = last
-            open[last]?.position = position
-        }
-        if let removed = open.removeValue(forKey: victim) { retire(removed) }
+        victims.removeAll()
     }
 
     private func retire(_ descriptor: Descriptor) {

@@ -173,4 +173,16 @@ import Darwin
             for (key, bytes) in kept { #expect(bodies.cached(key).map { Array($0.readableBytesView) } == bytes) }
         }
     }
+
+    @Test func randomVictimsHandOutEachKeyOnce() {
+        var victims = RandomVictims<Int>()
+        for key in 0..<100 { victims.insert(key) }
+        victims.insert(7)  // already there
+        victims.remove(42)
+        victims.remove(1000)  // never there
+        var taken = Set<Int>()
+        while let key = victims.removeRandom() { #expect(taken.insert(key).inserted) }
+        #expect(taken == Set(0..<100).subtracting([42]))
+        #expect(victims.count == 0)
+    }
 }
