@@ -19,8 +19,6 @@ import Darwin
 public final class StrataHTTPServer: Sendable {
     public let configuration: ServerConfiguration
     private let store: Store
-    /// The local store's folders: the server sends files straight from them.
-    private let layout: StoreLayout
     private let group: MultiThreadedEventLoopGroup
     private let accessLog: AccessLog?
     /// Loads release indexes off the event loops.
@@ -45,7 +43,6 @@ public final class StrataHTTPServer: Sendable {
             throw ServerError("'\(store.location)' is not a Strata store (no strata-store.json); publish something first or pass --root")
         }
         self.store = store
-        layout = local.layout
         self.configuration = configuration
         accessLog = try configuration.accessLog.map(AccessLog.init(destination:))
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
