@@ -120,11 +120,13 @@ enum HTTPSemantics {
 
     /// True when `Accept` asks for HTML explicitly (browsers navigating do; scripts fetching assets don't).
     static func acceptsHTML(_ value: String?) -> Bool {
-        guard let value else { return false }
-        let bytes = Array(value.utf8)
-        let wanted = Array("text/html".utf8)
-        guard bytes.count >= wanted.count else { return false }
-        return (0...(bytes.count - wanted.count)).contains { start in equalIgnoringCase(bytes[start..<(start + wanted.count)], wanted) }
+        guard var rest = value?.utf8[...] else { return false }
+        let wanted = "text/html".utf8
+        while rest.count >= wanted.count {
+            if equalIgnoringCase(rest.prefix(wanted.count), wanted) { return true }
+            rest = rest.dropFirst()
+        }
+        return false
     }
 
     // MARK: - Bytes

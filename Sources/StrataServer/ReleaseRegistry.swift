@@ -19,10 +19,21 @@ final class ReleaseRegistry: Sendable {
     private let serials = Atomic<UInt64>(0)
     /// How long "no such release" is believed: a release published later becomes servable after this.
     static let absenceMemory = TimeAmount.seconds(1)
+    /// Ids of absent releases come from clients (`/_v/<id>/`), so at most this many are remembered.
+    static let absencesKept = 1024
 
     private struct State {
         var known: [String: Known] = [:]
         var waiting: [String: [EventLoopPromise<Void>]] = [:]
+        var absences = 0
+
+        /// Past the limit every absence is forgotten: each costs at most one more manifest read.
+        mutating func forgetAbsencesIfMany() {
+            absences += 1
+            guard absences > ReleaseRegistry.absencesKept else { return }
+            known = known.filter { if case .loaded = $0.value { true } else { false } }
+            absences = 1
+        }
     }
 
     enum Known {
@@ -35,6 +46,9 @@ final class ReleaseRegistry: Sendable {
         self.layout = layout
         self.pool = pool
     }
+
+    /// How many releases, present or absent, the registry remembers.
+    var rememberedCount: Int { state.withLock { $0.known.count } }
 
     /// Moves each time a release is forgotten.
     var generation: Int { forgotten.load(ordering: .relaxed) }
@@ -72,6 +86,7 @@ final class ReleaseRegistry: Sendable {
     func loadNow(_ id: String) -> ReleaseIndex? {
         let index = readIndex(id)
         let waiters = state.withLock { state in
+            if index == nil { state.forgetAbsencesIfMany() }
             state.known[id] = index.map(Known.loaded) ?? .absent(since: .now())
             return state.waiting.removeValue(forKey: id) ?? []
         }

@@ -45,7 +45,7 @@ final class Responder {
         if first.elementsEqual("_strata".utf8) {
             return strataEndpoint(rest, channel: channel, headers: headers)
         }
-        if first.elementsEqual("_v".utf8) && !path.isEmpty {
+        if first.elementsEqual("_v".utf8) {
             let idEnd = rest.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex
             let id = rest[..<idEnd]
             guard id.count == Fingerprint.idLength, id.allSatisfy(Self.isLowercaseHex) else {

@@ -95,9 +95,6 @@ enum ConnectionHeader {
 /// Writes response heads. File heads are prepared lines copied in order; only `Date` (one per
 /// loop and second) and the rare `Content-Range` are formatted per request.
 enum ResponseHead {
-    static let immutable = "public, max-age=31536000, immutable"
-    static let revalidate = "no-cache"
-
     static func write(_ response: FileResponse, connection: ConnectionHeader, date: DateLine, into out: inout ByteBuffer) {
         let index = response.index
         let file = response.served

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import StrataCore
 @testable import StrataServer
 import StrataTestSupport
@@ -184,5 +185,21 @@ import Darwin
         while let key = victims.removeRandom() { #expect(taken.insert(key).inserted) }
         #expect(taken == Set(0..<100).subtracting([42]))
         #expect(victims.count == 0)
+    }
+
+    @Test func versionedURLsOfMadeUpReleasesDoNotPileUpInMemory() throws {
+        try withTemporaryDirectory { folder in
+            let served = try ServedStore(in: folder)
+            let pool = NIOThreadPool(numberOfThreads: 1)
+            pool.start()
+            defer { try? pool.syncShutdownGracefully() }
+            let registry = ReleaseRegistry(store: served.store.store, layout: served.store.store.local!.layout, pool: pool)
+            #expect(registry.loadNow(served.v1) != nil)
+            for number in 0..<3000 {
+                #expect(registry.loadNow(String(format: "%016x", 0xdead_0000 + number)) == nil)
+            }
+            #expect(registry.rememberedCount <= ReleaseRegistry.absencesKept + 1)
+            if case .loaded? = registry.known(served.v1) {} else { Issue.record("the real release is still known") }
+        }
     }
 }

@@ -108,17 +108,6 @@ public protocol PointerWatcher: AnyObject {
     func stamp() -> PointerStamp?
 }
 
-/// The plain watcher: reads the stamp every time.
-final class StampReadingWatcher: PointerWatcher {
-    private let read: @Sendable () -> PointerStamp?
-
-    init(_ read: @escaping @Sendable () -> PointerStamp?) {
-        self.read = read
-    }
-
-    func stamp() -> PointerStamp? { read() }
-}
-
 /// Named pointers of one family and their append-only histories, as bytes: parsing, rules and
 /// messages live in `Pointer`.
 public protocol PointerStorage: Sendable {
