@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.24.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
     ],
     targets: [
         // C libraries, wrapped by module maps only; the Swift code that uses them lives in StrataCore.
@@ -39,6 +40,19 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        // `--root s3://…`: the store in S3-compatible object storage (an S3 client on async-http-client
+        // with its own SigV4 signer), and the serve node that mirrors it into a local cache.
+        .target(
+            name: "StrataObjectStore",
+            dependencies: [
+                "StrataCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         // `strata serve`: the HTTP server, on SwiftNIO alone. Reads the store, never writes it.
         .target(
             name: "StrataServer",
@@ -57,6 +71,7 @@ let package = Package(
             dependencies: [
                 "StrataCore",
                 "StrataServer",
+                "StrataObjectStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
@@ -69,7 +84,13 @@ let package = Package(
         ),
         .testTarget(
             name: "StrataCoreTests",
-            dependencies: ["StrataCore", "StrataTestSupport", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["StrataCore", "StrataTestSupport", .product(name: "SystemPackage", package: "swift-system")]
+        ),
+        // The S3 client and store against a real S3 protocol server (moto_server, started per suite).
+        .testTarget(
+            name: "StrataObjectStoreTests",
+            dependencies: ["StrataObjectStore", "StrataCore", "StrataTestSupport", "strata",
+                           .product(name: "SystemPackage", package: "swift-system")],
             exclude: ["sigv4-vectors.py"]  // prints botocore's signatures that SignatureV4Tests compare with
         ),
         // A real server on 127.0.0.1, spoken to over raw sockets (malformed requests included).

@@ -12,6 +12,8 @@ import Synchronization
 /// loops drop their copies and the descriptors they hold open on its files.
 final class ReleaseRegistry: Sendable {
     private let catalog: ReleaseCatalog
+    /// A serve node's way to bring a release it lacks into its cache.
+    private let fetchMissing: (@Sendable (String) -> Void)?
     private let layout: StoreLayout
     private let pool: NIOThreadPool
     private let state = Mutex(State())
@@ -41,7 +43,8 @@ final class ReleaseRegistry: Sendable {
         case absent(since: NIODeadline)
     }
 
-    init(store: Store, layout: StoreLayout, pool: NIOThreadPool) {
+    init(store: Store, layout: StoreLayout, pool: NIOThreadPool, fetchMissing: (@Sendable (String) -> Void)? = nil) {
+        self.fetchMissing = fetchMissing
         catalog = ReleaseCatalog(store)
         self.layout = layout
         self.pool = pool
@@ -95,7 +98,9 @@ final class ReleaseRegistry: Sendable {
     }
 
     private func readIndex(_ id: String) -> ReleaseIndex? {
-        guard Fingerprint.isReleaseID(id), let manifest = try? catalog.manifest(id), manifest.id == id else { return nil }
+        guard Fingerprint.isReleaseID(id) else { return nil }
+        if let fetchMissing, !catalog.contains(id) { fetchMissing(id) }
+        guard let manifest = try? catalog.manifest(id), manifest.id == id else { return nil }
         return ReleaseIndex(manifest: manifest, folder: layout.release(id), serial: serials.wrappingAdd(1, ordering: .relaxed).newValue)
     }
 

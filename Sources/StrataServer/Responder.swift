@@ -11,7 +11,11 @@ final class Responder {
     private let releases: LoopReleases
     private let channels: ChannelRouter
 
-    init(spa: Bool, releases: LoopReleases, channels: ChannelRouter) {
+    /// A serve node's report on its upstream bucket, for `/_strata/health`.
+    private let upstreamProblem: (@Sendable () -> String?)?
+
+    init(spa: Bool, releases: LoopReleases, channels: ChannelRouter, upstreamProblem: (@Sendable () -> String?)? = nil) {
+        self.upstreamProblem = upstreamProblem
         self.spa = spa
         self.releases = releases
         self.channels = channels
@@ -166,7 +170,10 @@ final class Responder {
                 return .generated(.unavailable("channel '\(channel.name)' has no release in the store"))
             }
             switch releases.lookup(id) {
-            case .found: return .generated(.text(.ok, "ok \(id)\n"))
+            case .found:
+                // A node cut off from its bucket still serves what it holds: healthy, and it says so.
+                let upstream = upstreamProblem?().map { "upstream: \($0)\n" } ?? ""
+                return .generated(.text(.ok, "ok \(id)\n" + upstream))
             case .absent: return .generated(.unavailable("channel '\(channel.name)' has no release in the store"))
             case .unknown: return .needsRelease(id)
             }

@@ -18,6 +18,14 @@ public struct ServerConfiguration: Sendable {
     /// Worker threads; defaults to one per core.
     public var threads = System.coreCount
 
+    // A serve node (the store is a local cache of an object store).
+    /// Called on the index-loading thread for a release the store lacks (a `/_v/<id>/` URL of a
+    /// release not yet local): it may bring the release into the store, which is then read again.
+    public var fetchMissingRelease: (@Sendable (String) -> Void)?
+    /// What `/_strata/health` adds about the store's upstream: nil when all is well, else one line
+    /// saying what is wrong (the node keeps serving what it holds).
+    public var upstreamProblem: (@Sendable () -> String?)?
+
     // Hardening.
     /// All header names and values of one request together, in bytes (431 beyond).
     public var maxHeaderBytes = 16 * 1024

@@ -48,7 +48,7 @@ public final class StrataHTTPServer: Sendable {
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
         pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
-        registry = ReleaseRegistry(store: store, layout: local.layout, pool: pool)
+        registry = ReleaseRegistry(store: store, layout: local.layout, pool: pool, fetchMissing: configuration.fetchMissingRelease)
         quiescing = Mutex(ServerQuiescingHelper(group: group))
     }
 
@@ -146,7 +146,8 @@ public final class StrataHTTPServer: Sendable {
         let router = ChannelRouter(fallback: watches[configuration.channel]!, byHost: configuration.channelsByHost.mapValues { watches[$0]! })
         let releases = LoopReleases(registry: registry)
         return LoopServices(
-            responder: Responder(spa: configuration.spa, releases: releases, channels: router),
+            responder: Responder(spa: configuration.spa, releases: releases, channels: router,
+                                 upstreamProblem: configuration.upstreamProblem),
             releases: releases, registry: registry,
             bodies: HotBodies(maxFileBytes: configuration.hotFileMaxBytes, budget: configuration.hotCacheBytes / loopCount),
             openFiles: OpenFiles(capacity: configuration.openFilesPerThread),

@@ -1,13 +1,19 @@
 import ArgumentParser
 import Foundation
 import StrataCore
+import StrataObjectStore
+import SystemPackage
 
 /// Options every command takes.
 struct StoreOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
-        "The store folder.",
-        discussion: "Default: $STRATA_ROOT, else $XDG_DATA_HOME/strata, else ~/.local/share/strata.",
-        valueName: "dir"))
+        "The store: a folder, or s3://BUCKET/PREFIX in S3-compatible object storage.",
+        discussion: """
+            Default: $STRATA_ROOT, else $XDG_DATA_HOME/strata, else ~/.local/share/strata. An s3:// store \
+            takes credentials, region and endpoint from the AWS environment (AWS_ACCESS_KEY_ID, \
+            AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL_S3).
+            """,
+        valueName: "dir|s3-url"))
     var root: String?
 
     @Flag(help: "Print machine-readable JSON on stdout.")
@@ -27,9 +33,24 @@ struct StoreOptions: ParsableArguments {
     }
 
     /// The existing store, with this command's settings.
-    func readable() throws -> Store { try Store.open(root: rootPath, lockTimeout: lockTimeout) }
+    func readable() throws -> Store {
+        let store = try writable()
+        try store.backend.requireExisting()
+        return store
+    }
+
     /// The store, created by its first write if it does not exist yet.
-    func writable() -> Store { Store(root: rootPath, lockTimeout: lockTimeout) }
+    func writable() throws -> Store {
+        Store(backend: try Self.backend(at: rootPath), lockTimeout: lockTimeout)
+    }
+
+    /// A folder store, or an object store for an `s3://` root.
+    static func backend(at root: String) throws -> any StoreBackend {
+        if S3Location.isObjectStore(root) {
+            return try S3Store(root: root, environment: ProcessInfo.processInfo.environment)
+        }
+        return LocalStore(root: FilePath(root))
+    }
 }
 
 /// `--channel`, shared by the commands that act on one channel.

@@ -11,8 +11,8 @@ public struct FlipResult: Sendable, Equatable, Encodable {
 
 /// One named pointer with its history: a channel's release, or a channel's runtime config.
 ///
-/// The pointer holds `<id>\n`; it is read without a lock, and moved only by a compare-and-swap under
-/// the store's write lock that then appends one history entry. Release channels (`Channels`),
+/// The pointer holds `<id>\n`; it is read without a lock, and moved only by a compare-and-swap that
+/// records one history entry with it (under the store's write lock where the store has one). Release channels (`Channels`),
 /// config channels (`ChannelConfigs`) and the server's watchers all go through this type.
 public struct Pointer: Sendable {
     public let channel: String
@@ -90,21 +90,28 @@ public struct Pointer: Sendable {
                      prepare: (_ target: String) throws -> Void = { _ in }) throws -> FlipResult {
         _ = try decide(try read())
         return try store.withWriteLock {
-            let current = try stampedRead()
-            let target = try decide(current?.value)
-            guard current?.value != target else {
-                return FlipResult(channel: channel, from: current?.value, to: target, changed: false, skipped: [])
+            // Locally the lock makes the first attempt succeed. An object store has no lock: another
+            // writer's flip between our read and our write fails the conditional write, and we read
+            // again and decide again (where an `--expect` refuses).
+            for _ in 0..<Self.attempts {
+                let current = try stampedRead()
+                let target = try decide(current?.value)
+                guard current?.value != target else {
+                    return FlipResult(channel: channel, from: current?.value, to: target, changed: false, skipped: [])
+                }
+                try prepare(target)
+                let entry = HistoryEntry(time: Timestamp.now(), action: action, from: current?.value, to: target,
+                                         by: ProcessIdentity.actor(), source: source)
+                if try storage.replace(channel, with: Array((target + "\n").utf8), logging: entry.encodedLine(), ifStamp: current?.stamp) {
+                    return FlipResult(channel: channel, from: current?.value, to: target, changed: true, skipped: [])
+                }
             }
-            try prepare(target)
-            guard try storage.replace(channel, with: Array((target + "\n").utf8), ifStamp: current?.stamp) else {
-                throw StrataError(.conflict, "channel '\(channel)' moved while flipping; nothing changed, try again")
-            }
-            let entry = HistoryEntry(time: Timestamp.now(), action: action, from: current?.value, to: target,
-                                     by: ProcessIdentity.actor(), source: source)
-            try storage.appendHistory(channel, line: entry.encodedLine())
-            return FlipResult(channel: channel, from: current?.value, to: target, changed: true, skipped: [])
+            throw StrataError(.conflict, "channel '\(channel)' kept moving while flipping; nothing changed, try again")
         }
     }
+
+    /// Reads and decisions before a flip gives up on a pointer that keeps moving.
+    static let attempts = 20
 
     /// Where a rollback goes.
     public struct RollbackPlan: Sendable, Equatable {

@@ -34,10 +34,13 @@ struct LocalPointerStorage: PointerStorage {
         LocalPointerWatcher(pointer: pointer(name), folder: folder)
     }
 
-    func replace(_ name: String, with bytes: [UInt8], ifStamp expected: PointerStamp?) throws -> Bool {
+    /// The rename is the flip; the history line follows it (a crash between the two loses the line,
+    /// never the flip, and the history reader skips a torn last line).
+    func replace(_ name: String, with bytes: [UInt8], logging line: [UInt8], ifStamp expected: PointerStamp?) throws -> Bool {
         guard Self.stamp(of: pointer(name)) == expected else { return false }
         for parent in parents { try FileSystem.makeDirectory(parent) }
         try FileSystem.replaceAtomically(pointer(name), with: bytes)
+        try FileSystem.appendDurably(historyFile(name), line)
         return true
     }
 
@@ -48,11 +51,6 @@ struct LocalPointerStorage: PointerStorage {
     func historyStamper(_ name: String) -> @Sendable () -> PointerStamp? {
         let path = historyFile(name)
         return { Self.stamp(of: path) }
-    }
-
-    func appendHistory(_ name: String, line: [UInt8]) throws {
-        for parent in parents { try FileSystem.makeDirectory(parent) }
-        try FileSystem.appendDurably(historyFile(name), line)
     }
 
     /// What `stat` says about a file, enough to tell that it was replaced or changed.

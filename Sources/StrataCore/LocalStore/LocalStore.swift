@@ -117,6 +117,13 @@ public struct LocalStore: StoreBackend {
         return file
     }
 
+    public func openVariant(_ entry: Manifest.Entry, ofRelease id: String) throws -> (any ByteSource)? {
+        guard entry.gzip != nil else { return nil }
+        let path = layout.release(id).appending(ReleaseLayout.gzipVariant(of: entry.sha256))
+        guard FileSystem.exists(path) else { return nil }
+        return try FileSystem.open(path, .readOnly, purpose: "read")
+    }
+
     /// Call with the write lock held, so a cleaner cannot see the staging folder between its
     /// creation and its owner's flock.
     public func makeDraft() throws -> any ReleaseDraft {

@@ -8,8 +8,8 @@ import SystemPackage
 /// `.strata/variants/<sha256>.gz` and in the pool beside the content, so content the store has
 /// compressed before is linked, never compressed again.
 struct VariantBuilder {
-    static let minimumSize: Int64 = 256
-    static let level: Int32 = 9
+    static let minimumSize = GzipVariantRule.minimumSize
+    static let level = GzipVariantRule.level
 
     let layout: StoreLayout
     /// The release folder being assembled.
@@ -19,7 +19,7 @@ struct VariantBuilder {
     func addVariants(to entries: [Manifest.Entry], folders: inout FolderMaker) throws -> (entries: [Manifest.Entry], poolFolders: Set<FilePath>) {
         // One variant per distinct content, compressed from the first file holding it.
         var candidates: [String: String] = [:]
-        for entry in entries where entry.size >= Self.minimumSize && ContentType.isCompressible(entry.type) {
+        for entry in entries where GzipVariantRule.wants(entry) {
             if candidates[entry.sha256] == nil { candidates[entry.sha256] = entry.path }
         }
         guard !candidates.isEmpty else { return (entries, []) }
@@ -79,7 +79,7 @@ struct VariantBuilder {
         }
         try compressor.finish(sink: sink)
 
-        guard compressedSize * 10 <= originalSize * 9 else {  // saves less than 10%: not worth a second copy
+        guard GzipVariantRule.isWorthKeeping(compressedSize, of: originalSize) else {
             try output.close()
             try FileSystem.removeFile(destination)
             return nil
@@ -88,5 +88,39 @@ struct VariantBuilder {
         try output.close()
         let folder = try ContentPool(layout: layout).adopt(destination, as: pooled)
         return Made(variant: Manifest.Variant(size: compressedSize, sha256: Hashing.hex(hasher.finalize())), poolFolder: folder)
+    }
+}
+
+/// When a file gets a precompressed gzip copy, the same for every kind of store: a type that
+/// compresses, at least `minimumSize` bytes, and level-9 gzip saving at least 10%.
+public enum GzipVariantRule {
+    public static let minimumSize: Int64 = 256
+    static let level: Int32 = 9
+
+    public static func wants(_ entry: Manifest.Entry) -> Bool {
+        entry.size >= minimumSize && ContentType.isCompressible(entry.type)
+    }
+
+    static func isWorthKeeping(_ compressedSize: Int64, of originalSize: Int64) -> Bool {
+        compressedSize * 10 <= originalSize * 9
+    }
+
+    /// The file compressed, in memory, when that is worth keeping; nil when it is not.
+    public static func compress(file path: FilePath) throws -> [UInt8]? {
+        let input = try FileSystem.open(path, .readOnly, purpose: "read")
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Parallel.bufferSize, alignment: 64)
+        defer { buffer.deallocate() }
+        let compressor = try GzipCompressor(level: level)
+        var output: [UInt8] = []
+        var originalSize: Int64 = 0
+        let sink: (UnsafeRawBufferPointer) throws -> Void = { chunk in output.append(contentsOf: chunk) }
+        while true {
+            let count = try input.read(into: buffer)
+            if count == 0 { break }
+            originalSize += Int64(count)
+            try compressor.compress(UnsafeRawBufferPointer(rebasing: buffer.prefix(count)), sink: sink)
+        }
+        try compressor.finish(sink: sink)
+        return isWorthKeeping(Int64(output.count), of: originalSize) ? output : nil
     }
 }

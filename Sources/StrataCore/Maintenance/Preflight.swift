@@ -37,10 +37,14 @@ public struct Preflight: Sendable {
 
     public func check(_ id: String, full: Bool = false) throws -> PreflightReport {
         let manifest = try ReleaseCatalog(store).manifest(id)
-        guard let folder = store.local?.layout.release(id) else {
-            throw StrataError(.invalidInput, "check reads release files from a local store; '\(store.location)' is not one")
+        let problems: [VerificationProblem]
+        if full {
+            problems = try Verifier().verify(release: id, in: store).problems
+        } else if let folder = store.local?.layout.release(id) {
+            problems = try sizeProblems(manifest, in: folder)
+        } else {
+            problems = []  // an object store's content is immutable and was complete before the manifest was written
         }
-        let problems = full ? try Verifier().verify(releaseFolder: folder).problems : try sizeProblems(manifest, in: folder)
         var warnings: [String] = []
         let paths = Set(manifest.files.map(\.path))
         if !paths.contains("index.html") {
@@ -50,7 +54,7 @@ public struct Preflight: Sendable {
         var checked = 0
         for entry in manifest.files {
             guard let kind = ReferenceScanner.Kind(path: entry.path) else { continue }
-            guard let bytes = try FileSystem.readFile(folder.appending(entry.path)) else { continue }
+            guard let bytes = try read(entry, of: id) else { continue }
             for reference in ReferenceScanner(kind: kind).references(in: String(decoding: bytes, as: UTF8.self)) {
                 guard let target = LocalReference.resolve(reference, from: entry.path) else { continue }
                 checked += 1
@@ -66,6 +70,23 @@ public struct Preflight: Sendable {
         }
         return PreflightReport(release: id, problems: problems, warnings: warnings, brokenReferences: broken,
                                referencesChecked: checked, fullCheck: full)
+    }
+
+    /// A file's bytes; nil when a local release lacks it (the size check reports that).
+    private func read(_ entry: Manifest.Entry, of id: String) throws -> [UInt8]? {
+        if let folder = store.local?.layout.release(id) { return try FileSystem.readFile(folder.appending(entry.path)) }
+        return try Self.readAll(try store.backend.openContent(entry, ofRelease: id))
+    }
+
+    private static func readAll(_ source: any ByteSource) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let count = try source.read(into: buffer)
+            if count == 0 { return bytes }
+            bytes += buffer.prefix(count)
+        }
     }
 
     private func sizeProblems(_ manifest: Manifest, in folder: FilePath) throws -> [VerificationProblem] {

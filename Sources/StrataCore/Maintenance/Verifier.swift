@@ -36,19 +36,8 @@ public struct Verifier: Sendable {
 
     public func verify(releaseFolder folder: FilePath) throws -> VerificationReport {
         let manifest = try Manifest.load(folder.appending(ReleaseLayout.manifestPath))
-        var problems: [VerificationProblem] = []
-
-        let recomputed = Fingerprint.compute(manifest.files.map { (path: $0.path, sha256: $0.sha256) })
         let folderName = folder.lastComponent?.string ?? ""
-        if recomputed != manifest.fingerprint {
-            problems.append(.init(kind: .manifest, path: ReleaseLayout.manifestPath, detail: "file list does not match the recorded fingerprint"))
-        }
-        if Fingerprint.releaseID(of: manifest.fingerprint) != manifest.id {
-            problems.append(.init(kind: .manifest, path: ReleaseLayout.manifestPath, detail: "id \(manifest.id) is not the fingerprint's first 16 digits"))
-        }
-        if Fingerprint.isReleaseID(folderName) && folderName != manifest.id {
-            problems.append(.init(kind: .manifest, path: ReleaseLayout.manifestPath, detail: "folder \(folderName) holds release \(manifest.id)"))
-        }
+        var problems = manifestProblems(manifest, folderName: folderName)
 
         let present = try filesOnDisk(folder)
         let listed = Set(manifest.files.map(\.path))
@@ -71,6 +60,73 @@ public struct Verifier: Sendable {
         return VerificationReport(id: manifest.id, fileCount: manifest.fileCount, problems: problems)
     }
 
+    /// Re-hashes release `id` of any store through the store itself (an object store's content is
+    /// downloaded): the manifest against its fingerprint, every file and variant against the manifest.
+    public func verify(release id: String, in store: Store) throws -> VerificationReport {
+        if let local = store.local { return try verify(releaseFolder: local.layout.release(id)) }
+        let manifest = try ReleaseCatalog(store).manifest(id)
+        var problems = manifestProblems(manifest, folderName: id)
+        var seen = Set<String>()
+        let distinct = manifest.files.filter { seen.insert($0.sha256).inserted }
+        let findings = try Parallel.map(count: distinct.count) { index, buffer -> [VerificationProblem] in
+            let entry = distinct[index]
+            var found: [VerificationProblem] = []
+            do {
+                let digest = try Self.digest(of: try store.backend.openContent(entry, ofRelease: id), buffer: buffer)
+                if digest != FileDigest(size: entry.size, sha256: entry.sha256) {
+                    found.append(.init(kind: .modified, path: entry.path, detail: "content differs from the manifest's sha256"))
+                }
+            } catch let error as StrataError where error.kind == .corrupt || error.kind == .notFound {
+                found.append(.init(kind: .modified, path: entry.path, detail: error.message))
+            }
+            if entry.gzip != nil {
+                let name = ReleaseLayout.gzipVariant(of: entry.sha256)
+                do {
+                    if let variant = try store.backend.openVariant(entry, ofRelease: id) {
+                        if let problem = try Self.variantProblem(entry, reading: variant, buffer: buffer) {
+                            found.append(.init(kind: .variant, path: name, detail: "gzip variant of '\(entry.path)': \(problem)"))
+                        }
+                    } else {
+                        found.append(.init(kind: .variant, path: name, detail: "gzip variant of '\(entry.path)': missing"))
+                    }
+                } catch let error as StrataError where error.kind == .corrupt || error.kind == .notFound {
+                    found.append(.init(kind: .variant, path: name, detail: "gzip variant of '\(entry.path)': \(error.message)"))
+                }
+            }
+            return found
+        }
+        problems += findings.flatMap { $0 }
+        return VerificationReport(id: manifest.id, fileCount: manifest.fileCount, problems: problems)
+    }
+
+    private static func digest(of source: any ByteSource, buffer: UnsafeMutableRawBufferPointer) throws -> FileDigest {
+        var hasher = SHA256()
+        var size: Int64 = 0
+        while true {
+            let count = try source.read(into: buffer)
+            if count == 0 { break }
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer.prefix(count)))
+            size += Int64(count)
+        }
+        return FileDigest(size: size, sha256: Hashing.hex(hasher.finalize()))
+    }
+
+    /// The manifest against its own fingerprint, id and (when it is an id) the folder's name.
+    private func manifestProblems(_ manifest: Manifest, folderName: String) -> [VerificationProblem] {
+        var problems: [VerificationProblem] = []
+        let recomputed = Fingerprint.compute(manifest.files.map { (path: $0.path, sha256: $0.sha256) })
+        if recomputed != manifest.fingerprint {
+            problems.append(.init(kind: .manifest, path: ReleaseLayout.manifestPath, detail: "file list does not match the recorded fingerprint"))
+        }
+        if Fingerprint.releaseID(of: manifest.fingerprint) != manifest.id {
+            problems.append(.init(kind: .manifest, path: ReleaseLayout.manifestPath, detail: "id \(manifest.id) is not the fingerprint's first 16 digits"))
+        }
+        if Fingerprint.isReleaseID(folderName) && folderName != manifest.id {
+            problems.append(.init(kind: .manifest, path: ReleaseLayout.manifestPath, detail: "folder \(folderName) holds release \(manifest.id)"))
+        }
+        return problems
+    }
+
     /// Each variant must be the bytes the manifest records and decompress to the file's content.
     private func checkVariants(of manifest: Manifest, in folder: FilePath) throws -> [VerificationProblem] {
         var seen = Set<String>()
@@ -86,9 +142,13 @@ public struct Verifier: Sendable {
 
     /// Nil when the variant is sound, else what is wrong with it.
     private static func variantProblem(_ entry: Manifest.Entry, at path: FilePath, buffer: UnsafeMutableRawBufferPointer) throws -> String? {
-        guard let variant = entry.gzip else { return nil }
+        guard entry.gzip != nil else { return nil }
         guard FileSystem.exists(path) else { return "missing" }
-        let input = try FileSystem.open(path, .readOnly, purpose: "read")
+        return try variantProblem(entry, reading: try FileSystem.open(path, .readOnly, purpose: "read"), buffer: buffer)
+    }
+
+    private static func variantProblem(_ entry: Manifest.Entry, reading input: any ByteSource, buffer: UnsafeMutableRawBufferPointer) throws -> String? {
+        guard let variant = entry.gzip else { return nil }
         let decompressor = try GzipDecompressor()
         var compressedHasher = SHA256()
         var plainHasher = SHA256()

@@ -74,13 +74,13 @@ public struct Manifest: Codable, Sendable, Equatable {
         try container.encode(files, forKey: .files)
     }
 
-    func encoded() throws -> [UInt8] {
+    public func encoded() throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return Array(try encoder.encode(self)) + [0x0A]
     }
 
-    static func decode(_ bytes: [UInt8], path: String) throws -> Manifest {
+    public static func decode(_ bytes: [UInt8], path: String) throws -> Manifest {
         do {
             return try JSONDecoder().decode(Manifest.self, from: Data(bytes))
         } catch {

@@ -3,8 +3,8 @@ import SystemPackage
 /// Where a store keeps its releases, pointers and histories: the seam between what Strata does
 /// (publish, flip, list, prune, serve) and how the bytes are kept.
 ///
-/// `LocalStore` (a folder: hard links, staging folders, fsync, flock) implements it today; an
-/// S3-compatible object store implements it next. Every contract of the product must hold behind it:
+/// `LocalStore` (a folder: hard links, staging folders, fsync, flock) and `S3Store` (objects in an
+/// S3-compatible bucket, in the StrataObjectStore module) implement it. Every contract of the product must hold behind it:
 /// a release becomes visible only when complete (`ReleaseDraft.publish` is the single moment), a
 /// pointer moves only by compare-and-swap (`PointerStorage.replace`), content is written once by its
 /// SHA-256, and nothing here knows about channels, labels or rollbacks: those live above the seam.
@@ -29,6 +29,9 @@ public protocol StoreBackend: Sendable {
     func manifestBytes(of id: String) throws -> [UInt8]?
     /// The bytes of one file of a release, streamed.
     func openContent(_ entry: Manifest.Entry, ofRelease id: String) throws -> any ByteSource
+
+    /// The precompressed gzip copy of a release's file, streamed; nil when the release keeps none.
+    func openVariant(_ entry: Manifest.Entry, ofRelease id: String) throws -> (any ByteSource)?
 
     /// Starts writing a release. Nothing of it is visible until `ReleaseDraft.publish()`.
     func makeDraft() throws -> any ReleaseDraft
@@ -118,9 +121,10 @@ public protocol PointerStorage: Sendable {
     /// A function that reads only the pointer's stamp (one `stat` locally, a conditional request
     /// remotely; nil when absent), prepared once for watchers that ask on every request.
     func stamper(_ name: String) -> @Sendable () -> PointerStamp?
-    /// Replaces the pointer whole if it is still at `expected` (nil: if it does not exist yet).
-    /// Returns false, changing nothing, when it moved. Call with the write lock held.
-    func replace(_ name: String, with bytes: [UInt8], ifStamp expected: PointerStamp?) throws -> Bool
+    /// Replaces the pointer whole if it is still at `expected` (nil: if it does not exist yet), and
+    /// records `line` (one JSON line) in its history. Returns false, changing nothing, when it moved.
+    /// Locally, call with the write lock held; an object store makes it one conditional write.
+    func replace(_ name: String, with bytes: [UInt8], logging line: [UInt8], ifStamp expected: PointerStamp?) throws -> Bool
     /// The history log's bytes (one JSON line per flip); nil when there is none.
     func history(_ name: String) throws -> [UInt8]?
     /// A watcher of the pointer, for one thread that asks on every request: it may answer from
@@ -128,6 +132,4 @@ public protocol PointerStorage: Sendable {
     func watcher(_ name: String) -> any PointerWatcher
     /// Like `stamper`, for the history, so watchers re-read it only when it grew.
     func historyStamper(_ name: String) -> @Sendable () -> PointerStamp?
-    /// Appends one line to the history, durably. Call with the write lock held.
-    func appendHistory(_ name: String, line: [UInt8]) throws
 }

@@ -5,9 +5,9 @@ import Darwin
 #endif
 
 /// Who and where this process is, for the history log and the lock record.
-enum ProcessIdentity {
+public enum ProcessIdentity {
     /// `user@host`.
-    static func actor() -> String {
+    public static func actor() -> String {
         let user = getenv("USER").map { String(cString: $0) } ?? getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "uid \(geteuid())"
         return user + "@" + hostName()
     }

@@ -26,10 +26,13 @@ struct Verify: ParsableCommand {
     }
 
     func run() throws {
-        let folders = try releaseFolders()
         var rows: [Row] = []
-        for folder in folders {
-            let report = try Verifier().verify(releaseFolder: folder)
+        for target in try targets() {
+            let report: VerificationReport
+            switch target {
+            case .folder(let folder): report = try Verifier().verify(releaseFolder: folder)
+            case .release(let id, let store): report = try Verifier().verify(release: id, in: store)
+            }
             rows.append(Row(id: report.id, fileCount: report.fileCount, intact: report.isIntact, problems: report.problems))
         }
         if options.json {
@@ -46,27 +49,27 @@ struct Verify: ParsableCommand {
         if rows.contains(where: { !$0.intact }) { throw CommandFailure(status: 1) }
     }
 
-    private func releaseFolders() throws -> [FilePath] {
-        func storeFolder(_ store: Store, _ id: String) throws -> FilePath {
-            guard let layout = store.local?.layout else {
-                throw StrataError(.invalidInput, "verify re-hashes release folders on this machine; '\(store.location)' is not a local store")
-            }
-            return layout.release(id)
-        }
+    /// What to verify: a release of the store (local or in a bucket), or a release folder given by path.
+    private enum Target {
+        case folder(FilePath)
+        case release(String, Store)
+    }
+
+    private func targets() throws -> [Target] {
         if releases.isEmpty {
             let store = try options.readable()
-            return try ReleaseCatalog(store).summaries().map { try storeFolder(store, $0.id) }
+            return try ReleaseCatalog(store).summaries().map { .release($0.id, store) }
         }
-        var folders: [FilePath] = []
+        var targets: [Target] = []
         for reference in releases {
             if reference.contains("/") {
-                folders.append(FilePath(reference))
+                targets.append(.folder(FilePath(reference)))
             } else {
                 let store = try options.readable()
-                folders.append(try storeFolder(store, try ReleaseCatalog(store).resolve(reference)))
+                targets.append(.release(try ReleaseCatalog(store).resolve(reference), store))
             }
         }
-        return folders
+        return targets
     }
 }
 

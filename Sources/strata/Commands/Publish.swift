@@ -89,7 +89,7 @@ struct ArchiveOptions: ParsableArguments {
 enum PublishCommand {
     static func run(source: String, requireArchive: Bool, options: StoreOptions, release: ReleaseOptions, archive: ArchiveOptions,
                     base: String? = nil, deletions: [String] = []) throws {
-        let store = options.writable()
+        let store = try options.writable()
         let baseID = try base.map { try ReleaseReference.resolve($0, in: try options.readable()) }
         let request = PublishRequest(source: source, label: release.label, includeEverything: release.includeAll,
                                      stripComponents: archive.stripComponents, limits: archive.limits, requireArchive: requireArchive,

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StrataCore
+import StrataObjectStore
 import StrataServer
 
 struct Serve: ParsableCommand {
@@ -14,8 +15,16 @@ struct Serve: ParsableCommand {
             /_strata/config.json and /_strata/config.js serve the channel's runtime config
             (`strata config`). --channel-for-host serves other channels to other host names.
 
+            With --root s3://BUCKET/PREFIX it is a serve node: it keeps the releases it serves in a
+            local cache (--cache, a local store), polls each served channel's pointer every --poll
+            (a conditional GET), and switches only once the new release is whole in the cache.
+            /_v/<id>/ URLs of releases not yet cached are fetched on demand. --cache-max bounds the
+            cache (releases no channel serves are evicted). /_strata/health says when the bucket
+            cannot be reached; the node keeps serving what it holds.
+
             Examples:
               strata serve --port 8080
+              strata serve --root s3://site-bucket/prod --cache /var/cache/strata --poll 1s
               strata serve --channel staging --spa --access-log -
               strata serve --channel production --channel-for-host staging.example.com=staging
             """)
@@ -70,8 +79,34 @@ struct Serve: ParsableCommand {
         return map
     }
 
+    @Option(help: ArgumentHelp("A serve node's local cache of an s3:// store (a folder; created if missing).", valueName: "dir"))
+    var cache: String?
+
+    @Option(help: ArgumentHelp("How often a serve node checks the bucket's pointers (500ms, 1s, 2m).", valueName: "interval"))
+    var poll = "1s"
+
+    @Option(help: ArgumentHelp("Most content a serve node's cache keeps (512M, 10G); releases no channel serves go first.",
+                               valueName: "size"))
+    var cacheMax: String?
+
+    /// `--poll` in seconds.
+    static func seconds(_ text: String) -> Double? {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            return Double(text.dropLast(suffix.count)).map { $0 * scale }
+        }
+        return Double(text)
+    }
+
     func validate() throws {
         _ = try hostChannels()
+        guard let interval = Self.seconds(poll), interval >= 0.05, interval <= 3600 else {
+            throw ValidationError("--poll '\(poll)' is not an interval from 50ms to 60m (like 500ms, 1s, 2m)")
+        }
+        if let cacheMax, ByteCount.parse(cacheMax) == nil { throw ValidationError("--cache-max '\(cacheMax)' is not a size (like 512M, 10G)") }
+        let remote = S3Location.isObjectStore(options.rootPath)
+        if remote && cache == nil { throw ValidationError("--root \(options.rootPath) is an object store: give the node a local --cache folder") }
+        if !remote && (cache != nil || cacheMax != nil) { throw ValidationError("--cache and --cache-max are for serve nodes of an s3:// --root") }
         if !(0...65535).contains(port) { throw ValidationError("--port must be 0…65535") }
         if fallbackHistory < 0 { throw ValidationError("--fallback-history must be 0 or more") }
         if maxConnections < 1 { throw ValidationError("--max-connections must be at least 1") }
@@ -79,8 +114,22 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
-        let store = try options.readable()
         var settings = ServerConfiguration()
+        let store: Store
+        var node: ServeNode?
+        if S3Location.isObjectStore(options.rootPath), let cache {
+            let remote = try S3Store(root: options.rootPath, environment: ProcessInfo.processInfo.environment)
+            store = Store(root: cache, lockTimeout: options.lockTimeout)
+            let follower = ServeNode(remote: remote, cache: store, channels: [channel.channel] + Array(try hostChannels().values),
+                                     poll: Self.seconds(poll)!, cacheMax: cacheMax.flatMap(ByteCount.parse))
+            try follower.prepareCache()
+            follower.syncOnce()  // serve the live releases from the first request, when the bucket answers
+            settings.fetchMissingRelease = { follower.fetch($0) }
+            settings.upstreamProblem = { follower.upstreamProblem() }
+            node = follower
+        } else {
+            store = try options.readable()
+        }
         settings.host = host
         settings.port = port
         settings.channel = channel.channel
@@ -99,6 +148,10 @@ struct Serve: ParsableCommand {
         }
         do {
             try server.runUntilSignalled { bound in
+                if let node {
+                    node.start()
+                    Output.note("following \(node.remote.location) every \(poll) into the cache \(store.location)")
+                }
                 Output.note("serving channel '\(settings.channel)' of \(store.location) on http://\(host):\(bound)/ (versioned: /_v/<id>/)")
                 for (name, channel) in settings.channelsByHost.sorted(by: { $0.key < $1.key }) {
                     Output.note("  host \(name) -> channel '\(channel)'")
@@ -107,6 +160,7 @@ struct Serve: ParsableCommand {
         } catch let error as ServerError {
             throw StrataError(.io, error.description)
         }
+        node?.stop()
         Output.note("stopped")
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import StrataCore
+import StrataObjectStore
 import Testing
 
 /// The S3 request signer against AWS's documented example and botocore's signer on the same

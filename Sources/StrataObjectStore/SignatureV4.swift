@@ -40,8 +40,11 @@ public struct SignatureV4: Sendable {
     /// `x-amz-security-token` (with a session token) and `Authorization`. `path` is the decoded
     /// object path (`/bucket/key` or `/key`); `query` the decoded parameters; `headers` every other
     /// header the request sends (`Host` included), which are all signed.
+    ///
+    /// `slashesInQuery` leaves `/` unencoded in the canonical query: not AWS's rule, but what moto
+    /// 5.2 checks against (it canonicalizes the decoded query), so a client can fall back to it.
     public func headers(method: String, path: String, query: [(String, String)] = [], headers: [(String, String)],
-                        payloadHash: String, date: Date) -> [(String, String)] {
+                        payloadHash: String, date: Date, slashesInQuery: Bool = false) -> [(String, String)] {
         let (amzDate, day) = Self.timestamps(date)
         var added = [("x-amz-date", amzDate), ("x-amz-content-sha256", payloadHash)]
         if let token = credentials.sessionToken { added.append(("x-amz-security-token", token)) }
@@ -49,7 +52,7 @@ public struct SignatureV4: Sendable {
         let canonicalRequest = [
             method,
             Self.encode(path, keepingSlashes: true),
-            Self.canonicalQuery(query),
+            Self.canonicalQuery(query, keepingSlashes: slashesInQuery),
             signed.map { "\($0.name):\($0.value)\n" }.joined(),
             signed.map(\.name).joined(separator: ";"),
             payloadHash,
@@ -82,9 +85,9 @@ public struct SignatureV4: Sendable {
     }
 
     /// Names and values encoded, then sorted by name (and value), as `name=value&…`.
-    static func canonicalQuery(_ query: [(String, String)]) -> String {
+    static func canonicalQuery(_ query: [(String, String)], keepingSlashes: Bool = false) -> String {
         let encoded: [(name: String, value: String)] = query.map { pair in
-            (name: encode(pair.0, keepingSlashes: false), value: encode(pair.1, keepingSlashes: false))
+            (name: encode(pair.0, keepingSlashes: keepingSlashes), value: encode(pair.1, keepingSlashes: keepingSlashes))
         }
         let sorted = encoded.sorted { lhs, rhs in lhs.name == rhs.name ? lhs.value < rhs.value : lhs.name < rhs.name }
         return sorted.map { pair in pair.name + "=" + pair.value }.joined(separator: "&")

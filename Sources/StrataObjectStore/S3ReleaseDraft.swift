@@ -1,0 +1,186 @@
+import Crypto
+import Foundation
+import StrataCore
+import Synchronization
+import SystemPackage
+
+/// A release being published to an object store.
+///
+/// Files are only noted while the publisher adds them. `seal` then works out which content the
+/// bucket lacks (from the manifests of the newest release and of the base release, then one HEAD
+/// per remaining digest, or a listing when there are many), makes the gzip variants of new content,
+/// and uploads what is missing with bounded parallelism (multipart above `multipartThreshold`).
+/// `publish` writes the manifest, the release's only visible object, last. A publish killed at any
+/// moment leaves at most content objects no manifest names, which prune collects.
+///
+/// The draft holds a lease (`PublishLease`) from its creation to its end, so a concurrent prune
+/// cannot delete content this release is about to name.
+final class S3ReleaseDraft: ReleaseDraft, @unchecked Sendable {
+    static let uploadWidth = 16
+    static let multipartThreshold = 16 << 20
+    static let partSize = 8 << 20
+    /// Above this many digests to look up, one listing of `content/` is cheaper than a HEAD each.
+    static let listingThreshold = 256
+
+    let store: S3Store
+    let scratch: FilePath
+    private let lease: PublishLease
+    private var sources: [String: FilePath] = [:]  // by path: where a new file's bytes are on this machine
+    private var reused: Set<String> = []  // releases whose content this one names without uploading it
+    private let written = Mutex<(files: Int, bytes: Int64)>((0, 0))
+    private var sealedManifest: [UInt8]?
+    private var sealedID: String?
+
+    init(store: S3Store) throws {
+        self.store = store
+        var template = Array(((ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 }) ?? "/tmp").utf8CString.dropLast())
+        template += Array("/strata-publish-XXXXXX".utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw StrataError(.io, "cannot create a temporary folder for publishing")
+        }
+        scratch = FilePath(String(cString: made))
+        do {
+            lease = try PublishLease.take(in: store)
+        } catch {
+            try? FileSystem.removeTree(scratch)
+            throw error
+        }
+    }
+
+    var filesWritten: Int { written.withLock { $0.files } }
+    var bytesWritten: Int64 { written.withLock { $0.bytes } }
+
+    func add(_ entry: Manifest.Entry, from source: FilePath) throws {
+        // Re-hashed while uploading; an unchanged file already in the bucket is not read again.
+        sources[entry.path] = source
+    }
+
+    func reuse(_ entry: Manifest.Entry, ofRelease id: String) throws {
+        reused.insert(id)
+    }
+
+    func adopt(_ path: String, digest: FileDigest) throws {
+        sources[path] = scratch.appending(path)
+    }
+
+    func seal(_ manifest: Manifest) throws -> Manifest {
+        for id in reused where !store.containsRelease(id) {
+            throw StrataError(.notFound, "release \(id) was removed while this release was being published from it; nothing was published")
+        }
+        var known = try knownContent(alsoFrom: reused)
+        var firstSource: [String: (entry: Manifest.Entry, source: FilePath)] = [:]
+        for entry in manifest.files {
+            guard let source = sources[entry.path], firstSource[entry.sha256] == nil else { continue }
+            firstSource[entry.sha256] = (entry, source)
+        }
+        let unknown = firstSource.keys.filter { known[$0] == nil }.sorted()
+        let present = try presentContent(among: unknown)
+
+        // Variants of content whose variant no manifest records yet (new content, mostly).
+        let needingVariant = firstSource.values.filter { item in
+            GzipVariantRule.wants(item.entry) && known[item.entry.sha256] == nil
+        }
+        let variants = Mutex<[String: (Manifest.Variant, [UInt8])]>([:])
+        try BlockingWorkers.forEach(needingVariant.count, width: ProcessInfo.processInfo.activeProcessorCount) { index in
+            let item = needingVariant[index]
+            guard let compressed = try GzipVariantRule.compress(file: item.source) else { return }
+            let variant = Manifest.Variant(size: Int64(compressed.count), sha256: S3Client.sha256Hex(compressed))
+            variants.withLock { $0[item.entry.sha256] = (variant, compressed) }
+        }
+
+        // Uploads: new content, then the variants no object holds yet.
+        let uploads = unknown.filter { !present.contains($0) }.map { firstSource[$0]! }
+        let newVariants = variants.withLock { $0 }
+        try BlockingWorkers.forEach(uploads.count + newVariants.count, width: Self.uploadWidth) { [self] index in
+            if index < uploads.count {
+                try upload(uploads[index].entry, from: uploads[index].source)
+            } else {
+                let (variant, bytes) = Array(newVariants.values)[index - uploads.count]
+                try putContent(bytes, sha256: variant.sha256)
+            }
+            try lease.renewIfOld()
+        }
+        for (sha, made) in newVariants { known[sha] = made.0 }
+
+        var result = manifest
+        result.files = manifest.files.map { entry in
+            var entry = entry
+            entry.gzip = GzipVariantRule.wants(entry) ? (known[entry.sha256] ?? nil) : nil
+            return entry
+        }
+        sealedManifest = try result.encoded()
+        sealedID = result.id
+        return result
+    }
+
+    func publish() throws {
+        guard let sealedManifest, let sealedID else { preconditionFailure("publish() before seal()") }
+        // 412: the same release (same content, same id) was published meanwhile; it is complete too.
+        _ = try store.client.putObject(store.layout.manifest(sealedID), sealedManifest, condition: .absent,
+                                       contentType: "application/json")
+        lease.release()
+    }
+
+    func discard() {
+        try? FileSystem.removeTree(scratch)
+        lease.release()
+    }
+
+    // MARK: - What the bucket has
+
+    /// Content named by the newest release and by `extra` releases, with its variant (nil: none kept).
+    private func knownContent(alsoFrom extra: Set<String>) throws -> [String: Manifest.Variant?] {
+        var known: [String: Manifest.Variant?] = [:]
+        let newest = try store.releasesByAge().prefix(1)
+        for id in Set(newest).union(extra) {
+            guard let bytes = try store.manifestBytes(of: id) else { continue }
+            for entry in try Manifest.decode(bytes, path: store.layout.manifest(id)).files {
+                known[entry.sha256] = entry.gzip
+                if let variant = entry.gzip { known[variant.sha256] = .some(nil) }
+            }
+        }
+        return known
+    }
+
+    /// Which of `digests` the bucket holds: a HEAD each when few, else one listing of `content/`.
+    private func presentContent(among digests: [String]) throws -> Set<String> {
+        let client = store.client, layout = store.layout
+        if digests.count > Self.listingThreshold {
+            let listed = try client.listAll(prefix: layout.contentFolder).objects.map { String($0.key.dropFirst(layout.contentFolder.count)) }
+            return Set(listed).intersection(digests)
+        }
+        let found = Mutex<Set<String>>([])
+        try BlockingWorkers.forEach(digests.count, width: Self.uploadWidth) { index in
+            if try client.headObject(layout.content(digests[index])) != nil { _ = found.withLock { $0.insert(digests[index]) } }
+        }
+        return found.withLock { $0 }
+    }
+
+    // MARK: - Uploads
+
+    /// Uploads a file as content `entry.sha256`, checking on the way that it still hashes to that.
+    private func upload(_ entry: Manifest.Entry, from source: FilePath) throws {
+        let file = try FileSystem.open(source, .readOnly, purpose: "read")
+        defer { try? file.close() }
+        if entry.size >= Self.multipartThreshold {
+            try MultipartUpload(client: store.client, key: store.layout.content(entry.sha256), partSize: Self.partSize)
+                .upload(file, expecting: entry)
+        } else {
+            let bytes = try file.readAll()
+            guard bytes.count == entry.size, S3Client.sha256Hex(bytes) == entry.sha256 else {
+                throw changed(entry)
+            }
+            try putContent(bytes, sha256: entry.sha256)
+        }
+        written.withLock { $0.files += 1; $0.bytes += entry.size }
+    }
+
+    /// Writes content once: 412 means the bucket has it already (another publish got there first).
+    private func putContent(_ bytes: [UInt8], sha256: String) throws {
+        _ = try store.client.putObject(store.layout.content(sha256), bytes, payloadHash: sha256, condition: .absent)
+    }
+
+    func changed(_ entry: Manifest.Entry) -> StrataError {
+        StrataError(.conflict, "'\(Escaped.path(entry.path))' changed while it was being published; publish again")
+    }
+}

@@ -1,0 +1,185 @@
+import Foundation
+import StrataCore
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A store in S3-compatible object storage (see `S3Layout`), with the same contracts as a folder:
+/// content written once by its SHA-256 (`If-None-Match: *`), a release visible only once its
+/// manifest is written, after everything it names; pointers moved by conditional writes.
+///
+/// There is no lock: every write is conditional or content-addressed, so `withWriteLock` only makes
+/// sure the store exists. The one race a lock would prevent, prune deleting content a publish is
+/// about to name, is handled by leases and a prune lock object (`S3ContentCollector`).
+public struct S3Store: StoreBackend {
+    public let address: S3Location
+    let client: S3Client
+    let layout: S3Layout
+
+    public init(address: S3Location, settings: S3Settings) {
+        self.address = address
+        client = S3Client(settings: settings, bucket: address.bucket)
+        layout = S3Layout(location: address)
+    }
+
+    /// The store at `root` (`s3://BUCKET/PREFIX`), with settings from `environment`.
+    public init(root: String, environment: [String: String]) throws {
+        self.init(address: try S3Location(root), settings: try S3Settings.fromEnvironment(environment))
+    }
+
+    public var location: String { address.description }
+
+    static let markerContents = Array("{\"format\":1}\n".utf8)
+
+    public func requireExisting() throws {
+        guard try client.headObject(layout.marker) != nil else {
+            throw StrataError(.notFound, "no Strata store at \(location); publish something first, or pass --root")
+        }
+    }
+
+    public func withWriteLock<T>(timeout: Double, _ body: () throws -> T) throws -> T {
+        try createIfNeeded()
+        return try body()
+    }
+
+    private func createIfNeeded() throws {
+        guard try client.headObject(layout.marker) == nil else { return }
+        _ = try client.putObject(layout.marker, Self.markerContents, condition: .absent, contentType: "application/json")
+    }
+
+    // MARK: - Releases
+
+    public func releaseIDs() throws -> [String] {
+        try client.listAll(prefix: layout.releasesFolder).objects.compactMap { layout.releaseID(ofManifest: $0.key) }
+            .filter(Fingerprint.isReleaseID)
+    }
+
+    /// Newest first by the service's clock: the releases whose manifests a publish reads to learn
+    /// which content the bucket holds.
+    func releasesByAge() throws -> [String] {
+        try client.listAll(prefix: layout.releasesFolder).objects.sorted { $0.lastModified > $1.lastModified }
+            .compactMap { layout.releaseID(ofManifest: $0.key) }.filter(Fingerprint.isReleaseID)
+    }
+
+    public func containsRelease(_ id: String) -> Bool {
+        Fingerprint.isReleaseID(id) && (try? client.headObject(layout.manifest(id))) != nil
+    }
+
+    public func manifestBytes(of id: String) throws -> [UInt8]? {
+        guard Fingerprint.isReleaseID(id) else { return nil }
+        return try client.getObject(layout.manifest(id))?.body
+    }
+
+    public func openContent(_ entry: Manifest.Entry, ofRelease id: String) throws -> any ByteSource {
+        try downloadContent(entry.sha256, expectedSize: entry.size, describedAs: entry.path)
+    }
+
+    public func openVariant(_ entry: Manifest.Entry, ofRelease id: String) throws -> (any ByteSource)? {
+        guard let variant = entry.gzip else { return nil }
+        return try downloadContent(variant.sha256, expectedSize: variant.size, describedAs: entry.path + " (gzip)")
+    }
+
+    /// A content object, fetched into an unnamed temporary file and checked against its name.
+    func downloadContent(_ sha256: String, expectedSize: Int64, describedAs path: String) throws -> any ByteSource {
+        let file = try TemporaryFile()
+        let (reply, size, digest) = try client.download(layout.content(sha256)) { bytes in try file.write(bytes) }
+        guard reply.status == 200 else {
+            if reply.status == 404 {
+                throw StrataError(.corrupt, "content of '\(Escaped.path(path))' (\(sha256.prefix(12))…) is missing from \(location)")
+            }
+            throw client.failure(reply, "read \(client.describe(layout.content(sha256)))")
+        }
+        guard size == expectedSize, digest == sha256 else {
+            throw StrataError(.corrupt, "content of '\(Escaped.path(path))' in \(location) does not match its SHA-256")
+        }
+        try file.rewind()
+        return file
+    }
+
+    public func makeDraft() throws -> any ReleaseDraft {
+        try S3ReleaseDraft(store: self)
+    }
+
+    /// Deleting the manifest is the removal: the release vanishes at once; its content goes with
+    /// the next collection.
+    public func removeRelease(_ id: String) throws {
+        try client.deleteObject(layout.manifest(id))
+    }
+
+    public func collectUnreferencedContent() throws -> (files: Int, bytes: Int64) {
+        try S3ContentCollector(store: self).collect()
+    }
+
+    // MARK: - Pointers, pins, config versions
+
+    public func pointers(_ family: PointerFamily) -> any PointerStorage {
+        switch family {
+        case .releases: return S3PointerStorage(client: client, folder: layout.channelsFolder)
+        case .configs: return S3PointerStorage(client: client, folder: layout.configChannelsFolder)
+        }
+    }
+
+    public func pinnedReleases() throws -> Set<String> {
+        Set(try client.listAll(prefix: layout.pinsFolder).objects.map { String($0.key.dropFirst(layout.pinsFolder.count)) }
+            .filter(Fingerprint.isReleaseID))
+    }
+
+    public func setPinned(_ pinned: Bool, release id: String) throws -> Bool {
+        guard (try client.headObject(layout.pin(id)) != nil) != pinned else { return false }
+        if pinned {
+            _ = try client.putObject(layout.pin(id), [])
+        } else {
+            try client.deleteObject(layout.pin(id))
+        }
+        return true
+    }
+
+    public func configVersionBytes(_ id: String) throws -> [UInt8]? {
+        guard Fingerprint.isReleaseID(id) else { return nil }
+        return try client.getObject(layout.configVersion(id))?.body
+    }
+
+    public func storeConfigVersion(_ id: String, bytes: [UInt8]) throws {
+        _ = try client.putObject(layout.configVersion(id), bytes, condition: .absent, contentType: "application/json")
+    }
+}
+
+/// A temporary file without a name (unlinked at once), written, rewound, then read as a `ByteSource`.
+final class TemporaryFile: ByteSource, @unchecked Sendable {
+    private let descriptor: Int32
+
+    init() throws {
+        var template = Array((ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp").utf8CString.dropLast())
+        template += Array("/strata-download-XXXXXX".utf8CString)
+        descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard descriptor >= 0 else { throw StrataError(.io, "cannot create a temporary file: \(String(cString: strerror(errno)))") }
+        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+    }
+
+    deinit { close(descriptor) }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw StrataError(.io, "cannot write a temporary file: \(String(cString: strerror(errno)))")
+            }
+            offset += written
+        }
+    }
+
+    func rewind() throws {
+        guard lseek(descriptor, 0, SEEK_SET) == 0 else { throw StrataError(.io, "cannot rewind a temporary file") }
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        while true {
+            let count = Glibc.read(descriptor, buffer.baseAddress!, buffer.count)
+            if count >= 0 { return count }
+            if errno != EINTR { throw StrataError(.io, "cannot read a temporary file: \(String(cString: strerror(errno)))") }
+        }
+    }
+}

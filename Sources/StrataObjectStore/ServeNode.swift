@@ -1,0 +1,144 @@
+import Foundation
+import StrataCore
+import Synchronization
+import SystemPackage
+
+/// A serve node: follows the channels it serves in an object store and keeps a local store (the
+/// cache) in step, so the local fast path serves them.
+///
+/// Every `poll` it asks for each channel's pointer object with `If-None-Match` (a 304 costs no
+/// body). On a change it mirrors the release into the cache (`ReleaseMirror`) and only then moves
+/// the cache's pointer, so the server switches only to a release it holds whole, and keeps
+/// serving the previous one meanwhile. When the bucket cannot be reached it keeps what it has and
+/// reports the problem (`upstreamProblem`, shown on `/_strata/health`).
+public final class ServeNode: @unchecked Sendable {
+    public let remote: S3Store
+    public let cache: Store
+    public let channels: [String]
+    public let poll: TimeInterval
+    /// Content bytes the cache may hold before releases no channel serves are evicted.
+    public let cacheMax: Int64?
+
+    private let mirror: ReleaseMirror
+    private let state = Mutex<State>(State())
+
+    private struct State {
+        /// The pointer object's ETag each channel was last mirrored at.
+        var seen: [String: String] = [:]
+        /// Set while the last poll failed: since when, and why.
+        var failing: (since: String, reason: String)?
+        var stopped = false
+    }
+
+    public init(remote: S3Store, cache: Store, channels: [String], poll: TimeInterval, cacheMax: Int64?) {
+        self.remote = remote
+        self.cache = cache
+        self.channels = Array(Set(channels)).sorted()
+        self.poll = poll
+        self.cacheMax = cacheMax
+        mirror = ReleaseMirror(remote: remote, cache: cache)
+    }
+
+    /// Creates the cache store if needed. Call once before serving.
+    public func prepareCache() throws {
+        try cache.withWriteLock {}
+    }
+
+    /// One round: every channel checked, changes mirrored and switched. Errors are recorded, not thrown.
+    public func syncOnce() {
+        do {
+            for channel in channels { try follow(channel) }
+            state.withLock { $0.failing = nil }
+        } catch {
+            let reason = (error as? StrataError)?.message ?? String(describing: error)
+            state.withLock { state in
+                if state.failing == nil { state.failing = (Timestamp.now(), reason) } else { state.failing!.reason = reason }
+            }
+            FileHandle.standardError.write(Data("strata serve: \(reason)\n".utf8))
+        }
+    }
+
+    /// Polls on a thread of its own until `stop()`.
+    public func start() {
+        let thread = Thread { [self] in
+            while !state.withLock({ $0.stopped }) {
+                Thread.sleep(forTimeInterval: poll)
+                syncOnce()
+            }
+        }
+        thread.name = "strata-serve-node"
+        thread.start()
+    }
+
+    public func stop() {
+        state.withLock { $0.stopped = true }
+    }
+
+    /// nil while the bucket answers; else what went wrong and since when.
+    public func upstreamProblem() -> String? {
+        state.withLock { state in
+            state.failing.map { "cannot sync from \(remote.location) since \($0.since): \($0.reason)" }
+        }
+    }
+
+    /// A release asked for by its versioned URL: mirrored on demand (errors leave it absent).
+    public func fetch(_ id: String) {
+        guard Fingerprint.isReleaseID(id), remote.containsRelease(id) else { return }
+        do {
+            try mirror.mirror(id)
+            try evictIfOverBudget()
+        } catch {
+            FileHandle.standardError.write(Data("strata serve: cannot fetch release \(id): \((error as? StrataError)?.message ?? "\(error)")\n".utf8))
+        }
+    }
+
+    private func follow(_ channel: String) throws {
+        let key = remote.layout.channelsFolder + channel
+        let known = state.withLock { $0.seen[channel] }
+        switch try remote.client.getObject(key, ifChangedFrom: known) {
+        case .unchanged, .absent:
+            return
+        case .changed(let reply):
+            let line = S3PointerStorage.split(reply.body).value
+            let id = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard Fingerprint.isReleaseID(id) else {
+                throw StrataError(.corrupt, "pointer of channel '\(channel)' in \(remote.location) does not hold a release id")
+            }
+            try mirror.mirror(id)
+            let channels = Channels(store: cache)
+            if try channels.pointer(channel) != id {
+                _ = try channels.activate(id, channel: channel)
+            }
+            state.withLock { $0.seen[channel] = reply.entityTag }
+            try evictIfOverBudget()
+        }
+    }
+
+    /// Past `cacheMax`, removes the releases no channel of the cache points at (oldest first), then
+    /// frees their content, until the cache fits or only live releases are left.
+    private func evictIfOverBudget() throws {
+        guard let cacheMax, let local = cache.local else { return }
+        guard try Self.contentBytes(local.layout.pool) > cacheMax else { return }
+        try cache.withWriteLock {
+            let live = Set(try Channels(store: cache).all().map(\.release))
+            for release in try ReleaseCatalog(cache).summaries() where !live.contains(release.id) {
+                try local.removeRelease(release.id)
+                _ = try local.collectUnreferencedContent()
+                if try Self.contentBytes(local.layout.pool) <= cacheMax { return }
+            }
+        }
+    }
+
+    /// Bytes of the files under `folder` (the cache's content pool).
+    static func contentBytes(_ folder: FilePath) throws -> Int64 {
+        var total: Int64 = 0
+        guard let enumerator = FileManager.default.enumerator(atPath: folder.string) else { return 0 }
+        while let name = enumerator.nextObject() as? String {
+            if let size = (try? FileManager.default.attributesOfItem(atPath: folder.string + "/" + name))?[.size] as? NSNumber,
+               (enumerator.fileAttributes?[.type] as? FileAttributeType) == .typeRegular {
+                total += size.int64Value
+            }
+        }
+        return total
+    }
+}
