@@ -167,7 +167,15 @@ public final class S3Client: Sendable {
         case let error as HTTPClientError where error == .readTimeout: reason = "no answer in time"
         case let error as HTTPClientError where error == .deadlineExceeded: reason = "no answer in time"
         case let error as HTTPClientError where error == .remoteConnectionClosed: reason = "the connection was closed"
-        default: reason = String(describing: error).split(separator: "\n").first.map(String.init) ?? "unknown error"
+        default:
+            let text = String(describing: error)
+            if text.contains("Connection refused") {
+                reason = "connection refused"
+            } else if text.contains("timed out") || text.contains("Timeout") {
+                reason = "connection timed out"
+            } else {
+                reason = text.split(separator: "\n").first.map(String.init) ?? "unknown error"
+            }
         }
         return StrataError(.io, "cannot reach \(endpoint) for s3://\(bucket): \(reason)")
     }

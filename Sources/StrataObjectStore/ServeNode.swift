@@ -28,7 +28,12 @@ public final class ServeNode: @unchecked Sendable {
         /// Set while the last poll failed: since when, and why.
         var failing: (since: String, reason: String)?
         var stopped = false
+        /// Releases fetched on demand lately, newest last: spared by eviction while clients use them.
+        var fetched: [String] = []
     }
+
+    /// How many releases fetched on demand are spared by eviction.
+    static let sparedFetches = 8
 
     public init(remote: S3Store, cache: Store, channels: [String], poll: TimeInterval, cacheMax: Int64?) {
         self.remote = remote
@@ -86,6 +91,11 @@ public final class ServeNode: @unchecked Sendable {
         guard Fingerprint.isReleaseID(id), remote.containsRelease(id) else { return }
         do {
             try mirror.mirror(id)
+            state.withLock { state in
+                state.fetched.removeAll { $0 == id }
+                state.fetched.append(id)
+                if state.fetched.count > Self.sparedFetches { state.fetched.removeFirst() }
+            }
             try evictIfOverBudget()
         } catch {
             FileHandle.standardError.write(Data("strata serve: cannot fetch release \(id): \((error as? StrataError)?.message ?? "\(error)")\n".utf8))
@@ -114,13 +124,14 @@ public final class ServeNode: @unchecked Sendable {
         }
     }
 
-    /// Past `cacheMax`, removes the releases no channel of the cache points at (oldest first), then
-    /// frees their content, until the cache fits or only live releases are left.
+    /// Past `cacheMax`, removes the releases no channel of the cache points at and not fetched on
+    /// demand lately (oldest first), then frees their content, until the cache fits or only those
+    /// are left.
     private func evictIfOverBudget() throws {
         guard let cacheMax, let local = cache.local else { return }
         guard try Self.contentBytes(local.layout.pool) > cacheMax else { return }
         try cache.withWriteLock {
-            let live = Set(try Channels(store: cache).all().map(\.release))
+            let live = Set(try Channels(store: cache).all().map(\.release)).union(state.withLock { $0.fetched })
             for release in try ReleaseCatalog(cache).summaries() where !live.contains(release.id) {
                 try local.removeRelease(release.id)
                 _ = try local.collectUnreferencedContent()

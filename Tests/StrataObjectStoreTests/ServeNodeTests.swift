@@ -1,0 +1,146 @@
+import Foundation
+import StrataCore
+import StrataObjectStore
+import StrataTestSupport
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `strata serve --root s3://… --cache DIR`: serve nodes following a bucket.
+@Suite struct ServeNodeTests {
+    /// A running serve node (or any `strata serve`), killed when released.
+    final class Node {
+        let process = Process()
+        let port: Int
+
+        init(_ arguments: [String], environment: [String: String] = [:]) throws {
+            process.executableURL = URL(fileURLWithPath: strataExecutable)
+            process.arguments = ["serve", "--port", "0"] + arguments
+            process.environment = ProcessInfo.processInfo.environment.merging(MotoServer.shared.environment) { _, new in new }
+                .merging(environment) { _, new in new }
+            let errors = Pipe()
+            process.standardError = errors
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            var said = ""
+            while !said.contains("serving channel") || !said.hasSuffix("\n") {
+                let data = errors.fileHandleForReading.availableData
+                if data.isEmpty { break }
+                said += String(decoding: data, as: UTF8.self)
+            }
+            guard let address = said.range(of: "http://127.0.0.1:"), let port = Int(said[address.upperBound...].prefix { $0.isNumber }) else {
+                throw POSIXError(.EIO, userInfo: [NSLocalizedDescriptionKey: "serve did not start: \(said)"])
+            }
+            self.port = port
+        }
+
+        deinit {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+
+        /// Status line, headers and body of one GET.
+        func get(_ path: String) throws -> (head: String, body: String) {
+            let reply = try run("/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/$0; printf 'GET %s HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' \"$1\" >&3; cat <&3",
+                                              String(port), path]).stdout
+            let parts = reply.components(separatedBy: "\r\n\r\n")
+            return (parts[0], parts.dropFirst().joined(separator: "\r\n\r\n"))
+        }
+
+        func release(_ path: String = "/") throws -> String? {
+            let head = try get(path).head
+            return head.components(separatedBy: "\r\n").first { $0.lowercased().hasPrefix("strata-release:") }
+                .map { String($0.dropFirst("strata-release:".count)).trimmingCharacters(in: .whitespaces) }
+        }
+    }
+
+    func publish(_ site: String, _ root: String, label: String) throws -> String {
+        let result = try strataS3(["publish", site, "--root", root, "--label", label])
+        #expect(result.status == 0, "\(result.stderr)")
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test func aNodeFollowsFlipsFetchesVersionedReleasesOnDemandAndKeepsItsCacheBounded() throws {
+        let bucket = try TestBucket.make()
+        let v1 = try publish(fixtures + "/aurora-v1", bucket.root, label: "v1")
+        let v2 = try publish(fixtures + "/aurora-v2", bucket.root, label: "v2")
+        let v3 = try publish(fixtures + "/e2e-v1", bucket.root, label: "v3")
+        #expect(try strataS3(["activate", "v1", "--root", bucket.root]).status == 0)
+        try withTemporaryDirectory { folder in
+            let node = try Node(["--root", bucket.root, "--cache", folder + "/cache", "--poll", "200ms", "--cache-max", "1K"])
+            #expect(try node.release() == v1, "the live release is served from the first request")
+            #expect(try node.get("/_strata/release").body.contains(v1))
+            #expect(try node.get("/_strata/health").body == "ok \(v1)\n")
+
+            #expect(try strataS3(["activate", "v2", "--root", bucket.root]).status == 0)
+            let flipped = Date()
+            while try node.release() != v2 && Date().timeIntervalSince(flipped) < 5 { usleep(50_000) }
+            #expect(try node.release() == v2, "the flip is followed within the poll interval plus the download")
+            #expect(try node.get("/_strata/release").body.contains(v2))
+
+            // A release never made live is fetched when its versioned URL is asked for.
+            let versioned = try node.get("/_v/\(v3)/index.html")
+            #expect(versioned.head.hasPrefix("HTTP/1.1 200"), "\(versioned.head)")
+            #expect(versioned.body == (try String(contentsOfFile: fixtures + "/e2e-v1/index.html", encoding: .utf8)))
+            // The cache keeps what is live; with a 1 KiB budget the others were evicted.
+            let cached = try strata(["releases", "--root", folder + "/cache", "--json"]).stdout
+            #expect(cached.contains(v2) && !cached.contains(v1), "\(cached)")
+            #expect(try strata(["verify", "--root", folder + "/cache"]).status == 0)
+        }
+    }
+
+    @Test func aNodeCutOffFromItsBucketKeepsServingAndSaysSo() throws {
+        let bucket = try TestBucket.make()
+        let v1 = try publish(fixtures + "/aurora-v1", bucket.root, label: "v1")
+        #expect(try strataS3(["activate", "v1", "--root", bucket.root]).status == 0)
+        let proxy = try FaultProxy(conflicts: 0)
+        try withTemporaryDirectory { folder in
+            let node = try Node(["--root", bucket.root, "--cache", folder + "/cache", "--poll", "100ms"],
+                                environment: ["AWS_ENDPOINT_URL_S3": proxy.endpoint])
+            #expect(try node.release() == v1)
+            proxy.stop()
+            // Connection attempts are retried for a few seconds before a poll counts as failed.
+            let stopped = Date()
+            var health = try node.get("/_strata/health")
+            while !health.body.contains("upstream:") && Date().timeIntervalSince(stopped) < 15 {
+                usleep(200_000)
+                health = try node.get("/_strata/health")
+            }
+            #expect(try node.release() == v1, "still serving what it holds")
+            #expect(health.head.hasPrefix("HTTP/1.1 200"))
+            #expect(health.body.hasPrefix("ok \(v1)\nupstream: cannot sync from \(bucket.root)"), "\(health.body)")
+            #expect(!health.body.contains(MotoServer.shared.secretAccessKey))
+        }
+    }
+}
+
+/// `fault-proxy.py` in front of the shared moto server.
+final class FaultProxy {
+    let process = Process()
+    let endpoint: String
+
+    init(conflicts: Int) throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("fault-proxy.py").path
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script, MotoServer.shared.endpoint, String(conflicts)]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var line = ""
+        while !line.contains("\n") {
+            let data = output.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            line += String(decoding: data, as: UTF8.self)
+        }
+        endpoint = "http://127.0.0.1:" + line.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func stop() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    deinit { if process.isRunning { stop() } }
+}
