@@ -6,7 +6,7 @@ APT_PACKAGES = libarchive-dev zlib1g-dev pkg-config python3
 DEBUG_BIN    = .build/debug/strata
 RELEASE_BIN  = .build/release/strata
 
-.PHONY: all deps build build-debug test demo bench bench-deps bench-archive e2e e2e-deps clean
+.PHONY: all deps s3-deps build build-debug test demo bench bench-deps bench-archive e2e e2e-deps clean
 
 all: build
 
@@ -24,7 +24,21 @@ build: deps
 build-debug: deps
 	$(SWIFT) build
 
-test: deps
+# moto (a real S3 protocol server, from PyPI) in a venv of its own, for the object-store tests and
+# benchmarks; awscli beside it for the benchmarks' peer. Installed once, when missing.
+S3_VENV     = .build/s3-venv
+S3_PACKAGES = moto[server]==5.2.1 awscli
+s3-deps:
+	@if ! [ -x $(S3_VENV)/bin/moto_server ] || ! [ -x $(S3_VENV)/bin/aws ]; then \
+		echo "installing $(S3_PACKAGES) into $(S3_VENV)"; \
+		python3 -m venv $(S3_VENV) 2>/dev/null || { \
+			SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+			$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3-venv && \
+			rm -rf $(S3_VENV) && python3 -m venv $(S3_VENV); }; \
+		$(S3_VENV)/bin/pip install -q '$(word 1,$(S3_PACKAGES))' $(word 2,$(S3_PACKAGES)); \
+	fi
+
+test: deps s3-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
