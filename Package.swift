@@ -80,7 +80,8 @@ let package = Package(
         .target(
             name: "StrataTestSupport",
             dependencies: ["StrataCore", .product(name: "Crypto", package: "swift-crypto")],
-            path: "Tests/StrataTestSupport"
+            path: "Tests/StrataTestSupport",
+            exclude: ["moto-user.py"]  // creates moto's S3 user; the object-store benchmark runs it too
         ),
         .testTarget(
             name: "StrataCoreTests",

@@ -55,7 +55,8 @@ public final class MotoServer: Sendable {
 
         let python = URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("python3").path
         let interpreter = FileManager.default.isExecutableFile(atPath: python) ? python : "/usr/bin/env"
-        let arguments = (interpreter == python ? [] : ["python3"]) + ["-c", Self.iamScript, endpoint]
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("moto-user.py").path
+        let arguments = (interpreter == python ? [] : ["python3"]) + [script, endpoint]
         let created = try run(interpreter, arguments)
         let parts = created.stdout.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
         guard created.status == 0, parts.count == 2 else {
@@ -109,20 +110,4 @@ public final class MotoServer: Sendable {
         }
         throw POSIXError(.ETIMEDOUT, userInfo: [NSLocalizedDescriptionKey: "moto_server did not listen on \(port) within \(seconds) s"])
     }
-
-    /// Three unsigned IAM calls: a user, a policy allowing everything, an access key (printed).
-    private static let iamScript = #"""
-    import re, sys, urllib.parse, urllib.request
-    endpoint = sys.argv[1]
-    def iam(params):
-        params["Version"] = "2010-05-08"
-        request = urllib.request.Request(endpoint + "/", data=urllib.parse.urlencode(params).encode(), headers={
-            "Authorization": "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0"})
-        return urllib.request.urlopen(request).read().decode()
-    iam({"Action": "CreateUser", "UserName": "strata"})
-    iam({"Action": "PutUserPolicy", "UserName": "strata", "PolicyName": "everything",
-         "PolicyDocument": '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'})
-    made = iam({"Action": "CreateAccessKey", "UserName": "strata"})
-    print(re.search("<AccessKeyId>(.*?)</AccessKeyId>", made).group(1), re.search("<SecretAccessKey>(.*?)</SecretAccessKey>", made).group(1))
-    """#
 }
