@@ -69,7 +69,7 @@ bench-deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(BENCH_PACKAGES); \
 	fi
 
-bench: build bench-deps
+bench: build bench-deps s3-deps
 	bench/run.sh $(RELEASE_BIN)
 
 # A 1 GiB tar.gz published against tar -xzf + sha256sum + gzip (issue-size archives; slower).

@@ -5,13 +5,14 @@
 #
 #   bench/run.sh [path/to/strata]          BENCH=default (5,000 files, 150 MiB) or BENCH=quick
 #
-# Needs wrk, nginx, caddy, rsync, GNU time and python3 (`make bench-deps` installs them).
+# Needs wrk, nginx, caddy, rsync, GNU time and python3 (`make bench-deps` installs them), and moto
+# and awscli in .build/s3-venv (`make s3-deps`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$(realpath "${1:-.build/release/strata}")
 case "${BENCH:-default}" in
-    default) FILES=5000 MIB=150 ROUNDS=3 FLIPS=10 DURATION=5 SERVE_ROUNDS=2 FLIP_COUNT=1000 ;;
-    quick)   FILES=500  MIB=15  ROUNDS=1 FLIPS=5  DURATION=2 SERVE_ROUNDS=1 FLIP_COUNT=100 ;;
+    default) FILES=5000 MIB=150 ROUNDS=3 FLIPS=10 DURATION=5 SERVE_ROUNDS=2 FLIP_COUNT=1000 S3_FLIPS=200 ;;
+    quick)   FILES=500  MIB=15  ROUNDS=1 FLIPS=5  DURATION=2 SERVE_ROUNDS=1 FLIP_COUNT=100 S3_FLIPS=20 ;;
     *) echo "bench: BENCH must be 'default' or 'quick', not '$BENCH'" >&2; exit 2 ;;
 esac
 for tool in wrk caddy rsync python3 /usr/bin/time; do
@@ -54,6 +55,9 @@ cat "$WORK"/v1 "$WORK"/v2 > /dev/null 2>&1 || true
     python3 bench/flip-under-load.py --strata "$BIN" --v1 "$WORK/v1" --v2 "$WORK/v2" --work "$WORK/flip" \
         --flips "$FLIP_COUNT" --out "$OUT/flip.json"
     echo
+    python3 bench/object-store.py --strata "$BIN" --v1 "$WORK/v1" --v2 "$WORK/v2" --work "$WORK/s3" \
+        --venv .build/s3-venv --flips "$S3_FLIPS" --out "$OUT/object-store.json"
+    echo
     echo "Whole run: $(( $(date +%s) - started )) s."
 } | tee "$OUT/results.md"
-echo "Written: $OUT/results.md, $OUT/site.json, $OUT/publish.json, $OUT/serve.json, $OUT/flip.json" >&2
+echo "Written: $OUT/results.md, $OUT/site.json, $OUT/publish.json, $OUT/serve.json, $OUT/flip.json, $OUT/object-store.json" >&2
