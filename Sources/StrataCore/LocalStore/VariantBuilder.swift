@@ -62,22 +62,13 @@ struct VariantBuilder {
         let input = try FileSystem.open(source, .readOnly, purpose: "read")
         let output = try FileSystem.open(destination, .writeOnly, options: [.create, .exclusiveCreate], permissions: .readOnlyFile,
                                          purpose: "create")
-        let compressor = try GzipCompressor(level: Self.level)
         var hasher = SHA256()
-        var originalSize: Int64 = 0
         var compressedSize: Int64 = 0
-        let sink: (UnsafeRawBufferPointer) throws -> Void = { chunk in
+        let originalSize = try GzipVariantRule.compress(input, buffer: buffer) { chunk in
             hasher.update(bufferPointer: chunk)
             compressedSize += Int64(chunk.count)
             try output.writeAll(chunk)
         }
-        while true {
-            let count = try input.read(into: buffer)
-            if count == 0 { break }
-            originalSize += Int64(count)
-            try compressor.compress(UnsafeRawBufferPointer(rebasing: buffer.prefix(count)), sink: sink)
-        }
-        try compressor.finish(sink: sink)
 
         guard GzipVariantRule.isWorthKeeping(compressedSize, of: originalSize) else {
             try output.close()
@@ -107,13 +98,18 @@ public enum GzipVariantRule {
 
     /// The file compressed, in memory, when that is worth keeping; nil when it is not.
     public static func compress(file path: FilePath) throws -> [UInt8]? {
-        let input = try FileSystem.open(path, .readOnly, purpose: "read")
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Parallel.bufferSize, alignment: 64)
         defer { buffer.deallocate() }
-        let compressor = try GzipCompressor(level: level)
         var output: [UInt8] = []
+        let originalSize = try compress(try FileSystem.open(path, .readOnly, purpose: "read"), buffer: buffer) { output.append(contentsOf: $0) }
+        return isWorthKeeping(Int64(output.count), of: originalSize) ? output : nil
+    }
+
+    /// Streams `input` through level-9 gzip into `sink`; returns how many bytes were read.
+    static func compress(_ input: OpenFile, buffer: UnsafeMutableRawBufferPointer,
+                         sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
+        let compressor = try GzipCompressor(level: level)
         var originalSize: Int64 = 0
-        let sink: (UnsafeRawBufferPointer) throws -> Void = { chunk in output.append(contentsOf: chunk) }
         while true {
             let count = try input.read(into: buffer)
             if count == 0 { break }
@@ -121,6 +117,6 @@ public enum GzipVariantRule {
             try compressor.compress(UnsafeRawBufferPointer(rebasing: buffer.prefix(count)), sink: sink)
         }
         try compressor.finish(sink: sink)
-        return isWorthKeeping(Int64(output.count), of: originalSize) ? output : nil
+        return originalSize
     }
 }

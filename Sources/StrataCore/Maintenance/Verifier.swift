@@ -72,7 +72,7 @@ public struct Verifier: Sendable {
             let entry = distinct[index]
             var found: [VerificationProblem] = []
             do {
-                let digest = try Self.digest(of: try store.backend.openContent(entry, ofRelease: id), buffer: buffer)
+                let digest = try Hashing.digest(of: try store.backend.openContent(entry, ofRelease: id), buffer: buffer)
                 if digest != FileDigest(size: entry.size, sha256: entry.sha256) {
                     found.append(.init(kind: .modified, path: entry.path, detail: "content differs from the manifest's sha256"))
                 }
@@ -97,18 +97,6 @@ public struct Verifier: Sendable {
         }
         problems += findings.flatMap { $0 }
         return VerificationReport(id: manifest.id, fileCount: manifest.fileCount, problems: problems)
-    }
-
-    private static func digest(of source: any ByteSource, buffer: UnsafeMutableRawBufferPointer) throws -> FileDigest {
-        var hasher = SHA256()
-        var size: Int64 = 0
-        while true {
-            let count = try source.read(into: buffer)
-            if count == 0 { break }
-            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer.prefix(count)))
-            size += Int64(count)
-        }
-        return FileDigest(size: size, sha256: Hashing.hex(hasher.finalize()))
     }
 
     /// The manifest against its own fingerprint, id and (when it is an id) the folder's name.

@@ -35,10 +35,15 @@ enum Hashing {
     static func digest(ofFile path: FilePath, buffer: UnsafeMutableRawBufferPointer) throws -> FileDigest {
         let file = try FileSystem.open(path, .readOnly, purpose: "read")
         file.adviseSequentialRead()
+        return try digest(of: file, buffer: buffer)
+    }
+
+    /// Hashes what `source` yields, to its end.
+    static func digest(of source: any ByteSource, buffer: UnsafeMutableRawBufferPointer) throws -> FileDigest {
         var hasher = SHA256()
         var size: Int64 = 0
         while true {
-            let count = try file.read(into: buffer)
+            let count = try source.read(into: buffer)
             if count == 0 { break }
             hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer.prefix(count)))
             size += Int64(count)
