@@ -9,7 +9,7 @@ import SystemPackage
 /// Every `poll` it asks for each channel's pointer object with `If-None-Match` (a 304 costs no
 /// body). On a change it mirrors the release into the cache (`ReleaseMirror`) and only then moves
 /// the cache's pointer, so the server switches only to a release it holds whole, and keeps
-/// serving the previous one meanwhile. When the bucket cannot be reached it keeps what it has and
+/// serving the previous one meanwhile. Each channel's runtime config is copied the same way. When the bucket cannot be reached it keeps what it has and
 /// reports the problem (`upstreamProblem`, shown on `/_strata/health`).
 public final class ServeNode: @unchecked Sendable {
     public let remote: S3Store
@@ -25,6 +25,8 @@ public final class ServeNode: @unchecked Sendable {
     private struct State {
         /// The pointer object's ETag each channel was last mirrored at.
         var seen: [String: String] = [:]
+        /// The same for each channel's config pointer.
+        var seenConfig: [String: String] = [:]
         /// Set while the last poll failed: since when, and why.
         var failing: (since: String, reason: String)?
         var stopped = false
@@ -52,7 +54,10 @@ public final class ServeNode: @unchecked Sendable {
     /// One round: every channel checked, changes mirrored and switched. Errors are recorded, not thrown.
     public func syncOnce() {
         do {
-            for channel in channels { try follow(channel) }
+            for channel in channels {
+                try follow(channel)
+                try followConfig(channel)
+            }
             state.withLock { $0.failing = nil }
         } catch {
             let reason = (error as? StrataError)?.message ?? String(describing: error)
@@ -122,6 +127,17 @@ public final class ServeNode: @unchecked Sendable {
             state.withLock { $0.seen[channel] = reply.entityTag }
             try evictIfOverBudget()
         }
+    }
+
+    /// The channel's runtime config (`strata config`), copied when its pointer object changes.
+    private func followConfig(_ channel: String) throws {
+        let key = remote.layout.configChannelsFolder + channel
+        let known = state.withLock { $0.seenConfig[channel] }
+        guard case .changed(let reply) = try remote.client.getObject(key, ifChangedFrom: known) else { return }
+        if let version = try ChannelConfigs(store: Store(backend: remote)).current(channel) {
+            _ = try ChannelConfigs(store: cache).adopt(version, channel: channel)
+        }
+        state.withLock { $0.seenConfig[channel] = reply.entityTag }
     }
 
     /// Past `cacheMax`, removes the releases no channel of the cache points at and not fetched on

@@ -73,12 +73,16 @@ import Glibc
             #expect(try node.get("/_strata/release").body.contains(v1))
             #expect(try node.get("/_strata/health").body == "ok \(v1)\n")
 
+            #expect(try strataS3(["config", "set", "API_URL=https://api.example.com", "--root", bucket.root]).status == 0)
             #expect(try strataS3(["activate", "v2", "--root", bucket.root]).status == 0)
             let flipped = Date()
             while try node.release() != v2 && Date().timeIntervalSince(flipped) < 5 { usleep(50_000) }
             #expect(try node.release() == v2, "the flip is followed within the poll interval plus the download")
             #expect(try node.get("/_strata/release").body.contains(v2))
-
+            // The channel's runtime config follows too.
+            let expected = "{\"API_URL\":\"https://api.example.com\"}\n"
+            while try node.get("/_strata/config.json").body != expected && Date().timeIntervalSince(flipped) < 5 { usleep(50_000) }
+            #expect(try node.get("/_strata/config.json").body == expected)
             // A release never made live is fetched when its versioned URL is asked for.
             let versioned = try node.get("/_v/\(v3)/index.html")
             #expect(versioned.head.hasPrefix("HTTP/1.1 200"), "\(versioned.head)")

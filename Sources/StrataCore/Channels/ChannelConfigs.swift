@@ -105,6 +105,14 @@ public struct ChannelConfigs: Sendable {
         }
     }
 
+    /// Points the channel's config at `version`, stored first: how a serve node copies the config
+    /// its bucket holds into its cache. Nothing is written when the channel has it already.
+    public func adopt(_ version: ConfigVersion, channel: String) throws -> FlipResult {
+        try pointer(for: channel).flip(action: .set) { _ in version.id } prepare: { id in
+            try store.backend.storeConfigVersion(id, bytes: version.bytes)
+        }
+    }
+
     /// A new version made from the current one by `edit`, stored once, then pointed at.
     private func change(_ pointer: Pointer, action: HistoryEntry.Action, _ edit: (inout [String: String]) throws -> Void) throws -> FlipResult {
         var versions: [String: ConfigVersion] = [:]
