@@ -42,10 +42,9 @@ struct ReleaseMirror {
             let destination = scratch.appending(entry.path)
             try FileManager.default.createDirectory(atPath: FileSystem.folder(of: destination).string, withIntermediateDirectories: true)
             let file = try FileSystem.open(destination, .writeOnly, options: [.create, .exclusiveCreate], permissions: .defaultFile,
-                                           purpose: "create")
-            let source = try remote.downloadContent(entry.sha256, expectedSize: entry.size, describedAs: entry.path)
-            try copy(source, into: file)
-            try file.close()
+                                           purpose: "create").takeDescriptor()
+            defer { try? file.close() }
+            try remote.download(entry.sha256, expectedSize: entry.size, describedAs: entry.path) { _ = try file.writeAll($0) }
             downloaded.wrappingAdd(entry.size, ordering: .relaxed)
         }
         for entry in downloads {
@@ -60,15 +59,5 @@ struct ReleaseMirror {
             if !local.containsRelease(id) { try draft.publish() }
         }
         return downloaded.load(ordering: .relaxed)
-    }
-
-    private func copy(_ source: any ByteSource, into file: OpenFile) throws {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let count = try source.read(into: buffer)
-            if count == 0 { return }
-            try file.writeAll(UnsafeRawBufferPointer(rebasing: buffer.prefix(count)))
-        }
     }
 }

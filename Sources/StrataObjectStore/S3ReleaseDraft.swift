@@ -8,8 +8,7 @@ import SystemPackage
 ///
 /// Files are only noted while the publisher adds them. `seal` then works out which content the
 /// bucket lacks (from the manifests of the newest release and of the base release, then one HEAD
-/// per remaining digest, or a listing when there are many), makes the gzip variants of new content,
-/// and uploads what is missing with bounded parallelism (multipart above `multipartThreshold`).
+/// per remaining digest, or a listing when there are many) and uploads what is missing with bounded parallelism (multipart above `multipartThreshold`).
 /// `publish` writes the manifest, the release's only visible object, last. A publish killed at any
 /// moment leaves at most content objects no manifest names, which prune collects.
 ///
@@ -67,45 +66,26 @@ final class S3ReleaseDraft: ReleaseDraft, @unchecked Sendable {
         for id in reused where !store.containsRelease(id) {
             throw StrataError(.notFound, "release \(id) was removed while this release was being published from it; nothing was published")
         }
-        var known = try knownContent(alsoFrom: reused)
+        let known = try knownContent(alsoFrom: reused)
         var firstSource: [String: (entry: Manifest.Entry, source: FilePath)] = [:]
         for entry in manifest.files {
             guard let source = sources[entry.path], firstSource[entry.sha256] == nil else { continue }
             firstSource[entry.sha256] = (entry, source)
         }
-        let unknown = firstSource.keys.filter { known[$0] == nil }.sorted()
+        let unknown = firstSource.keys.filter { !known.contains($0) }.sorted()
         let present = try presentContent(among: unknown)
-
-        // Variants of content whose variant no manifest records yet (new content, mostly).
-        let needingVariant = firstSource.values.filter { item in
-            GzipVariantRule.wants(item.entry) && known[item.entry.sha256] == nil
-        }
-        let variants = Mutex<[String: (Manifest.Variant, [UInt8])]>([:])
-        try BlockingWorkers.forEach(needingVariant.count, width: ProcessInfo.processInfo.activeProcessorCount) { index in
-            let item = needingVariant[index]
-            guard let compressed = try GzipVariantRule.compress(file: item.source) else { return }
-            let variant = Manifest.Variant(size: Int64(compressed.count), sha256: S3Client.sha256Hex(compressed))
-            variants.withLock { $0[item.entry.sha256] = (variant, compressed) }
-        }
-
-        // Uploads: new content, then the variants no object holds yet.
         let uploads = unknown.filter { !present.contains($0) }.map { firstSource[$0]! }
-        let newVariants = variants.withLock { $0 }
-        try BlockingWorkers.forEach(uploads.count + newVariants.count, width: Self.uploadWidth) { [self] index in
-            if index < uploads.count {
-                try upload(uploads[index].entry, from: uploads[index].source)
-            } else {
-                let (variant, bytes) = Array(newVariants.values)[index - uploads.count]
-                try putContent(bytes, sha256: variant.sha256)
-            }
+        try BlockingWorkers.forEach(uploads.count, width: Self.uploadWidth) { [self] index in
+            try upload(uploads[index].entry, from: uploads[index].source)
             try lease.renewIfOld()
         }
-        for (sha, made) in newVariants { known[sha] = made.0 }
 
+        // No gzip variants in a bucket: every reader that serves (a serve node's cache, an import)
+        // makes its own, so uploading them would only double the requests of a publish.
         var result = manifest
         result.files = manifest.files.map { entry in
             var entry = entry
-            entry.gzip = GzipVariantRule.wants(entry) ? (known[entry.sha256] ?? nil) : nil
+            entry.gzip = nil
             return entry
         }
         sealedManifest = try result.encoded()
@@ -128,16 +108,14 @@ final class S3ReleaseDraft: ReleaseDraft, @unchecked Sendable {
 
     // MARK: - What the bucket has
 
-    /// Content named by the newest release and by `extra` releases, with its variant (nil: none kept).
-    private func knownContent(alsoFrom extra: Set<String>) throws -> [String: Manifest.Variant?] {
-        var known: [String: Manifest.Variant?] = [:]
+    /// Content named by the newest release and by `extra` releases: the bucket has it (the lease
+    /// keeps a prune from deleting it meanwhile).
+    private func knownContent(alsoFrom extra: Set<String>) throws -> Set<String> {
+        var known = Set<String>()
         let newest = try store.releasesByAge().prefix(1)
         for id in Set(newest).union(extra) {
             guard let bytes = try store.manifestBytes(of: id) else { continue }
-            for entry in try Manifest.decode(bytes, path: store.layout.manifest(id)).files {
-                known[entry.sha256] = entry.gzip
-                if let variant = entry.gzip { known[variant.sha256] = .some(nil) }
-            }
+            known.formUnion(try Manifest.decode(bytes, path: store.layout.manifest(id)).files.map(\.sha256))
         }
         return known
     }
@@ -176,7 +154,7 @@ final class S3ReleaseDraft: ReleaseDraft, @unchecked Sendable {
     }
 
     /// Writes content once: 412 means the bucket has it already (another publish got there first).
-    private func putContent(_ bytes: [UInt8], sha256: String) throws {
+    func putContent(_ bytes: [UInt8], sha256: String) throws {
         _ = try store.client.putObject(store.layout.content(sha256), bytes, payloadHash: sha256, condition: .absent)
     }
 

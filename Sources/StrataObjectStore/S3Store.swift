@@ -75,15 +75,20 @@ public struct S3Store: StoreBackend {
         try downloadContent(entry.sha256, expectedSize: entry.size, describedAs: entry.path)
     }
 
-    public func openVariant(_ entry: Manifest.Entry, ofRelease id: String) throws -> (any ByteSource)? {
-        guard let variant = entry.gzip else { return nil }
-        return try downloadContent(variant.sha256, expectedSize: variant.size, describedAs: entry.path + " (gzip)")
-    }
 
     /// A content object, fetched into an unnamed temporary file and checked against its name.
     func downloadContent(_ sha256: String, expectedSize: Int64, describedAs path: String) throws -> any ByteSource {
         let file = try TemporaryFile()
-        let (reply, size, digest) = try client.download(layout.content(sha256)) { bytes in try file.write(bytes) }
+        try download(sha256, expectedSize: expectedSize, describedAs: path) { try file.write($0) }
+        try file.rewind()
+        return file
+    }
+
+    /// A content object written into `sink` as it arrives, then checked against its name (the
+    /// caller discards what it wrote when this throws).
+    func download(_ sha256: String, expectedSize: Int64, describedAs path: String,
+                  into sink: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Void) throws {
+        let (reply, size, digest) = try client.download(layout.content(sha256), into: sink)
         guard reply.status == 200 else {
             if reply.status == 404 {
                 throw StrataError(.corrupt, "content of '\(Escaped.path(path))' (\(sha256.prefix(12))…) is missing from \(location)")
@@ -93,8 +98,10 @@ public struct S3Store: StoreBackend {
         guard size == expectedSize, digest == sha256 else {
             throw StrataError(.corrupt, "content of '\(Escaped.path(path))' in \(location) does not match its SHA-256")
         }
-        try file.rewind()
-        return file
+    }
+
+    public func openVariant(_ entry: Manifest.Entry, ofRelease id: String) throws -> (any ByteSource)? {
+        nil  // a bucket keeps no variants: whoever serves makes its own (see S3ReleaseDraft.seal)
     }
 
     public func makeDraft() throws -> any ReleaseDraft {
