@@ -1,7 +1,7 @@
 /// Where a store's objects are, under its prefix:
 ///
 ///     strata-store.json          marker: this prefix is a Strata store
-///     content/<sha256>           file bytes and gzip variants, by their SHA-256, written once
+///     content/<sha256>           file bytes, by their SHA-256, written once (no gzip variants)
 ///     releases/<id>.json         a release's manifest, written last: the release exists once it does
 ///     channels/<name>            a channel's pointer: `<id>\n`, then its history, one JSON line per flip
 ///     configs/channels/<name>    a config channel's pointer, the same way
