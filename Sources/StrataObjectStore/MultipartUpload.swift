@@ -41,8 +41,10 @@ struct MultipartUpload {
                 + "</CompleteMultipartUpload>"
             let completed = try client.send(.POST, key: key, query: [("uploadId", uploadID)], headers: [("If-None-Match", "*")],
                                             body: Array(document.utf8))
-            // 412: the object exists already, written by another publisher: the same bytes.
-            guard completed.status == 200 || completed.status == 412, S3XML.error(completed.body) == nil || completed.status == 412 else {
+            // 412: the object exists already, written by another publisher: the same bytes. A 200 may
+            // still carry an error document (S3 reports late failures that way).
+            let finished = completed.status == 412 || (completed.status == 200 && S3XML.error(completed.body) == nil)
+            guard finished else {
                 throw client.failure(completed, "finish uploading \(client.describe(key))")
             }
         } catch {

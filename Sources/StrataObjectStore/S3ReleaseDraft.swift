@@ -32,8 +32,7 @@ final class S3ReleaseDraft: ReleaseDraft, @unchecked Sendable {
 
     init(store: S3Store) throws {
         self.store = store
-        var template = Array(((ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 }) ?? "/tmp").utf8CString.dropLast())
-        template += Array("/strata-publish-XXXXXX".utf8CString)
+        var template = TemporaryFile.template("strata-publish")
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw StrataError(.io, "cannot create a temporary folder for publishing")
         }

@@ -157,14 +157,19 @@ final class TemporaryFile: ByteSource, @unchecked Sendable {
     private let descriptor: Int32
 
     init() throws {
-        var template = Array((ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp").utf8CString.dropLast())
-        template += Array("/strata-download-XXXXXX".utf8CString)
+        var template = Self.template("strata-download")
         descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard descriptor >= 0 else { throw StrataError(.io, "cannot create a temporary file: \(String(cString: strerror(errno)))") }
         template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
     }
 
     deinit { close(descriptor) }
+
+    /// `$TMPDIR/<name>-XXXXXX` (else `/tmp`), NUL-terminated, for mkstemp and mkdtemp.
+    static func template(_ name: String) -> [CChar] {
+        let folder = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        return Array((folder + "/" + name + "-XXXXXX").utf8CString)
+    }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         var offset = 0

@@ -111,6 +111,24 @@ import Testing
         #expect(history.components(separatedBy: "\"action\"").count - 1 == 21, "one entry per winning flip")
     }
 
+    @Test func aFileAboveTheMultipartThresholdGoesUpInPartsAndComesBackWhole() throws {
+        let bucket = try TestBucket.make()
+        try withTemporaryDirectory { folder in
+            try FileManager.default.createDirectory(atPath: folder + "/site", withIntermediateDirectories: true)
+            var generator = SystemRandomNumberGenerator()
+            let large = (0..<(17 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) }  // 17 MiB: three parts
+            try Data(large).write(to: URL(fileURLWithPath: folder + "/site/video.bin"))
+            try write("<p>big</p>", to: folder + "/site/index.html")
+            let published = try strataS3(["publish", folder + "/site", "--root", bucket.root])
+            #expect(published.status == 0, "\(published.stderr)")
+            #expect(try strataS3(["verify", "--root", bucket.root]).status == 0)
+            let id = published.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(try strataS3(["export", id, "-o", folder + "/out.tar", "--root", bucket.root]).status == 0)
+            #expect(try run("/bin/tar", ["-xf", folder + "/out.tar", "-C", folder, "video.bin"]).status == 0)
+            #expect(FileManager.default.contentsEqual(atPath: folder + "/site/video.bin", andPath: folder + "/video.bin"))
+        }
+    }
+
     @Test func wrongCredentialsGetOneLineAndWriteNothing() throws {
         let bucket = try TestBucket.make()
         let refused = try strataS3(["publish", fixtures + "/aurora-v1", "--root", bucket.root],
