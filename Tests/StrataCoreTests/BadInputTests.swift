@@ -87,6 +87,47 @@ import Darwin
         Case(name: "label with a slash", make: { folder in
             try makeSite(in: folder, name: "site", files: ["index.html": "x"])
         }, message: "label '../x' is not allowed", label: "../x"),
+        Case(name: "_redirects: bad status", make: { folder in
+            try makeSite(in: folder, name: "site", files: ["index.html": "x", "_redirects": "/old /new 301\n\n/a /b 418\n"])
+        }, message: "_redirects:3: status 418 is not supported"),
+        Case(name: "_redirects: no target", make: { folder in
+            try makeSite(in: folder, name: "site", files: ["index.html": "x", "_redirects": "# moved pages\n/lonely\n"])
+        }, message: "_redirects:2: '/lonely' has no target"),
+        Case(name: "_redirects: proxying", make: { folder in
+            try makeSite(in: folder, name: "site", files: ["index.html": "x", "_redirects": "/api/* https://api.example.com/:splat 200\n"])
+        }, message: "_redirects:1: a 200 rule serves a path of this release"),
+        Case(name: "_redirects: unknown placeholder", make: { folder in
+            try makeSite(in: folder, name: "site", files: ["index.html": "x", "_redirects": "/blog/:year /posts/:month 301\n"])
+        }, message: "_redirects:1: target '/posts/:month' uses ':month'"),
+        Case(name: "_redirects: splat in the middle", make: { folder in
+            try makeSite(in: folder, name: "site", files: ["index.html": "x", "_redirects": "/a/*/b /c 301\n"])
+        }, message: "_redirects:1: '/a/*/b': '*' can only be the last segment"),
+        Case(name: "_redirects: conditions", make: { folder in
+            try makeSite(in: folder, name: "site", files: ["index.html": "x", "_redirects": "/ /fr 302 Country=fr\n"])
+        }, message: "_redirects:1: conditions ('Country=fr') are not supported"),
+        Case(name: "_redirects: not a path", make: { folder in
+            try makeSite(in: folder, name: "site", files: ["index.html": "x", "_redirects": "old /new\n"])
+        }, message: "_redirects:1: 'old' is not a path"),
+        Case(name: "_redirects: not UTF-8", make: { folder in
+            let site = try makeSite(in: folder, name: "site", files: ["index.html": "x"])
+            try Data([0x2F, 0x61, 0x20, 0x2F, 0xFF, 0x0A]).write(to: URL(fileURLWithPath: site + "/_redirects"))
+            return site
+        }, message: "_redirects: not UTF-8 text"),
+        Case(name: "_headers: header before path", make: { folder in
+            try makeSite(in: folder, name: "site", files: ["index.html": "x", "_headers": "  X-Frame-Options: DENY\n"])
+        }, message: "_headers:1: header line before any path pattern"),
+        Case(name: "_headers: reserved header", make: { folder in
+            try makeSite(in: folder, name: "site", files: ["index.html": "x", "_headers": "/*\n  X-Frame-Options: DENY\n  Content-Length: 5\n"])
+        }, message: "_headers:3: 'Content-Length' is Strata's to send"),
+        Case(name: "_headers: removing ETag", make: { folder in
+            try makeSite(in: folder, name: "site", files: ["index.html": "x", "_headers": "/*\n  ! ETag\n"])
+        }, message: "_headers:2: 'ETag' is Strata's to send"),
+        Case(name: "_headers: not a header line", make: { folder in
+            try makeSite(in: folder, name: "site", files: ["index.html": "x", "_headers": "/*\n  just words\n"])
+        }, message: "_headers:2: 'just words' is not 'Name: value' or '! Name'"),
+        Case(name: "_headers: bad name", make: { folder in
+            try makeSite(in: folder, name: "site", files: ["index.html": "x", "_headers": "/*\n  Bad Name: x\n"])
+        }, message: "_headers:2: 'Bad Name' is not a header name"),
     ]
 
     @Test(arguments: cases)

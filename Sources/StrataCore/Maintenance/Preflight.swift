@@ -9,6 +9,12 @@ public struct BrokenReference: Sendable, Equatable, Codable {
     public let reference: String
     /// What it resolved to inside the release, or why it cannot resolve.
     public let resolved: String
+
+    public init(file: String, reference: String, resolved: String) {
+        self.file = file
+        self.reference = reference
+        self.resolved = resolved
+    }
 }
 
 /// What `strata check` found.
@@ -27,7 +33,9 @@ public struct PreflightReport: Sendable, Codable {
 }
 
 /// The checks run before a release goes live: it matches its manifest (sizes, or full hashes), it
-/// has an `index.html`, and every local reference in its HTML and CSS names a file it holds.
+/// has an `index.html`, and every local reference in its HTML and CSS (and every fixed
+/// `_redirects` target) names a file it holds. The last two come from the manifest's
+/// `ContentCheck` when publish recorded one.
 public struct Preflight: Sendable {
     public let store: Store
 
@@ -45,48 +53,23 @@ public struct Preflight: Sendable {
         } else {
             problems = []  // an object store's content is immutable and was complete before the manifest was written
         }
-        var warnings: [String] = []
-        let paths = Set(manifest.files.map(\.path))
-        if !paths.contains("index.html") {
-            warnings.append("no index.html at the release's root: the channel URL '/' will answer 404")
-        }
-        var broken: [BrokenReference] = []
-        var checked = 0
-        for entry in manifest.files {
-            guard let kind = ReferenceScanner.Kind(path: entry.path) else { continue }
-            guard let bytes = try read(entry, of: id) else { continue }
-            for reference in ReferenceScanner(kind: kind).references(in: String(decoding: bytes, as: UTF8.self)) {
-                guard let target = LocalReference.resolve(reference, from: entry.path) else { continue }
-                checked += 1
-                switch target {
-                case .path(let path):
-                    if !paths.contains(path) && !paths.contains(path.isEmpty ? "index.html" : path + "/index.html") {
-                        broken.append(BrokenReference(file: entry.path, reference: reference, resolved: path.isEmpty ? "/" : path))
-                    }
-                case .outside:
-                    broken.append(BrokenReference(file: entry.path, reference: reference, resolved: "(above the release's root)"))
-                }
-            }
-        }
-        return PreflightReport(release: id, problems: problems, warnings: warnings, brokenReferences: broken,
-                               referencesChecked: checked, fullCheck: full)
+        let content = try manifest.check ?? ContentCheck.compute(manifest.files, rules: try rules(of: manifest)) { try read($0, of: id) }
+        return PreflightReport(release: id, problems: problems, warnings: content.warnings, brokenReferences: content.brokenReferences,
+                               referencesChecked: content.referencesChecked, fullCheck: full)
+    }
+
+    /// The site rules of a release published before they were checked at publish (or nil rules if unreadable).
+    private func rules(of manifest: Manifest) throws -> SiteRules {
+        (try? SiteRules.load { name in
+            guard let entry = manifest.files.first(where: { $0.path == name }) else { return nil }
+            return try read(entry, of: manifest.id)
+        }) ?? .none
     }
 
     /// A file's bytes; nil when a local release lacks it (the size check reports that).
     private func read(_ entry: Manifest.Entry, of id: String) throws -> [UInt8]? {
         if let folder = store.local?.layout.release(id) { return try FileSystem.readFile(folder.appending(entry.path)) }
-        return try Self.readAll(try store.backend.openContent(entry, ofRelease: id))
-    }
-
-    private static func readAll(_ source: any ByteSource) throws -> [UInt8] {
-        var bytes: [UInt8] = []
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let count = try source.read(into: buffer)
-            if count == 0 { return bytes }
-            bytes += buffer.prefix(count)
-        }
+        return try store.backend.openContent(entry, ofRelease: id).readToEnd()
     }
 
     private func sizeProblems(_ manifest: Manifest, in folder: FilePath) throws -> [VerificationProblem] {

@@ -99,10 +99,12 @@ public struct Publisher: Sendable {
         let entries = zip(files, digests).map { file, digest in
             Manifest.Entry(path: file.path, size: digest.size, sha256: digest.sha256, type: ContentType.forPath(file.path))
         }
-        let manifest = newManifest(entries, request: request)
+        var manifest = newManifest(entries, request: request)
         let catalog = ReleaseCatalog(store)
         if catalog.contains(manifest.id) { return .existing(try catalog.manifest(manifest.id)) }
         try checkLabelIsFree(request.label, for: manifest.id, in: catalog)
+        let locations = Dictionary(uniqueKeysWithValues: files.map { ($0.path, $0.location) })
+        manifest.check = try checkContent(entries) { entry in try FileSystem.readFile(locations[entry.path]!) }
 
         let draft = try makeDraft()
         defer { draft.discard() }
@@ -149,6 +151,10 @@ public struct Publisher: Sendable {
         let catalog = ReleaseCatalog(store)
         if catalog.contains(manifest.id) { return .existing(try catalog.manifest(manifest.id)) }
         try checkLabelIsFree(request.label, for: manifest.id, in: catalog)
+        manifest.check = try checkContent(manifest.files) { entry in
+            if let location = files[entry.path]?.location { return try FileSystem.readFile(location) }
+            return try store.backend.openContent(entry, ofRelease: base).readToEnd()
+        }
 
         let draft = try makeDraft()
         defer { draft.discard() }
@@ -192,13 +198,14 @@ public struct Publisher: Sendable {
             let entries = unpacked.files.map { file in
                 Manifest.Entry(path: file.path, size: file.digest.size, sha256: file.digest.sha256, type: ContentType.forPath(file.path))
             }
-            let manifest = newManifest(entries, request: request)
+            var manifest = newManifest(entries, request: request)
             if let recorded = unpacked.recordedFingerprint, recorded != manifest.fingerprint {
                 throw StrataError(.invalidInput, "archive records fingerprint \(recorded.prefix(16))… but its files give \(manifest.fingerprint.prefix(16))…; it was changed or damaged")
             }
             let catalog = ReleaseCatalog(store)
             if catalog.contains(manifest.id) { return .existing(try catalog.manifest(manifest.id)) }
             try checkLabelIsFree(request.label, for: manifest.id, in: catalog)
+            manifest.check = try checkContent(entries) { entry in try FileSystem.readFile(draft.scratch.appending(entry.path)) }
 
             for file in unpacked.files {
                 try draft.adopt(file.path, digest: file.digest)
@@ -217,6 +224,16 @@ public struct Publisher: Sendable {
         let source = request.source == "-" ? "(standard input)" : FileSystem.realPath(FilePath(request.source))?.string ?? request.source
         return Manifest(id: Fingerprint.releaseID(of: fingerprint), fingerprint: fingerprint, created: Timestamp.now(),
                         label: request.label, source: source, files: entries)
+    }
+
+    /// Refuses bad `_redirects` / `_headers` (`_redirects:LINE: why`) before anything is written,
+    /// and scans the release's pages once, so `activate` need not.
+    private func checkContent(_ entries: [Manifest.Entry], read: (Manifest.Entry) throws -> [UInt8]?) throws -> ContentCheck {
+        let rules = try SiteRules.load { name in
+            guard let entry = entries.first(where: { $0.path == name }) else { return nil }
+            return try read(entry)
+        }
+        return try ContentCheck.compute(entries, rules: rules, read: read)
     }
 
     private func makeDraft() throws -> any ReleaseDraft {

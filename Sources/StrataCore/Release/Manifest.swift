@@ -12,6 +12,8 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var format: Int
     public var summary: ReleaseSummary
     public var files: [Entry]
+    /// The content check computed at publish; nil for releases published before it was kept.
+    public var check: ContentCheck?
 
     public subscript<Value>(dynamicMember field: WritableKeyPath<ReleaseSummary, Value>) -> Value {
         get { summary[keyPath: field] }
@@ -57,13 +59,14 @@ public struct Manifest: Codable, Sendable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case format, files
+        case format, files, check
     }
 
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         format = try container.decode(Int.self, forKey: .format)
         files = try container.decode([Entry].self, forKey: .files)
+        check = try container.decodeIfPresent(ContentCheck.self, forKey: .check)
         summary = try ReleaseSummary(from: decoder)
     }
 
@@ -72,6 +75,7 @@ public struct Manifest: Codable, Sendable, Equatable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(format, forKey: .format)
         try container.encode(files, forKey: .files)
+        try container.encodeIfPresent(check, forKey: .check)
     }
 
     public func encoded() throws -> [UInt8] {

@@ -62,6 +62,20 @@ public protocol ByteSource: AnyObject {
 
 extension OpenFile: ByteSource {}
 
+extension ByteSource {
+    /// Everything left to read, in memory (for pages and rule files, not for large content).
+    public func readToEnd() throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let count = try read(into: buffer)
+            if count == 0 { return bytes }
+            bytes += buffer.prefix(count)
+        }
+    }
+}
+
 /// A release being written. Files are added, then `seal` writes what the release holds besides them
 /// (variants, manifest), then `publish` makes it visible in one step. `discard` drops it all; a draft
 /// abandoned by a crash is debris the next writer removes, never a visible release.
