@@ -6,7 +6,8 @@ import SystemPackage
 /// Compact (a 5,000-file release takes about 1.5 MiB) and ready to write: every header line that
 /// depends on the file — its `ETag` and `Content-Length` for each representation, its
 /// `Content-Type` — is prepared here as bytes in `lines`, so a response copies prepared lines and
-/// formats nothing. Requests never build file-system paths from what they were sent: a path that is
+/// formats nothing; `_headers` is worked into per-file plans of lines the same way, and
+/// `_redirects` into a `RedirectTable`. Requests never build file-system paths from what they were sent: a path that is
 /// not in `paths` does not exist.
 final class ReleaseIndex: Sendable {
     let release: ReleaseSummary
@@ -26,6 +27,15 @@ final class ReleaseIndex: Sendable {
     /// File numbers of pages with a role.
     let indexPage: Int?
     let notFoundPage: Int?
+    /// `_redirects`, compiled; nil when the release has none.
+    let redirects: RedirectTable?
+    /// `_headers` plans; `ServedFile.plan` numbers them from 1 (0: no plan).
+    let plans: [HeaderPlan]
+    /// Some `_headers` rule marks files immutable: missing paths may be found in older releases
+    /// even when their names do not look hashed.
+    let hasImmutableOverrides: Bool
+    /// The numbers of `_redirects` and `_headers`, which are files of the release but never served.
+    private let ruleFiles: (Int?, Int?)
 
     /// A range of `lines`.
     struct Lines: Sendable {
@@ -37,7 +47,7 @@ final class ReleaseIndex: Sendable {
         let ok, partialContent, notModified, notFound, rangeNotSatisfiable: Lines
     }
 
-    init(manifest: Manifest, folder: FilePath, serial: UInt64) {
+    init(manifest: Manifest, folder: FilePath, serial: UInt64, rules: SiteRules = .none) {
         release = manifest.summary
         self.folder = folder
         self.serial = serial
@@ -55,12 +65,31 @@ final class ReleaseIndex: Sendable {
                                   notModified: statusLine("304 Not Modified"), notFound: statusLine("404 Not Found"),
                                   rangeNotSatisfiable: statusLine("416 Range Not Satisfiable"))
 
+        // Plans first: each file's head depends on the blocks that match it.
+        let planner = HeaderPlanner(rules.headers)
+        var planNumbers: [[Int]: UInt16] = [:]
+        var plans: [HeaderPlan] = []
+        var filePlans: [UInt16] = []
+        filePlans.reserveCapacity(manifest.files.count)
+        for entry in manifest.files {
+            let blocks = rules.headers.isEmpty ? [] : planner.blocks(for: entry.path)
+            guard !blocks.isEmpty else { filePlans.append(0); continue }
+            if let number = planNumbers[blocks] { filePlans.append(number); continue }
+            let merged = HeaderPlan.merge(planner.rules(blocks))
+            let start = lines.count
+            for (name, value) in merged.fields { lines.append(contentsOf: "\(name): \(value)\r\n".utf8) }
+            plans.append(HeaderPlan(dropped: merged.dropped, lines: Lines(start: UInt32(start), count: UInt16(clamping: lines.count - start)),
+                                    declaresImmutable: merged.immutable))
+            planNumbers[blocks] = UInt16(clamping: plans.count)
+            filePlans.append(UInt16(clamping: plans.count))
+        }
+
         var typeNumbers: [String: UInt16] = [:]
         var typeLines: [Lines] = []
         var paths = PathTable(capacity: manifest.files.count)
         var files: [ServedFile] = []
         files.reserveCapacity(manifest.files.count)
-        for entry in manifest.files {
+        for (number, entry) in manifest.files.enumerated() {
             let type = ContentType.isText(entry.type) ? entry.type + "; charset=utf-8" : entry.type
             let typeNumber = typeNumbers[type] ?? {
                 typeLines.append(add("Content-Type: \(type)\r\n"))
@@ -73,15 +102,47 @@ final class ReleaseIndex: Sendable {
                 ServedFile.Variant(size: variant.size, lines: add("ETag: \"\(variant.sha256.prefix(32))\"\r\nContent-Length: \(variant.size)\r\n"))
             }
             paths.append(entry.path)
+            let plan = filePlans[number]
+            let immutable = plan == 0 ? nil : plans[Int(plan) - 1].declaresImmutable
             files.append(ServedFile(size: entry.size, digest: ContentDigest(hex: entry.sha256) ?? ContentDigest(hex: String(repeating: "0", count: 64))!,
-                                    identity: identity, gzip: gzip, type: typeNumber, isHashNamed: HashedName.matches(entry.path.utf8)))
+                                    identity: identity, gzip: gzip, type: typeNumber,
+                                    isHashNamed: immutable ?? HashedName.matches(entry.path.utf8), plan: plan))
         }
+        self.plans = plans
+        hasImmutableOverrides = plans.contains { $0.declaresImmutable == true }
+        redirects = rules.redirects.isEmpty ? nil : RedirectTable(rules.redirects)
         self.typeLines = typeLines
         self.lines = lines
         self.paths = paths
         self.files = files
         indexPage = paths.find("index.html".utf8)
         notFoundPage = paths.find("404.html".utf8)
+        ruleFiles = (paths.find(SiteRules.redirectsFile.utf8), paths.find(SiteRules.headersFile.utf8))
+    }
+
+    /// The file at `path`, unless it is one of the rule files.
+    func find<Path: Collection<UInt8>>(_ path: Path) -> Int? {
+        servable(paths.find(path))
+    }
+
+    /// The `index.html` of the folder `path` ("" for the root).
+    func findIndex<Path: Collection<UInt8>>(_ path: Path) -> Int? {
+        path.isEmpty ? indexPage : paths.find(path, suffix: "/index.html".utf8)
+    }
+
+    /// `path` + `.html`, for sites built with `.html` pages asked for without the extension.
+    func findPage<Path: Collection<UInt8>>(_ path: Path) -> Int? {
+        path.isEmpty ? nil : paths.find(path, suffix: ".html".utf8)
+    }
+
+    private func servable(_ file: Int?) -> Int? {
+        guard let file, file != ruleFiles.0, file != ruleFiles.1 else { return nil }
+        return file
+    }
+
+    /// The plan for a file's 2xx and 304 heads, if `_headers` has one for it.
+    func plan(of file: ServedFile) -> HeaderPlan? {
+        file.plan == 0 ? nil : plans[Int(file.plan) - 1]
     }
 
     /// The `ETag: "…"\r\n` line of a representation.
@@ -98,7 +159,7 @@ final class ReleaseIndex: Sendable {
     /// Bytes held by the index's tables (what a release costs the server while loaded).
     var footprint: Int {
         paths.footprint + files.capacity * MemoryLayout<ServedFile>.stride + lines.capacity
-            + typeLines.capacity * MemoryLayout<Lines>.stride
+            + typeLines.capacity * MemoryLayout<Lines>.stride + (redirects?.footprint ?? 0)
     }
 }
 
@@ -113,6 +174,8 @@ struct ServedFile: Sendable {
     let type: UInt16
     /// The name carries a content hash (`app.3f9a12c4.js`): safe to cache forever, even on channel URLs.
     let isHashNamed: Bool
+    /// Its `_headers` plan, numbered from 1; 0: none.
+    let plan: UInt16
 
     struct Variant: Sendable {
         let size: Int64

@@ -1,7 +1,9 @@
+import Foundation
 import NIOCore
 import NIOPosix
 import StrataCore
 import Synchronization
+import SystemPackage
 
 /// Release indexes by id, shared by the event loops and touched only when a loop meets a release
 /// it has not seen (each loop keeps its own `LoopReleases` in front of this).
@@ -101,7 +103,22 @@ final class ReleaseRegistry: Sendable {
         guard Fingerprint.isReleaseID(id) else { return nil }
         if let fetchMissing, !catalog.contains(id) { fetchMissing(id) }
         guard let manifest = try? catalog.manifest(id), manifest.id == id else { return nil }
-        return ReleaseIndex(manifest: manifest, folder: layout.release(id), serial: serials.wrappingAdd(1, ordering: .relaxed).newValue)
+        let folder = layout.release(id)
+        return ReleaseIndex(manifest: manifest, folder: folder, serial: serials.wrappingAdd(1, ordering: .relaxed).newValue,
+                            rules: siteRules(of: manifest, in: folder))
+    }
+
+    /// The release's `_redirects` and `_headers`. Publish refuses bad rules, so only a release
+    /// published before rules were read can have one; it is served without its rules, and said once.
+    private func siteRules(of manifest: Manifest, in folder: FilePath) -> SiteRules {
+        let names = Set(manifest.files.lazy.map(\.path).filter(SiteRules.isRuleFile))
+        guard !names.isEmpty else { return .none }
+        do {
+            return try SiteRules.load { name in names.contains(name) ? try FileSystem.readFile(folder.appending(name)) : nil }
+        } catch {
+            FileHandle.standardError.write(Data("strata serve: release \(manifest.id) is served without its site rules: \(error)\n".utf8))
+            return .none
+        }
     }
 
     /// Drops a release whose files are gone; every loop drops its copy on its next request.

@@ -8,13 +8,16 @@ import StrataCore
 /// A cached file answer allocates nothing: the path is looked up as the request's own bytes.
 final class Responder {
     private let spa: Bool
+    private let trailingSlash: TrailingSlash
     private let releases: LoopReleases
     private let channels: ChannelRouter
 
     /// A serve node's report on its upstream bucket, for `/_strata/health`.
     private let upstreamProblem: (@Sendable () -> String?)?
 
-    init(spa: Bool, releases: LoopReleases, channels: ChannelRouter, upstreamProblem: (@Sendable () -> String?)? = nil) {
+    init(spa: Bool, trailingSlash: TrailingSlash = .add, releases: LoopReleases, channels: ChannelRouter,
+         upstreamProblem: (@Sendable () -> String?)? = nil) {
+        self.trailingSlash = trailingSlash
         self.upstreamProblem = upstreamProblem
         self.spa = spa
         self.releases = releases
@@ -85,20 +88,27 @@ final class Responder {
 
     private func serve<Path: BidirectionalCollection<UInt8>>(_ path: Path, isFolder: Bool, isHidden: Bool, from index: ReleaseIndex,
                                                              versioned: Bool, channel: ChannelWatch, headers: RequestHeaders,
-                                                             uri: String) -> Response {
+                                                             uri: String) -> Response where Path.SubSequence == Path {
         if !isHidden {
-            let file = path.isEmpty ? index.indexPage : (isFolder ? index.paths.find(path, suffix: "/index.html".utf8) : index.paths.find(path))
-            if let file {
-                return fileResponse(file, in: index, notFound: false, immutable: versioned || index.files[file].isHashNamed, headers: headers)
+            let rules = versioned ? nil : index.redirects
+            if let rules, rules.hasForced, let rule = rules.first(path, forcedOnly: true) {
+                return apply(rule, to: path, in: index, headers: headers, uri: uri)
             }
-            if !isFolder, !path.isEmpty, index.paths.find(path, suffix: "/index.html".utf8) != nil {
-                return .generated(redirectToFolder(uri))
+            if let found = locate(path, isFolder: isFolder, in: index) {
+                switch found {
+                case .file(let file):
+                    return fileResponse(file, in: index, notFound: false, immutable: versioned || index.files[file].isHashNamed, headers: headers)
+                case .redirect(let addSlash):
+                    return .generated(addSlash ? redirectToFolder(uri) : redirectWithoutSlash(uri))
+                }
             }
-            if !versioned && !isFolder && HashedName.matches(path) {
+            // A page of yesterday's HTML asks for yesterday's assets: look in recent releases first,
+            // so a catch-all rule (`/* /index.html 200`) does not answer for a missing script.
+            if !versioned && !isFolder && (HashedName.matches(path) || index.hasImmutableOverrides) {
                 for id in channel.recentReleases() where id != index.id {
                     switch releases.lookup(id) {
                     case .found(let older):
-                        if let file = older.paths.find(path) {
+                        if let file = older.find(path), older.files[file].isHashNamed {
                             return fileResponse(file, in: older, notFound: false, immutable: true, headers: headers)
                         }
                     case .absent: continue
@@ -106,14 +116,72 @@ final class Responder {
                     }
                 }
             }
+            if let rules, let rule = rules.first(path, forcedOnly: false) {
+                return apply(rule, to: path, in: index, headers: headers, uri: uri)
+            }
             if spa, !Self.hasExtension(path), HTTPSemantics.acceptsHTML(headers.accept), let page = index.indexPage {
                 return fileResponse(page, in: index, notFound: false, immutable: false, headers: headers)
             }
         }
+        return notFound(in: index, headers: headers)
+    }
+
+    private func notFound(in index: ReleaseIndex, headers: RequestHeaders) -> Response {
         if let page = index.notFoundPage {
             return fileResponse(page, in: index, notFound: true, immutable: false, headers: headers)
         }
         return .notFound(index)
+    }
+
+    private enum Located {
+        case file(Int)
+        /// To the same path with a slash added (true) or removed (false).
+        case redirect(addSlash: Bool)
+    }
+
+    /// The file a path names, by the trailing-slash policy: `docs/` (or `docs`) is `docs/index.html`,
+    /// and `about` is `about.html` when there is no `about` file or folder.
+    private func locate<Path: BidirectionalCollection<UInt8>>(_ path: Path, isFolder: Bool, in index: ReleaseIndex) -> Located? {
+        if path.isEmpty { return index.indexPage.map(Located.file) }
+        if isFolder {
+            if let page = index.findIndex(path) { return trailingSlash == .remove ? .redirect(addSlash: false) : .file(page) }
+            if let page = index.findPage(path) { return trailingSlash == .off ? .file(page) : .redirect(addSlash: false) }
+            return nil
+        }
+        if let file = index.find(path) { return .file(file) }
+        if let page = index.findIndex(path) { return trailingSlash == .add ? .redirect(addSlash: true) : .file(page) }
+        return index.findPage(path).map(Located.file)
+    }
+
+    /// Answers with a `_redirects` rule: a redirect (the query passed on), or a file of the release
+    /// served with 200 or 404.
+    private func apply<Path: Collection<UInt8>>(_ rule: RedirectRule, to path: Path, in index: ReleaseIndex, headers: RequestHeaders,
+                                                uri: String) -> Response {
+        let values = rule.from.match(String(decoding: path, as: UTF8.self)) ?? [:]
+        let query = Self.query(of: uri)
+        guard rule.isRewrite else {
+            var location = rule.to.expand(values, encoded: true)
+            if !query.isEmpty { location += (rule.to.hasQuery ? "&" : "?") + query }
+            var reply = GeneratedResponse.text(HTTPResponseStatus(statusCode: rule.status), "moved to \(location)\n", release: index.id)
+            reply.headers.append(("Location", location))
+            return .generated(reply)
+        }
+        var target = Substring(rule.to.expand(values, encoded: false))
+        if let end = target.firstIndex(where: { $0 == "?" || $0 == "#" }) { target = target[..<end] }
+        let isFolder = target.hasSuffix("/")
+        let trimmed = Array(target.split(separator: "/").joined(separator: "/").utf8)
+        let file = trimmed.isEmpty ? index.indexPage
+            : isFolder ? index.findIndex(trimmed) : (index.find(trimmed) ?? index.findIndex(trimmed) ?? index.findPage(trimmed))
+        guard let file else { return notFound(in: index, headers: headers) }
+        let missing = rule.status == 404
+        return fileResponse(file, in: index, notFound: missing, immutable: !missing && index.files[file].isHashNamed,
+                            headers: headers)
+    }
+
+    /// The query of a request target, without `?`.
+    private static func query(of uri: String) -> Substring {
+        guard let mark = uri.firstIndex(of: "?") else { return "" }
+        return uri[uri.index(after: mark)...].prefix { $0 != "#" }
     }
 
     private func fileResponse(_ number: Int, in index: ReleaseIndex, notFound: Bool, immutable: Bool, headers: RequestHeaders) -> Response {
@@ -137,6 +205,17 @@ final class Responder {
         case .partial(let first, let last): return response(.partial(first: first, last: last))
         case .unsatisfiable: return response(.unsatisfiable)
         }
+    }
+
+    private func redirectWithoutSlash(_ uri: String) -> GeneratedResponse {
+        let pathEnd = uri.firstIndex(where: { $0 == "?" || $0 == "#" }) ?? uri.endIndex
+        var path = uri[..<pathEnd]
+        while path.count > 1 && path.hasSuffix("/") { path = path.dropLast() }
+        let query = Self.query(of: uri)
+        let location = path + (query.isEmpty ? "" : "?" + query)
+        var reply = GeneratedResponse.text(.movedPermanently, "moved to \(location)\n")
+        reply.headers.append(("Location", String(location)))
+        return reply
     }
 
     private func redirectToFolder(_ uri: String) -> GeneratedResponse {

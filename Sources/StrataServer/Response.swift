@@ -107,6 +107,14 @@ enum ResponseHead {
         case .unsatisfiable: status = index.statusLines.rangeNotSatisfiable
         }
         let representation = response.gzip ? file.gzip!.lines : file.identity
+        // `_headers` and `immutable` are for answers that carry (or confirm) the file, never for errors.
+        let succeeded: Bool
+        switch response.status {
+        case .ok, .partial, .notModified: succeeded = true
+        case .notFound, .unsatisfiable: succeeded = false
+        }
+        let plan = succeeded ? index.plan(of: file) : nil
+        let dropped = plan?.dropped ?? []
         index.lines.withUnsafeBytes { lines in
             func copy(_ part: ReleaseIndex.Lines) {
                 out.writeBytes(UnsafeRawBufferPointer(rebasing: lines[Int(part.start)..<(Int(part.start) + Int(part.count))]))
@@ -115,24 +123,33 @@ enum ResponseHead {
                 let start = Int(representation.start)
                 out.writeBytes(UnsafeRawBufferPointer(rebasing: lines[start..<(start + ReleaseIndex.entityTagLineLength)]))
             }
+            func copyType() {
+                if !dropped.contains(.contentType) { copy(index.typeLines[Int(file.type)]) }
+                if !dropped.contains(.noSniff) { out.writeStaticString("X-Content-Type-Options: nosniff\r\n") }
+            }
+            func acceptRanges() {
+                if !dropped.contains(.acceptRanges) { out.writeStaticString("Accept-Ranges: bytes\r\n") }
+            }
             copy(status)
-            out.writeStaticString(response.immutable ? "Cache-Control: public, max-age=31536000, immutable\r\n" : "Cache-Control: no-cache\r\n")
-            if file.gzip != nil { out.writeStaticString("Vary: Accept-Encoding\r\n") }
+            if !dropped.contains(.cacheControl) {
+                out.writeStaticString(response.immutable && succeeded ? "Cache-Control: public, max-age=31536000, immutable\r\n" : "Cache-Control: no-cache\r\n")
+            }
+            if file.gzip != nil && !dropped.contains(.vary) { out.writeStaticString("Vary: Accept-Encoding\r\n") }
+            if let plan { copy(plan.lines) }
             switch response.status {
             case .notModified:
                 copyEntityTag()
             case .ok, .notFound:
-                copy(index.typeLines[Int(file.type)])
-                out.writeStaticString("X-Content-Type-Options: nosniff\r\n")
+                copyType()
                 if response.gzip {
                     out.writeStaticString("Content-Encoding: gzip\r\n")
                 } else if case .ok = response.status {
-                    out.writeStaticString("Accept-Ranges: bytes\r\n")
+                    acceptRanges()
                 }
                 copy(representation)
             case .partial(let first, let last):
-                copy(index.typeLines[Int(file.type)])
-                out.writeStaticString("X-Content-Type-Options: nosniff\r\nAccept-Ranges: bytes\r\n")
+                copyType()
+                acceptRanges()
                 copyEntityTag()
                 out.writeString("Content-Range: bytes \(first)-\(last)/\(file.size)\r\nContent-Length: \(last - first + 1)\r\n")
             case .unsatisfiable:

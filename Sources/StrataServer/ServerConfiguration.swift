@@ -10,6 +10,8 @@ public struct ServerConfiguration: Sendable {
     public var channelsByHost: [String: String] = [:]
     /// Single-page apps: an unknown path without an extension, asked for as HTML, gets `/index.html`.
     public var spa = false
+    /// How `/docs` and `/docs/` are answered when `docs/index.html` exists.
+    public var trailingSlash = TrailingSlash.add
     /// Where to write one line per request: a file path, "-" for standard output, nil for none.
     public var accessLog: String?
     /// How many of the channel's latest history entries name releases whose hash-named files may

@@ -146,7 +146,7 @@ public final class StrataHTTPServer: Sendable {
         let router = ChannelRouter(fallback: watches[configuration.channel]!, byHost: configuration.channelsByHost.mapValues { watches[$0]! })
         let releases = LoopReleases(registry: registry)
         return LoopServices(
-            responder: Responder(spa: configuration.spa, releases: releases, channels: router,
+            responder: Responder(spa: configuration.spa, trailingSlash: configuration.trailingSlash, releases: releases, channels: router,
                                  upstreamProblem: configuration.upstreamProblem),
             releases: releases, registry: registry,
             bodies: HotBodies(maxFileBytes: configuration.hotFileMaxBytes, budget: configuration.hotCacheBytes / loopCount),

@@ -4,6 +4,8 @@ import StrataCore
 import StrataObjectStore
 import StrataServer
 
+extension TrailingSlash: ExpressibleByArgument {}
+
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve a channel over HTTP, and every release at /_v/<id>/.",
@@ -14,6 +16,9 @@ struct Serve: ParsableCommand {
             SIGTERM or SIGINT stops accepting, lets in-flight responses finish, and exits 0.
             /_strata/config.json and /_strata/config.js serve the channel's runtime config
             (`strata config`). --channel-for-host serves other channels to other host names.
+            A release's _redirects and _headers (Netlify syntax) apply to its channel
+            URLs; /about serves about.html when there is no such file or folder;
+            --trailing-slash says how /docs and /docs/ are answered.
 
             With --root s3://BUCKET/PREFIX it is a serve node: it keeps the releases it serves in a
             local cache (--cache, a local store), polls each served channel's pointer every --poll
@@ -41,6 +46,10 @@ struct Serve: ParsableCommand {
 
     @Flag(help: "Single-page app: an unknown path without an extension, asked for as HTML, gets /index.html.")
     var spa = false
+
+    @Option(help: ArgumentHelp("/docs and /docs/ for docs/index.html: add (redirect to /docs/), remove (redirect to /docs), off (serve both).",
+                               valueName: "add|remove|off"))
+    var trailingSlash: TrailingSlash = .add
 
     @Option(help: ArgumentHelp("Log one line per request to this file, or - for standard output.", valueName: "file"))
     var accessLog: String?
@@ -134,6 +143,7 @@ struct Serve: ParsableCommand {
         settings.port = port
         settings.channel = channel.channel
         settings.spa = spa
+        settings.trailingSlash = trailingSlash
         settings.accessLog = accessLog
         settings.fallbackHistoryEntries = fallbackHistory
         settings.maxConnections = maxConnections
