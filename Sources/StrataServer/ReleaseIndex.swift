@@ -106,7 +106,7 @@ final class ReleaseIndex: Sendable {
             let immutable = plan == 0 ? nil : plans[Int(plan) - 1].declaresImmutable
             files.append(ServedFile(size: entry.size, digest: ContentDigest(hex: entry.sha256) ?? ContentDigest(hex: String(repeating: "0", count: 64))!,
                                     identity: identity, gzip: gzip, type: typeNumber,
-                                    isHashNamed: immutable ?? HashedName.matches(entry.path.utf8), plan: plan))
+                                    isHashNamed: immutable ?? HashedName.matches(entry.path.utf8[...]), plan: plan))
         }
         self.plans = plans
         hasImmutableOverrides = plans.contains { $0.declaresImmutable == true }
