@@ -10,6 +10,12 @@ public struct ContentCheck: Sendable, Codable, Equatable {
     public var brokenReferences: [BrokenReference]
     public var referencesChecked: Int
 
+    public init(warnings: [String], brokenReferences: [BrokenReference], referencesChecked: Int) {
+        self.warnings = warnings
+        self.brokenReferences = brokenReferences
+        self.referencesChecked = referencesChecked
+    }
+
     /// Scans `files` of one release; `read` gives a file's bytes (nil: unreadable, reported elsewhere).
     public static func compute(_ files: [Manifest.Entry], rules: SiteRules, read: (Manifest.Entry) throws -> [UInt8]?) throws -> ContentCheck {
         let paths = Set(files.map(\.path))

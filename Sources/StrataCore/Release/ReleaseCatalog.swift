@@ -24,6 +24,20 @@ public struct ReleaseCatalog: Sendable {
         return try Manifest.decode(bytes, path: manifestName(id))
     }
 
+    /// The content check kept in a release's manifest at publish; nil for a release published
+    /// before it was kept. Decodes nothing else, so it costs a read of the manifest, not a parse of its entries.
+    public func contentCheck(of id: String) throws -> ContentCheck? {
+        struct CheckOnly: Decodable { let check: ContentCheck? }
+        guard let bytes = try store.backend.manifestBytes(of: id) else {
+            throw StrataError(.notFound, "release \(id) not found; run 'strata releases'")
+        }
+        do {
+            return try JSONDecoder().decode(CheckOnly.self, from: Data(bytes)).check
+        } catch {
+            throw StrataError(.corrupt, "manifest '\(manifestName(id))' cannot be read: \(error)")
+        }
+    }
+
     /// Every release, oldest first (by publish time, then id).
     public func summaries() throws -> [ReleaseSummary] {
         var result: [ReleaseSummary] = []
