@@ -37,6 +37,7 @@ let package = Package(
                 "CArchive",
                 "CZlib",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),

@@ -67,7 +67,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private let services: LoopServices
     private var state = State.idle
     private var queued = CircularBuffer<Queued>(initialCapacity: 2)
-    private var waitingForRelease = false
+    private var waitingOffLoop = false
     private var quiescing = false
     private var needsFlush = false
     private var readPending = false
@@ -97,7 +97,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             return
         }
         quiescing = true
-        if case .idle = state, !waitingForRelease, queued.isEmpty { closeWhenSent(context: context) }
+        if case .idle = state, !waitingOffLoop, queued.isEmpty { closeWhenSent(context: context) }
         // Otherwise the response being prepared says `Connection: close` and closes after it.
     }
 
@@ -106,7 +106,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             closeWhenSent(context: context)
             return
         }
-        if waitingForRelease {
+        if waitingOffLoop {
             queued.append(.malformed(parserError))
         } else {
             answerMalformed(parserError, context: context)
@@ -131,7 +131,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         case .end:
             guard case .reading(let head) = state else { return }
             state = .idle
-            if waitingForRelease {
+            if waitingOffLoop {
                 queued.append(.request(head))
             } else {
                 answer(head, context: context)
@@ -145,7 +145,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if waitingForRelease || isClosing || !context.channel.isWritable {
+        if waitingOffLoop || isClosing || !context.channel.isWritable {
             readPending = true
         } else {
             context.read()
@@ -158,7 +158,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     private func resumeReading(context: ChannelHandlerContext) {
-        if readPending && !waitingForRelease && !isClosing && context.channel.isWritable {
+        if readPending && !waitingOffLoop && !isClosing && context.channel.isWritable {
             readPending = false
             context.read()
         }
@@ -168,21 +168,23 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     private func answer(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let response = services.responder.respond(to: head)
-        if case .needsRelease(let id) = response {
-            waitingForRelease = true
-            queued.prepend(.request(head))
-            services.registry.load(id, on: context.eventLoop).assumeIsolated().whenComplete { _ in
-                self.waitingForRelease = false
-                self.drainQueue(context: context)
-            }
-            return
+        let wait: EventLoopFuture<Void>
+        switch response {
+        case .needsRelease(let id): wait = services.registry.load(id, on: context.eventLoop)
+        case .needsVerification(let attempt): wait = services.responder.channelGuard!.verify(attempt, on: context.eventLoop)
+        default: return send(response, for: head, context: context)
         }
-        send(response, for: head, context: context)
+        waitingOffLoop = true
+        queued.prepend(.request(head))
+        wait.assumeIsolated().whenComplete { _ in
+            self.waitingOffLoop = false
+            self.drainQueue(context: context)
+        }
     }
 
-    /// Answers what queued behind a release load, until the queue is empty or another load is needed.
+    /// Answers what queued behind a release load or a password check, until the queue is empty or another is needed.
     private func drainQueue(context: ChannelHandlerContext) {
-        while !waitingForRelease, !isClosing, let next = queued.popFirst() {
+        while !waitingOffLoop, !isClosing, let next = queued.popFirst() {
             switch next {
             case .request(let head): answer(head, context: context)
             case .malformed(let error): answerMalformed(error, context: context)
@@ -222,8 +224,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
             ResponseHead.write(generated, connection: connection, date: services.date, into: &services.heads)
             if head.method != .HEAD && generated.status != .notModified { body = .bytes(generated.body) }
             (status, release) = (Int(generated.status.code), generated.release)
-        case .needsRelease:
-            preconditionFailure("answered only once the release is known")
+        case .needsRelease, .needsVerification:
+            preconditionFailure("answered only once the release is known and the password checked")
         }
         if let log = services.accessLog {  // before writing, so log lines keep the order of requests
             log.record(client: context.remoteAddress?.ipAddress ?? "-", head: head, status: status, bytes: body.length, release: release)
@@ -358,8 +360,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
         deadlineCheck = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
             self.deadlineCheck = nil
             if self.isClosing { return }
-            if self.waitingForRelease || self.deadline > .now() {
-                if self.waitingForRelease { self.deadline = max(self.deadline, .now() + .seconds(1)) }
+            if self.waitingOffLoop || self.deadline > .now() {
+                if self.waitingOffLoop { self.deadline = max(self.deadline, .now() + .seconds(1)) }
                 self.scheduleDeadlineCheck(context: context)
             } else {
                 context.close(promise: nil)

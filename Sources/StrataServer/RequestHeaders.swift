@@ -11,6 +11,7 @@ struct RequestHeaders {
     var ifRange: String?
     var host: String?
     var accept: String?
+    var authorization: String?
 
     init(_ headers: HTTPHeaders) {
         for (name, value) in headers {
@@ -26,6 +27,8 @@ struct RequestHeaders {
                 if ifRange == nil { ifRange = value }
             case 13 where HTTPSemantics.equalIgnoringCase(bytes, "if-none-match".utf8):
                 if ifNoneMatch == nil { ifNoneMatch = value } else { moreIfNoneMatch.append(value) }
+            case 13 where HTTPSemantics.equalIgnoringCase(bytes, "authorization".utf8):
+                if authorization == nil { authorization = value }
             case 15 where HTTPSemantics.equalIgnoringCase(bytes, "accept-encoding".utf8):
                 gzip.read(value)
             default:

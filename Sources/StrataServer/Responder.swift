@@ -12,11 +12,23 @@ final class Responder {
     private let releases: LoopReleases
     private let channels: ChannelRouter
 
+    /// Protected channels, and per protected channel a watch of its history (for `/_v/` URLs).
+    let channelGuard: ChannelGuard?
+    private let protectedWatches: [ChannelWatch]
+    /// Channels this server serves without protection: a release live on one is public.
+    private let openWatches: [ChannelWatch]
+    /// The request being answered passed authentication: nothing may be `public`.
+    private var answeringPrivately = false
+
     /// A serve node's report on its upstream bucket, for `/_strata/health`.
     private let upstreamProblem: (@Sendable () -> String?)?
 
     init(spa: Bool, trailingSlash: TrailingSlash = .add, releases: LoopReleases, channels: ChannelRouter,
+         channelGuard: ChannelGuard? = nil, protectedWatches: [ChannelWatch] = [], openWatches: [ChannelWatch] = [],
          upstreamProblem: (@Sendable () -> String?)? = nil) {
+        self.channelGuard = channelGuard
+        self.protectedWatches = protectedWatches
+        self.openWatches = openWatches
         self.trailingSlash = trailingSlash
         self.upstreamProblem = upstreamProblem
         self.spa = spa
@@ -38,6 +50,7 @@ final class Responder {
         }
         let headers = RequestHeaders(head.headers)
         let channel = channels.watch(forHost: headers.host)
+        answeringPrivately = false
         switch target.path {
         case .raw(let path): return route(path, target, headers, channel: channel, uri: head.uri)
         case .decoded(let path): return route(path, target, headers, channel: channel, uri: head.uri)
@@ -50,6 +63,8 @@ final class Responder {
         let first = path[..<slash]
         let rest = slash == path.endIndex ? path[slash...] : path[path.index(after: slash)...]
         if first.elementsEqual("_strata".utf8) {
+            // Health stays open: load balancers probe it without credentials, and it tells only the release id.
+            if !rest.elementsEqual("health".utf8), let refusal = authorize(channel, headers: headers) { return refusal }
             return strataEndpoint(rest, channel: channel, headers: headers)
         }
         if first.elementsEqual("_v".utf8) {
@@ -60,6 +75,7 @@ final class Responder {
             }
             switch releases.lookup(id) {
             case .found(let index):
+                if let refusal = authorize(versioned: index.id, headers: headers) { return refusal }
                 let inside = idEnd == rest.endIndex ? rest[idEnd...] : rest[rest.index(after: idEnd)...]
                 let isFolder = target.isFolder || idEnd == rest.endIndex
                 return serve(inside, isFolder: isFolder, isHidden: target.isHidden, from: index, versioned: true,
@@ -68,6 +84,7 @@ final class Responder {
             case .unknown: return .needsRelease(String(decoding: id, as: UTF8.self))
             }
         }
+        if let refusal = authorize(channel, headers: headers) { return refusal }
         guard let id = channel.currentRelease() else {
             return .generated(.unavailable("channel '\(channel.name)' has no release yet; run `strata activate` to make one live"))
         }
@@ -78,6 +95,45 @@ final class Responder {
         case .absent: return .generated(.unavailable("channel '\(channel.name)' points at release \(id), which is not in the store"))
         case .unknown: return .needsRelease(id)
         }
+    }
+
+    // MARK: - Protected channels
+
+    private func authorize(_ channel: ChannelWatch, headers: RequestHeaders) -> Response? {
+        guard let channelGuard, channelGuard.channels.contains(channel.name) else { return nil }
+        return authorize([channel.name], headers: headers)
+    }
+
+    /// A release's versioned URL is protected when the release was live (recently) on a protected
+    /// channel and on none of the open channels this server serves.
+    private func authorize(versioned id: String, headers: RequestHeaders) -> Response? {
+        guard channelGuard != nil else { return nil }
+        let protecting = protectedWatches.filter { $0.currentRelease() == id || $0.recentReleases().contains(id) }.map(\.name)
+        guard !protecting.isEmpty else { return nil }
+        if openWatches.contains(where: { $0.currentRelease() == id || $0.recentReleases().contains(id) }) { return nil }
+        return authorize(protecting, headers: headers)
+    }
+
+    /// Nil when the request's credentials are good for one of `channels`; else 401, a check to run first, or 503.
+    private func authorize(_ channels: [String], headers: RequestHeaders) -> Response? {
+        guard let channelGuard else { return nil }
+        var attempt: ChannelGuard.Attempt?
+        var busy = false
+        for name in channels {
+            switch channelGuard.decide(channel: name, authorization: headers.authorization) {
+            case .allowed:
+                answeringPrivately = true
+                return nil
+            case .challenge: continue
+            case .verify(let pending): attempt = attempt ?? pending
+            case .busy: busy = true
+            }
+        }
+        if let attempt { return .needsVerification(attempt) }
+        if busy { return .generated(.unavailable("too many password checks at once")) }
+        var reply = GeneratedResponse.text(.unauthorized, "authentication required\n")
+        reply.headers.append(("WWW-Authenticate", "Basic realm=\"\(channels[0])\", charset=\"UTF-8\""))
+        return .generated(reply)
     }
 
     private static func isLowercaseHex(_ byte: UInt8) -> Bool {
@@ -191,7 +247,7 @@ final class Responder {
         let gzip = range == nil && file.gzip != nil && headers.gzip.accepted
         let representation = gzip ? file.gzip!.lines : file.identity
         func response(_ status: FileResponse.Status) -> Response {
-            .file(FileResponse(index: index, file: number, status: status, gzip: gzip, immutable: immutable))
+            .file(FileResponse(index: index, file: number, status: status, gzip: gzip, immutable: immutable, isPrivate: answeringPrivately))
         }
         if !notFound && headers.noneMatchHits(index.entityTag(representation)) {
             return response(.notModified)

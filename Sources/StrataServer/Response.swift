@@ -13,6 +13,8 @@ enum Response {
     case generated(GeneratedResponse)
     /// The answer needs a release this loop has not loaded: load it off the loop, then ask again.
     case needsRelease(String)
+    /// The answer needs a password checked (slowly, on purpose): check it off the loop, then ask again.
+    case needsVerification(ChannelGuard.Attempt)
 }
 
 struct FileResponse {
@@ -31,6 +33,8 @@ struct FileResponse {
     /// Send the gzip variant.
     let gzip: Bool
     let immutable: Bool
+    /// Answered to an authenticated request: shared caches must not keep it (`private`, not `public`).
+    var isPrivate = false
 
     var served: ServedFile { index.files[file] }
 
@@ -132,7 +136,12 @@ enum ResponseHead {
             }
             copy(status)
             if !dropped.contains(.cacheControl) {
-                out.writeStaticString(response.immutable && succeeded ? "Cache-Control: public, max-age=31536000, immutable\r\n" : "Cache-Control: no-cache\r\n")
+                if response.immutable && succeeded {
+                    out.writeStaticString(response.isPrivate ? "Cache-Control: private, max-age=31536000, immutable\r\n"
+                                                             : "Cache-Control: public, max-age=31536000, immutable\r\n")
+                } else {
+                    out.writeStaticString("Cache-Control: no-cache\r\n")
+                }
             }
             if file.gzip != nil && !dropped.contains(.vary) { out.writeStaticString("Vary: Accept-Encoding\r\n") }
             if let plan { copy(plan.lines) }

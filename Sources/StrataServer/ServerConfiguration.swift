@@ -12,6 +12,8 @@ public struct ServerConfiguration: Sendable {
     public var spa = false
     /// How `/docs` and `/docs/` are answered when `docs/index.html` exists.
     public var trailingSlash = TrailingSlash.add
+    /// Channels that require HTTP Basic authentication: channel → credentials file (`strata password`).
+    public var protectedChannels: [String: String] = [:]
     /// Where to write one line per request: a file path, "-" for standard output, nil for none.
     public var accessLog: String?
     /// How many of the channel's latest history entries name releases whose hash-named files may

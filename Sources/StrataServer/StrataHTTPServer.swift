@@ -24,6 +24,7 @@ public final class StrataHTTPServer: Sendable {
     /// Loads release indexes off the event loops.
     private let pool: NIOThreadPool
     private let registry: ReleaseRegistry
+    private let channelGuard: ChannelGuard?
     /// The periodic check for pruned releases.
     private let sweeper = Mutex<RepeatedTask?>(nil)
     /// Each event loop's services, kept to close their descriptors at the end.
@@ -49,6 +50,14 @@ public final class StrataHTTPServer: Sendable {
         pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
         registry = ReleaseRegistry(store: store, layout: local.layout, pool: pool, fetchMissing: configuration.fetchMissingRelease)
+        do {
+            for channel in configuration.protectedChannels.keys { try Names.validateChannel(channel) }
+            channelGuard = configuration.protectedChannels.isEmpty ? nil : try ChannelGuard(files: configuration.protectedChannels, pool: pool)
+        } catch {
+            try? pool.syncShutdownGracefully()
+            try? group.syncShutdownGracefully()
+            throw error
+        }
         quiescing = Mutex(ServerQuiescingHelper(group: group))
     }
 
@@ -140,13 +149,16 @@ public final class StrataHTTPServer: Sendable {
 
     private func makeServices(channels: Set<String>, loopCount: Int) throws -> LoopServices {
         var watches: [String: ChannelWatch] = [:]
-        for channel in channels {
+        for channel in channels.union(configuration.protectedChannels.keys) {
             watches[channel] = try ChannelWatch(store: store, channel: channel, historyDepth: configuration.fallbackHistoryEntries)
         }
         let router = ChannelRouter(fallback: watches[configuration.channel]!, byHost: configuration.channelsByHost.mapValues { watches[$0]! })
         let releases = LoopReleases(registry: registry)
         return LoopServices(
             responder: Responder(spa: configuration.spa, trailingSlash: configuration.trailingSlash, releases: releases, channels: router,
+                                 channelGuard: channelGuard,
+                                 protectedWatches: configuration.protectedChannels.keys.sorted().map { watches[$0]! },
+                                 openWatches: channels.subtracting(configuration.protectedChannels.keys).sorted().map { watches[$0]! },
                                  upstreamProblem: configuration.upstreamProblem),
             releases: releases, registry: registry,
             bodies: HotBodies(maxFileBytes: configuration.hotFileMaxBytes, budget: configuration.hotCacheBytes / loopCount),

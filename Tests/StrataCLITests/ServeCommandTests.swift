@@ -78,3 +78,46 @@ import Darwin
         }
     }
 }
+
+/// `strata password`: the credentials file `serve --protect` reads.
+@Suite struct PasswordCommandTests {
+    func password(_ arguments: [String], input: String) throws -> (status: Int32, stdout: String, stderr: String) {
+        try run("/bin/sh", ["-c", "printf '%s' \"$0\" | \"$1\" password \"$2\" \"$3\" $4", input, strataExecutable] + arguments + [""])
+    }
+
+    @Test func addsChangesAndRemovesUsers() throws {
+        try withTemporaryDirectory { folder in
+            let file = folder + "/preview.users"
+            #expect(try password([file, "alice"], input: "first pass\n").status == 0)
+            #expect(try password([file, "bob"], input: "other\n").status == 0)
+            let text = try String(contentsOfFile: file, encoding: .utf8)
+            #expect(!text.contains("first pass") && text.hasPrefix("alice:$scrypt$"))
+            let credentials = try CredentialFile.parse(text, name: file)
+            #expect(credentials.hash(of: "alice")?.verify(Array("first pass".utf8)) == true)
+            #expect(mode(file) & 0o777 == 0o600)
+
+            #expect(try password([file, "alice"], input: "second\n").status == 0)
+            let changed = try CredentialFile.parse(try String(contentsOfFile: file, encoding: .utf8), name: file)
+            #expect(changed.users.map(\.name) == ["alice", "bob"])
+            #expect(changed.hash(of: "alice")?.verify(Array("second".utf8)) == true)
+
+            #expect(try password([file, "bob", "--delete"], input: "").status == 0)
+            #expect(try CredentialFile.parse(try String(contentsOfFile: file, encoding: .utf8), name: file).users.map(\.name) == ["alice"])
+        }
+    }
+
+    @Test func refusesWhatCannotBeKept() throws {
+        try withTemporaryDirectory { folder in
+            let file = folder + "/preview.users"
+            let empty = try password([file, "alice"], input: "")
+            #expect(empty.status == 1 && empty.stderr.contains("no password on standard input"))
+            let colon = try password([file, "al:ice"], input: "x\n")
+            #expect(colon.status == 1 && colon.stderr.contains("user name 'al:ice' is not allowed"))
+            let absent = try password([file, "nobody", "--delete"], input: "")
+            #expect(absent.status != 0)
+            #expect(!FileManager.default.fileExists(atPath: file))
+            let badFlag = try strata(["serve", "--protect", "preview"])
+            #expect(badFlag.status == 64 && badFlag.stderr.contains("--protect 'preview' is not channel=file"))
+        }
+    }
+}

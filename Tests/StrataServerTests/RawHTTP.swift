@@ -114,8 +114,8 @@ final class RawConnection {
 /// One request on a fresh connection.
 func request(_ port: Int, _ path: String, method: String = "GET", headers: [String: String] = [:]) throws -> WireResponse {
     let connection = try RawConnection(port: port)
-    var text = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
-    for (name, value) in headers.sorted(by: { $0.key < $1.key }) { text += "\(name): \(value)\r\n" }
+    var text = "\(method) \(path) HTTP/1.1\r\nHost: \(headers["Host"] ?? "localhost")\r\nConnection: close\r\n"
+    for (name, value) in headers.sorted(by: { $0.key < $1.key }) where name != "Host" { text += "\(name): \(value)\r\n" }
     try connection.send(text + "\r\n")
     return try connection.readResponse(bodyless: method == "HEAD")
 }

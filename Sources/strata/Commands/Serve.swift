@@ -32,6 +32,7 @@ struct Serve: ParsableCommand {
               strata serve --root s3://site-bucket/prod --cache /var/cache/strata --poll 1s
               strata serve --channel staging --spa --access-log -
               strata serve --channel production --channel-for-host staging.example.com=staging
+              strata serve --channel-for-host preview.example.com=preview --protect preview=preview.users
             """)
 
     @OptionGroup var options: StoreOptions
@@ -50,6 +51,25 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("/docs and /docs/ for docs/index.html: add (redirect to /docs/), remove (redirect to /docs), off (serve both).",
                                valueName: "add|remove|off"))
     var trailingSlash: TrailingSlash = .add
+
+    @Option(help: ArgumentHelp("Require HTTP Basic authentication for this channel, users from this file (`strata password`); repeatable.",
+                               valueName: "channel=file"))
+    var protect: [String] = []
+
+    /// `--protect` entries as channel → file.
+    func protectedChannels() throws -> [String: String] {
+        var map: [String: String] = [:]
+        for entry in protect {
+            guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex, entry.index(after: equals) != entry.endIndex else {
+                throw ValidationError("--protect '\(entry)' is not channel=file")
+            }
+            let channel = String(entry[..<equals])
+            do { try Names.validateChannel(channel) } catch let error as StrataError { throw ValidationError(error.message) }
+            if map[channel] != nil { throw ValidationError("--protect gives channel '\(channel)' twice") }
+            map[channel] = String(entry[entry.index(after: equals)...])
+        }
+        return map
+    }
 
     @Option(help: ArgumentHelp("Log one line per request to this file, or - for standard output.", valueName: "file"))
     var accessLog: String?
@@ -109,6 +129,7 @@ struct Serve: ParsableCommand {
 
     func validate() throws {
         _ = try hostChannels()
+        _ = try protectedChannels()
         guard let interval = Self.seconds(poll), interval >= 0.05, interval <= 3600 else {
             throw ValidationError("--poll '\(poll)' is not an interval from 50ms to 60m (like 500ms, 1s, 2m)")
         }
@@ -144,6 +165,7 @@ struct Serve: ParsableCommand {
         settings.channel = channel.channel
         settings.spa = spa
         settings.trailingSlash = trailingSlash
+        settings.protectedChannels = try protectedChannels()
         settings.accessLog = accessLog
         settings.fallbackHistoryEntries = fallbackHistory
         settings.maxConnections = maxConnections
@@ -165,6 +187,9 @@ struct Serve: ParsableCommand {
                 Output.note("serving channel '\(settings.channel)' of \(store.location) on http://\(host):\(bound)/ (versioned: /_v/<id>/)")
                 for (name, channel) in settings.channelsByHost.sorted(by: { $0.key < $1.key }) {
                     Output.note("  host \(name) -> channel '\(channel)'")
+                }
+                for channel in settings.protectedChannels.keys.sorted() {
+                    Output.note("  channel '\(channel)' requires a password (users in \(settings.protectedChannels[channel]!))")
                 }
             }
         } catch let error as ServerError {
