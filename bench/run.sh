@@ -52,6 +52,9 @@ cat "$WORK"/v1 "$WORK"/v2 > /dev/null 2>&1 || true
     python3 bench/serve.py --strata "$BIN" --site "$WORK/v1" --work "$WORK/serve" \
         --duration "$DURATION" --rounds "$SERVE_ROUNDS" --out "$OUT/serve.json"
     echo
+    python3 bench/site-rules.py --strata "$BIN" --site "$WORK/v1" --work "$WORK/rules" \
+        --duration "$DURATION" --rounds "$ROUNDS" --out "$OUT/site-rules.json"
+    echo
     python3 bench/flip-under-load.py --strata "$BIN" --v1 "$WORK/v1" --v2 "$WORK/v2" --work "$WORK/flip" \
         --flips "$FLIP_COUNT" --out "$OUT/flip.json"
     echo

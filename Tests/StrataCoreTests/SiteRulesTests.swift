@@ -97,6 +97,19 @@ import Testing
         }
     }
 
+    @Test func targetsOfManyRulesAreCheckedAgainstTheRulesCompiled() throws {
+        try withTemporaryDirectory { folder in
+            // Each target is the next rule's source; the last points nowhere. Compared rule by
+            // rule this would be 30,000² pattern matches.
+            let count = 30_000
+            var rules = ""
+            for number in 0..<count { rules += "/r/\(number) /r/\(number + 1) 301\n" }
+            let site = try makeSite(in: folder, name: "site", files: ["index.html": "x", "_redirects": rules])
+            let check = try #require(try TestStore(in: folder).publish(site).manifest.check)
+            #expect(check.brokenReferences == [BrokenReference(file: "_redirects:\(count)", reference: "/r/\(count)", resolved: "r/\(count)")])
+        }
+    }
+
     @Test func aBadRuleInAnArchiveLeavesTheStoreUnchanged() throws {
         try withTemporaryDirectory { folder in
             let store = TestStore(in: folder)

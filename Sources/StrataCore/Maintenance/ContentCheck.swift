@@ -41,12 +41,13 @@ public struct ContentCheck: Sendable, Codable, Equatable {
                 }
             }
         }
-        for rule in rules.redirects {
+        let patterns = PatternTrie(rules.redirects.map(\.from))
+        for (number, rule) in rules.redirects.enumerated() {
             guard let path = staticTarget(rule) else { continue }
             checked += 1
             let exists = paths.contains(path.isEmpty ? "index.html" : path) || paths.contains(path + "/index.html")
                 || paths.contains(path + ".html")
-                || rules.redirects.contains { $0.line != rule.line && $0.from.match(path) != nil }
+                || patterns.all(path.utf8[...]).contains { $0 != number }
             if !exists {
                 broken.append(BrokenReference(file: "\(SiteRules.redirectsFile):\(rule.line)", reference: rule.to.text,
                                               resolved: path.isEmpty ? "/" : path))

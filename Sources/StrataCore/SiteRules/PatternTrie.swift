@@ -1,5 +1,3 @@
-import StrataCore
-
 /// Rule patterns compiled into a tree of segments, so finding the rules that match a path costs
 /// the path's length, not the number of rules: 100,000 `_redirects` lines cost what 10 do.
 ///
@@ -7,22 +5,26 @@ import StrataCore
 /// (parent, segment bytes); a `:name` placeholder is one more child per node (all placeholders
 /// match any one segment); rules whose pattern ends at the node, or ends there in `*`, hang off
 /// it as a chain in rule order. Works on the request's own bytes: a lookup allocates nothing.
-struct PatternTrie: Sendable {
-    private struct Node {
-        var placeholder: Int32 = -1
+/// (Lookups are `@inlinable` so the server's calls are specialized for its path types.)
+public struct PatternTrie: Sendable {
+    @usableFromInline
+    struct Node: Sendable {
+        @usableFromInline var placeholder: Int32 = -1
         /// First rule (lowest number) ending here, and ending here in `*`; -1: none.
-        var exact: Int32 = -1
-        var splat: Int32 = -1
+        @usableFromInline var exact: Int32 = -1
+        @usableFromInline var splat: Int32 = -1
+
+        init() {}
     }
 
-    private var nodes: [Node] = [Node()]
-    private var literals = SegmentTable()
+    @usableFromInline var nodes: [Node] = [Node()]
+    @usableFromInline var literals = SegmentTable()
     /// For each rule, the next rule (in file order) with the same end node and kind; -1: none.
-    private var next: [Int32]
+    @usableFromInline var next: [Int32]
     /// Rules allowed to win over an existing file (`!`).
-    private let forced: [Bool]
+    @usableFromInline let forced: [Bool]
 
-    init(_ patterns: [RulePattern], forced: [Bool]? = nil) {
+    public init(_ patterns: [RulePattern], forced: [Bool]? = nil) {
         next = Array(repeating: -1, count: patterns.count)
         self.forced = forced ?? Array(repeating: false, count: patterns.count)
         var exactTails: [Int32: Int32] = [:]
@@ -59,24 +61,27 @@ struct PatternTrie: Sendable {
         }
     }
 
-    var footprint: Int { nodes.capacity * MemoryLayout<Node>.stride + next.capacity * 4 + forced.capacity + literals.footprint }
+    public var footprint: Int { nodes.capacity * MemoryLayout<Node>.stride + next.capacity * 4 + forced.capacity + literals.footprint }
 
     /// The first rule (in file order) whose pattern matches `path` (segments joined by single
     /// slashes, no leading or trailing slash); with `forcedOnly`, the first `!` rule.
-    func first<Path: BidirectionalCollection<UInt8>>(_ path: Path, forcedOnly: Bool = false) -> Int? where Path.SubSequence == Path {
+    @inlinable
+    public func first<Path: BidirectionalCollection<UInt8>>(_ path: Path, forcedOnly: Bool = false) -> Int? where Path.SubSequence == Path {
         var best = Int32.max
         visit(0, path, path.startIndex, forcedOnly: forcedOnly, best: &best)
         return best == .max ? nil : Int(best)
     }
 
     /// Every rule whose pattern matches `path`, in file order.
-    func all<Path: BidirectionalCollection<UInt8>>(_ path: Path) -> [Int] where Path.SubSequence == Path {
+    @inlinable
+    public func all<Path: BidirectionalCollection<UInt8>>(_ path: Path) -> [Int] where Path.SubSequence == Path {
         var found: [Int] = []
         collect(0, path, path.startIndex, into: &found)
         return found.sorted()
     }
 
-    private func visit<Path: BidirectionalCollection<UInt8>>(_ node: Int32, _ path: Path, _ position: Path.Index, forcedOnly: Bool,
+    @inlinable
+    func visit<Path: BidirectionalCollection<UInt8>>(_ node: Int32, _ path: Path, _ position: Path.Index, forcedOnly: Bool,
                                                              best: inout Int32) where Path.SubSequence == Path {
         let here = nodes[Int(node)]
         consider(here.splat, forcedOnly: forcedOnly, best: &best)
@@ -95,7 +100,8 @@ struct PatternTrie: Sendable {
     }
 
     /// Lowers `best` to the first acceptable rule of a chain, if that is earlier.
-    private func consider(_ chain: Int32, forcedOnly: Bool, best: inout Int32) {
+    @inlinable
+    func consider(_ chain: Int32, forcedOnly: Bool, best: inout Int32) {
         var rule = chain
         while rule >= 0 && rule < best {
             if !forcedOnly || forced[Int(rule)] {
@@ -106,7 +112,8 @@ struct PatternTrie: Sendable {
         }
     }
 
-    private func collect<Path: BidirectionalCollection<UInt8>>(_ node: Int32, _ path: Path, _ position: Path.Index,
+    @inlinable
+    func collect<Path: BidirectionalCollection<UInt8>>(_ node: Int32, _ path: Path, _ position: Path.Index,
                                                                into found: inout [Int]) where Path.SubSequence == Path {
         let here = nodes[Int(node)]
         var rule = here.splat
@@ -124,21 +131,33 @@ struct PatternTrie: Sendable {
 }
 
 /// (parent node, segment bytes) → child node, by open addressing over one byte array.
-private struct SegmentTable: Sendable {
-    private struct Entry {
-        let parent: Int32
-        let child: Int32
-        let start: UInt32
-        let length: UInt32
+@usableFromInline
+struct SegmentTable: Sendable {
+    @usableFromInline
+    struct Entry: Sendable {
+        @usableFromInline let parent: Int32
+        @usableFromInline let child: Int32
+        @usableFromInline let start: UInt32
+        @usableFromInline let length: UInt32
+
+        init(parent: Int32, child: Int32, start: UInt32, length: UInt32) {
+            self.parent = parent
+            self.child = child
+            self.start = start
+            self.length = length
+        }
     }
 
-    private var bytes: [UInt8] = []
-    private var entries: [Entry] = []
+    @usableFromInline var bytes: [UInt8] = []
+    @usableFromInline var entries: [Entry] = []
     /// Entry number + 1 per slot; 0 is empty. A power of two, at most half full.
-    private var slots = [Int32](repeating: 0, count: 16)
+    @usableFromInline var slots = [Int32](repeating: 0, count: 16)
 
-    var footprint: Int { bytes.capacity + entries.capacity * MemoryLayout<Entry>.stride + slots.capacity * 4 }
+    init() {}
 
+    public var footprint: Int { bytes.capacity + entries.capacity * MemoryLayout<Entry>.stride + slots.capacity * 4 }
+
+    @inlinable
     func find<Segment: Collection<UInt8>>(parent: Int32, _ segment: Segment) -> Int32? {
         let length = segment.count
         var slot = Self.hash(parent, segment) & (slots.count - 1)
@@ -174,7 +193,8 @@ private struct SegmentTable: Sendable {
     }
 
     /// FNV-1a over the parent's number and the segment.
-    private static func hash<Segment: Collection<UInt8>>(_ parent: Int32, _ segment: Segment) -> Int {
+    @inlinable
+    static func hash<Segment: Collection<UInt8>>(_ parent: Int32, _ segment: Segment) -> Int {
         var value: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(UInt32(bitPattern: parent))
         value = value &* 0x100_0000_01b3
         for byte in segment { value = (value ^ UInt64(byte)) &* 0x100_0000_01b3 }
