@@ -142,6 +142,19 @@ import Testing
         #expect(noSecret.status == 1 && noSecret.stderr.contains("AWS_SECRET_ACCESS_KEY"))
     }
 
+    @Test func aBadSiteRuleRefusesThePublishAndTheBucketStaysAsItWas() throws {
+        let bucket = try TestBucket.make()
+        #expect(try strataS3(["publish", fixtures + "/aurora-v1", "--root", bucket.root]).status == 0)
+        let before = try bucket.keys()
+        try withTemporaryDirectory { folder in
+            let site = try makeSite(in: folder, name: "site", files: ["index.html": "x", "_redirects": "/ok /\n/bad /x 999\n"])
+            let refused = try strataS3(["publish", site, "--root", bucket.root])
+            #expect(refused.status == 1)
+            #expect(refused.stderr == "error: _redirects:2: status 999 is not supported (301, 302, 303, 307, 308, 200, 404)\n", "\(refused.stderr)")
+        }
+        #expect(try bucket.keys() == before)
+    }
+
     @Test func anUnreachableEndpointIsAClearErrorWithinTenSeconds() throws {
         let port = try MotoServer.freePort()  // nothing listens there
         let started = Date()
