@@ -143,7 +143,7 @@ final class S3ReleaseDraft: ReleaseDraft, @unchecked Sendable {
             try MultipartUpload(client: store.client, key: store.layout.content(entry.sha256), partSize: Self.partSize)
                 .upload(file, expecting: entry)
         } else {
-            let bytes = try file.readAll()
+            let bytes = try file.readToEnd()
             guard bytes.count == entry.size, S3Client.sha256Hex(bytes) == entry.sha256 else {
                 throw changed(entry)
             }

@@ -39,7 +39,7 @@ public final class StoreLock {
         while flock(file.descriptor.rawValue, LOCK_EX | LOCK_NB) != 0 {
             guard errno == EWOULDBLOCK || errno == EINTR else { throw StrataError.system("lock", path) }
             if Monotonic.now >= deadline {
-                let holder = (try? file.readAll()).flatMap { String(validating: $0, as: UTF8.self) } ?? ""
+                let holder = (try? file.readToEnd()).flatMap { String(validating: $0, as: UTF8.self) } ?? ""
                 let who = holder.trimmingWhitespace().isEmpty ? "another process" : holder.trimmingWhitespace()
                 throw StrataError(.locked, "the store is locked by \(who); gave up after \(Int(timeoutSeconds))s (STRATA_LOCK_TIMEOUT sets the wait)")
             }

@@ -144,7 +144,7 @@ public enum FileSystem {
         } catch let error as Errno {
             throw StrataError.system("read", path, errno: error)
         }
-        return try file.readAll()
+        return try file.readToEnd()
     }
 
     /// Replaces `path` atomically and durably: write a temporary file beside it, fsync, rename over,
@@ -308,17 +308,6 @@ public final class OpenFile {
             done += count
         }
         return done
-    }
-
-    public func readAll() throws -> [UInt8] {
-        var result: [UInt8] = []
-        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
-        defer { chunk.deallocate() }
-        while true {
-            let count = try read(into: chunk)
-            if count == 0 { return result }
-            result.append(contentsOf: chunk.prefix(count))
-        }
     }
 
     /// Gives up ownership: the caller closes the descriptor (for NIO's file regions).

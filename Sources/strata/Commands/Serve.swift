@@ -59,16 +59,22 @@ struct Serve: ParsableCommand {
     /// `--protect` entries as channel → file.
     func protectedChannels() throws -> [String: String] {
         var map: [String: String] = [:]
-        for entry in protect {
-            guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex, entry.index(after: equals) != entry.endIndex else {
-                throw ValidationError("--protect '\(entry)' is not channel=file")
-            }
-            let channel = String(entry[..<equals])
+        for (channel, file) in try Self.pairs(protect, option: "--protect", shape: "channel=file") {
             do { try Names.validateChannel(channel) } catch let error as StrataError { throw ValidationError(error.message) }
             if map[channel] != nil { throw ValidationError("--protect gives channel '\(channel)' twice") }
-            map[channel] = String(entry[entry.index(after: equals)...])
+            map[channel] = file
         }
         return map
+    }
+
+    /// `name=value` entries of a repeatable option, split at the first `=`; both sides non-empty.
+    static func pairs(_ entries: [String], option: String, shape: String) throws -> [(String, String)] {
+        try entries.map { entry in
+            guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex, entry.index(after: equals) != entry.endIndex else {
+                throw ValidationError("\(option) '\(entry)' is not \(shape)")
+            }
+            return (String(entry[..<equals]), String(entry[entry.index(after: equals)...]))
+        }
     }
 
     @Option(help: ArgumentHelp("Log one line per request to this file, or - for standard output.", valueName: "file"))
@@ -93,12 +99,8 @@ struct Serve: ParsableCommand {
     /// `--channel-for-host` entries as host → channel.
     func hostChannels() throws -> [String: String] {
         var map: [String: String] = [:]
-        for entry in channelForHost {
-            guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex, entry.index(after: equals) != entry.endIndex else {
-                throw ValidationError("--channel-for-host '\(entry)' is not host=channel")
-            }
-            let host = entry[..<equals].lowercased()
-            let channel = String(entry[entry.index(after: equals)...])
+        for (name, channel) in try Self.pairs(channelForHost, option: "--channel-for-host", shape: "host=channel") {
+            let host = name.lowercased()
             do { try Names.validateChannel(channel) } catch let error as StrataError { throw ValidationError(error.message) }
             if let earlier = map[host], earlier != channel {
                 throw ValidationError("--channel-for-host gives '\(host)' two channels ('\(earlier)' and '\(channel)')")
