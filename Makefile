@@ -6,7 +6,7 @@ APT_PACKAGES = libarchive-dev zlib1g-dev pkg-config python3
 DEBUG_BIN    = .build/debug/strata
 RELEASE_BIN  = .build/release/strata
 
-.PHONY: all deps s3-deps build build-debug test demo bench bench-deps bench-archive e2e e2e-deps clean
+.PHONY: all deps s3-deps build build-debug test demo bench bench-deps bench-archive e2e e2e-deps clean install install-files uninstall test-deps
 
 all: build
 
@@ -38,8 +38,17 @@ s3-deps:
 		$(S3_VENV)/bin/pip install -q '$(word 1,$(S3_PACKAGES))' $(word 2,$(S3_PACKAGES)); \
 	fi
 
-test: deps s3-deps
+# What the install test checks with: systemd-analyze (the unit) and man (the man page).
+test-deps:
+	@if ! command -v systemd-analyze >/dev/null 2>&1 || ! command -v man >/dev/null 2>&1; then \
+		echo "installing systemd man-db (for systemd-analyze verify and man)"; \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends systemd man-db; \
+	fi
+
+test: deps s3-deps test-deps
 	$(SWIFT) build --build-tests
+	$(SWIFT) build --product generate-manual
 	$(SWIFT) test --skip-build
 
 # Publish both fixture versions into a fresh demo store (v2 as a tar.gz on stdin), make v1 live,
@@ -96,3 +105,38 @@ e2e: build-debug e2e-deps
 
 clean:
 	@chmod -R u+w "$(DEMO_ROOT)" 2>/dev/null; rm -rf "$(DEMO_ROOT)" .build
+
+# Installs like other tools: the binary, the man page (argument-parser's generate-manual), bash,
+# zsh and fish completions, and the systemd unit (ExecStart pointing at this PREFIX). DESTDIR is
+# honoured for packaging. install-files installs an already built BIN (the tests use it).
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+BIN         ?= $(RELEASE_BIN)
+BINDIR       = $(DESTDIR)$(PREFIX)/bin
+MANDIR       = $(DESTDIR)$(PREFIX)/share/man/man1
+BASHDIR      = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+ZSHDIR       = $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+FISHDIR      = $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+UNITDIR      = $(DESTDIR)$(PREFIX)/lib/systemd/system
+MANUAL_TOOL  = .build/debug/generate-manual
+
+install: build
+	$(SWIFT) build --product generate-manual
+	$(MAKE) install-files
+
+install-files:
+	@test -x "$(BIN)" || { echo "install: $(BIN) is not built; run make install" >&2; exit 1; }
+	@test -x "$(MANUAL_TOOL)" || { echo "install: $(MANUAL_TOOL) is not built; run make install" >&2; exit 1; }
+	install -d "$(BINDIR)" "$(MANDIR)" "$(BASHDIR)" "$(ZSHDIR)" "$(FISHDIR)" "$(UNITDIR)"
+	install -m 0755 "$(BIN)" "$(BINDIR)/strata"
+	@manual=$$(mktemp -d) && "$(MANUAL_TOOL)" "$(BIN)" --authors "Strata developers" -o "$$manual" \
+		&& install -m 0644 "$$manual/strata.1" "$(MANDIR)/strata.1"; status=$$?; rm -rf "$$manual"; exit $$status
+	"$(BIN)" --generate-completion-script bash > "$(BASHDIR)/strata"
+	"$(BIN)" --generate-completion-script zsh > "$(ZSHDIR)/_strata"
+	"$(BIN)" --generate-completion-script fish > "$(FISHDIR)/strata.fish"
+	sed 's|@BINDIR@|$(PREFIX)/bin|' contrib/strata-serve.service > "$(UNITDIR)/strata-serve.service"
+	chmod 0644 "$(BASHDIR)/strata" "$(ZSHDIR)/_strata" "$(FISHDIR)/strata.fish" "$(UNITDIR)/strata-serve.service"
+
+uninstall:
+	rm -f "$(BINDIR)/strata" "$(MANDIR)/strata.1" "$(BASHDIR)/strata" "$(ZSHDIR)/_strata" \
+		"$(FISHDIR)/strata.fish" "$(UNITDIR)/strata-serve.service"
