@@ -38,12 +38,12 @@ s3-deps:
 		$(S3_VENV)/bin/pip install -q '$(word 1,$(S3_PACKAGES))' $(word 2,$(S3_PACKAGES)); \
 	fi
 
-# What the install test checks with: systemd-analyze (the unit) and man (the man page).
+# What tests check with: systemd-analyze (the unit), man (the man page), goaccess (the access log).
 test-deps:
-	@if ! command -v systemd-analyze >/dev/null 2>&1 || ! command -v man >/dev/null 2>&1; then \
-		echo "installing systemd man-db (for systemd-analyze verify and man)"; \
+	@if ! command -v systemd-analyze >/dev/null 2>&1 || ! command -v man >/dev/null 2>&1 || ! command -v goaccess >/dev/null 2>&1; then \
+		echo "installing systemd man-db goaccess (for systemd-analyze verify, man and the access-log test)"; \
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends systemd man-db; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends systemd man-db goaccess; \
 	fi
 
 test: deps s3-deps test-deps

@@ -16,6 +16,7 @@ public struct ServerConfiguration: Sendable {
     public var protectedChannels: [String: String] = [:]
     /// Where to write one line per request: a file path, "-" for standard output, nil for none.
     public var accessLog: String?
+    public var accessLogFormat = AccessLogFormat.combined
     /// How many of the channel's latest history entries name releases whose hash-named files may
     /// still be fetched through the channel URL after a flip.
     public var fallbackHistoryEntries = 10

@@ -45,7 +45,7 @@ public final class StrataHTTPServer: Sendable {
         }
         self.store = store
         self.configuration = configuration
-        accessLog = try configuration.accessLog.map(AccessLog.init(destination:))
+        accessLog = try configuration.accessLog.map { try AccessLog(destination: $0, format: configuration.accessLogFormat) }
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
         pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()

@@ -14,6 +14,7 @@ what a user sees:
 A screenshot of each step goes to the output folder. Exits 0 when every step holds.
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -52,7 +53,7 @@ class Strata:
 
     def serve(self) -> str:
         self.server = subprocess.Popen([self.binary, "serve", "--root", self.store, "--port", "0",
-                                        "--access-log", self.access_log],
+                                        "--access-log", self.access_log, "--access-log-format", "json"],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         line = self.server.stderr.readline()
         match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
@@ -61,9 +62,10 @@ class Strata:
         self.port = int(match.group(1))
         return f"http://127.0.0.1:{self.port}"
 
-    def log_lines(self) -> list[str]:
+    def log_lines(self) -> list[dict]:
+        """The access log, one JSON object per request (`--access-log-format json`)."""
         with open(self.access_log) as f:
-            return f.read().splitlines()
+            return [json.loads(line) for line in f.read().splitlines()]
 
     def stop(self) -> None:
         if self.server and self.server.poll() is None:
@@ -140,8 +142,8 @@ def run(strata: Strata, out: str) -> None:
         expect(loaded == "reports chunk of v1 loaded", f"the open v1 page could not lazy-load its chunk: {loaded!r}")
         wait_for_text(driver, "lazy", "reports chunk of v1 loaded")
         screenshot("v1-page-lazy-loads-after-activate")
-        chunk_lines = [l for l in strata.log_lines() if "/assets/reports.9e4b2c7d.js" in l]
-        expect(chunk_lines and '" 200 ' in chunk_lines[-1] and chunk_lines[-1].endswith(v1),
+        chunk_lines = [l for l in strata.log_lines() if l["uri"] == "/assets/reports.9e4b2c7d.js"]
+        expect(chunk_lines and chunk_lines[-1]["status"] == 200 and chunk_lines[-1]["release"] == v1,
                f"the v1 chunk was not served from v1 after the flip: {chunk_lines[-1:]}")
         driver.refresh()
         wait_for_text(driver, "title", "Aurora v2")
@@ -160,9 +162,8 @@ def run(strata: Strata, out: str) -> None:
         reload_lines = strata.log_lines()[before:]
         statuses = {}
         for line in reload_lines:
-            match = re.search(r'"GET (\S+) HTTP/[\d.]+" (\d{3}) ', line)
-            if match:
-                statuses[match.group(1)] = int(match.group(2))
+            if line["method"] == "GET":
+                statuses[line["uri"]] = line["status"]
         # Files both releases share: plain names revalidate (no-cache) and must get 304s; hash-named
         # ones are immutable on the channel URL too, so the browser need not ask at all.
         for shared in ("/theme.css", "/images/logo.svg"):

@@ -5,6 +5,7 @@ import StrataObjectStore
 import StrataServer
 
 extension TrailingSlash: ExpressibleByArgument {}
+extension AccessLogFormat: ExpressibleByArgument {}
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -79,6 +80,10 @@ struct Serve: ParsableCommand {
 
     @Option(help: ArgumentHelp("Log one line per request to this file, or - for standard output.", valueName: "file"))
     var accessLog: String?
+
+    @Option(help: ArgumentHelp("combined (nginx's format, byte for byte) or json (one object per line, with the release).",
+                               valueName: "combined|json"))
+    var accessLogFormat: AccessLogFormat = .combined
 
     @Option(help: ArgumentHelp("Hash-named files of releases named in this many latest history entries stay reachable on the channel URL.", valueName: "n"))
     var fallbackHistory = 10
@@ -169,6 +174,7 @@ struct Serve: ParsableCommand {
         settings.trailingSlash = trailingSlash
         settings.protectedChannels = try protectedChannels()
         settings.accessLog = accessLog
+        settings.accessLogFormat = accessLogFormat
         settings.fallbackHistoryEntries = fallbackHistory
         settings.maxConnections = maxConnections
         settings.headerTimeoutSeconds = headerTimeout
