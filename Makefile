@@ -38,12 +38,13 @@ s3-deps:
 		$(S3_VENV)/bin/pip install -q '$(word 1,$(S3_PACKAGES))' $(word 2,$(S3_PACKAGES)); \
 	fi
 
-# What tests check with: systemd-analyze (the unit), man (the man page), goaccess (the access log).
+# What tests check with: systemd-analyze (the unit), man (the man page), goaccess (the access log),
+# prometheus and promtool (the metrics).
 test-deps:
-	@if ! command -v systemd-analyze >/dev/null 2>&1 || ! command -v man >/dev/null 2>&1 || ! command -v goaccess >/dev/null 2>&1; then \
-		echo "installing systemd man-db goaccess (for systemd-analyze verify, man and the access-log test)"; \
+	@if ! command -v systemd-analyze >/dev/null 2>&1 || ! command -v man >/dev/null 2>&1 || ! command -v goaccess >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then \
+		echo "installing systemd man-db goaccess prometheus (for systemd-analyze verify, man, the access-log and metrics tests)"; \
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends systemd man-db goaccess; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends systemd man-db goaccess prometheus; \
 	fi
 
 test: deps s3-deps test-deps

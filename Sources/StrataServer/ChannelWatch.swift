@@ -9,6 +9,9 @@ import StrataCore
 /// returned therefore sees the new release.
 final class ChannelWatch {
     let name: String
+    /// Its index in `ServerMetrics.channels` (served channels, sorted); -1 for a watch kept only
+    /// to protect versioned URLs.
+    var metricsNumber = -1
     private let historyDepth: Int
     private let release: Pointer
     private let configPointer: Pointer

@@ -15,11 +15,13 @@ final class LoopServices {
     /// allocate afresh, so sharing is never a hazard.
     var heads = ByteBufferAllocator().buffer(capacity: 1024)
     let accessLog: AccessLog?
+    let metrics: LoopMetrics
     let headerTimeout: TimeAmount
     let idleTimeout: TimeAmount
 
     init(responder: Responder, releases: LoopReleases, registry: ReleaseRegistry, bodies: HotBodies, openFiles: OpenFiles,
-         accessLog: AccessLog?, headerTimeout: TimeAmount, idleTimeout: TimeAmount) {
+         accessLog: AccessLog?, metrics: LoopMetrics, headerTimeout: TimeAmount, idleTimeout: TimeAmount) {
+        self.metrics = metrics
         self.responder = responder
         self.releases = releases
         self.registry = registry
@@ -72,6 +74,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var needsFlush = false
     private var readPending = false
     private var deadline: NIODeadline = .distantFuture
+    /// When the head being answered arrived, for the latency histogram.
+    private var headArrived: NIODeadline = .now()
     private var deadlineCheck: Scheduled<Void>?
 
     init(_ services: LoopServices) {
@@ -125,6 +129,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         case .head(let head):
             guard case .idle = state else { return }
             state = .reading(head)
+            headArrived = .now()
             extendDeadline(by: services.idleTimeout, context: context)  // for the body, if any
         case .body:
             break
@@ -227,6 +232,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
         case .needsRelease, .needsVerification:
             preconditionFailure("answered only once the release is known and the password checked")
         }
+        let micros = (NIODeadline.now() - headArrived).nanoseconds / 1000
+        services.metrics.request(channel: services.responder.lastChannelNumber, status: status, bytes: body.length,
+                                 micros: UInt32(clamping: max(micros, 0)))
         if let log = services.accessLog {  // before writing, so log lines keep the order of requests
             log.record(client: context.remoteAddress?.ipAddress ?? "-", head: head, status: status, bytes: body.length, release: release)
         }
@@ -293,6 +301,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         if size <= Int64(services.bodies.maxFileBytes) {
             let bodyKey = HotBodies.Key(digest: served.digest, gzip: file.gzip)
             var whole = services.bodies.cached(bodyKey)
+            services.metrics.cache(hit: whole != nil)
             if whole == nil {
                 // Read through a kept descriptor: a file read again after eviction costs no `open`.
                 guard let descriptor = services.openFiles.borrow(key, of: file) else { return .missing }

@@ -19,13 +19,18 @@ final class Responder {
     private let openWatches: [ChannelWatch]
     /// The request being answered passed authentication: nothing may be `public`.
     private var answeringPrivately = false
+    /// The channel the last request was for (its metrics number), for the connection's counts.
+    private(set) var lastChannelNumber = 0
+    /// Where `/_strata/metrics` reads from; nil when metrics are served on another address.
+    private let metrics: ServerMetrics?
 
     /// A serve node's report on its upstream bucket, for `/_strata/health`.
     private let upstreamProblem: (@Sendable () -> String?)?
 
     init(spa: Bool, trailingSlash: TrailingSlash = .add, releases: LoopReleases, channels: ChannelRouter,
          channelGuard: ChannelGuard? = nil, protectedWatches: [ChannelWatch] = [], openWatches: [ChannelWatch] = [],
-         upstreamProblem: (@Sendable () -> String?)? = nil) {
+         metrics: ServerMetrics? = nil, upstreamProblem: (@Sendable () -> String?)? = nil) {
+        self.metrics = metrics
         self.channelGuard = channelGuard
         self.protectedWatches = protectedWatches
         self.openWatches = openWatches
@@ -51,6 +56,7 @@ final class Responder {
         let headers = RequestHeaders(head.headers)
         let channel = channels.watch(forHost: headers.host)
         answeringPrivately = false
+        lastChannelNumber = max(channel.metricsNumber, 0)
         switch target.path {
         case .raw(let path): return route(path, target, headers, channel: channel, uri: head.uri)
         case .decoded(let path): return route(path, target, headers, channel: channel, uri: head.uri)
@@ -300,6 +306,9 @@ final class Responder {
         switch name {
         case "config.json", "config.js":
             return .generated(configReply(channel.config(), script: name == "config.js", headers: headers))
+        case "metrics":
+            guard let metrics else { return .generated(.text(.notFound, "not found\n")) }
+            return .generated(Self.metricsReply(metrics))
         case "health":
             guard let id = channel.currentRelease() else {
                 return .generated(.unavailable("channel '\(channel.name)' has no release in the store"))
@@ -324,6 +333,14 @@ final class Responder {
         default:
             return .generated(.text(.notFound, "not found\n"))
         }
+    }
+
+    /// The Prometheus text format (version 0.0.4).
+    static func metricsReply(_ metrics: ServerMetrics) -> GeneratedResponse {
+        var buffer = ByteBuffer()
+        buffer.writeBytes(metrics.render())
+        return GeneratedResponse(status: .ok, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8"), ("Cache-Control", "no-store")],
+                                 body: buffer, release: nil)
     }
 
     private func liveRelease(_ index: ReleaseIndex, channel: ChannelWatch) -> GeneratedResponse {

@@ -17,6 +17,8 @@ public struct ServerConfiguration: Sendable {
     /// Where to write one line per request: a file path, "-" for standard output, nil for none.
     public var accessLog: String?
     public var accessLogFormat = AccessLogFormat.combined
+    /// Serve `/_strata/metrics` on this `host:port` only, instead of on the main port.
+    public var metricsListen: String?
     /// How many of the channel's latest history entries name releases whose hash-named files may
     /// still be fetched through the channel URL after a flip.
     public var fallbackHistoryEntries = 10

@@ -25,6 +25,13 @@ public final class StrataHTTPServer: Sendable {
     private let pool: NIOThreadPool
     private let registry: ReleaseRegistry
     private let channelGuard: ChannelGuard?
+    /// Requests, bytes, latency, cache, connections, flips and live releases, for Prometheus.
+    public let metrics: ServerMetrics
+    private let connections: ConnectionCounter
+    /// The once-a-second tasks feeding `metrics` (per loop, and the server-wide one).
+    private let metricsTasks = Mutex<[RepeatedTask]>([])
+    /// The `--metrics-listen` socket, when there is one.
+    private let metricsChannel = Mutex<Channel?>(nil)
     /// The periodic check for pruned releases.
     private let sweeper = Mutex<RepeatedTask?>(nil)
     /// Each event loop's services, kept to close their descriptors at the end.
@@ -59,6 +66,8 @@ public final class StrataHTTPServer: Sendable {
             throw error
         }
         quiescing = Mutex(ServerQuiescingHelper(group: group))
+        metrics = ServerMetrics(channels: Set([configuration.channel] + configuration.channelsByHost.values).sorted())
+        connections = ConnectionCounter(limit: configuration.maxConnections)
     }
 
     /// Binds and starts serving; returns the port (useful with port 0).
@@ -92,7 +101,7 @@ public final class StrataHTTPServer: Sendable {
         decoderLimits.maxHeaderFieldSize = configuration.maxHeaderBytes
         decoderLimits.maxHeaderFieldCount = configuration.maxHeaderCount
         let limits = decoderLimits
-        let connections = ConnectionCounter(limit: configuration.maxConnections)
+        let connections = self.connections
         guard let quiescing = self.quiescing.withLock({ $0 }) else { throw ServerError("the server was already stopped") }
 
         let bootstrap = ServerBootstrap(group: group)
@@ -120,7 +129,17 @@ public final class StrataHTTPServer: Sendable {
             .childChannelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator())
 
         let channel = try bootstrap.bind(host: configuration.host, port: configuration.port).wait()
+        if let address = configuration.metricsListen {
+            metricsChannel.withLock { $0 = nil }
+            let listener = try MetricsListener.bind(address, group: group, metrics: metrics)
+            metricsChannel.withLock { $0 = listener }
+        }
         return channel.localAddress?.port ?? configuration.port
+    }
+
+    /// The port `--metrics-listen` bound (useful with port 0).
+    public var metricsPort: Int? {
+        metricsChannel.withLock { $0?.localAddress?.port }
     }
 
     /// Each event loop gets its own responder, channel watches, release view and caches, so its
@@ -137,6 +156,7 @@ public final class StrataHTTPServer: Sendable {
                 try makeServices(channels: channels, loopCount: loops.count), eventLoop: loop)
         }
         loopServices.withLock { $0 = servicesByLoop }
+        startFeedingMetrics(servicesByLoop)
         let registry = self.registry
         let pool = self.pool
         sweeper.withLock { sweeper in
@@ -147,10 +167,36 @@ public final class StrataHTTPServer: Sendable {
         return servicesByLoop
     }
 
+    /// Each loop hands its counts over once a second, on its own thread; the server-wide task reads
+    /// the open connections and each channel's pointer (a flip seen is counted there, once).
+    private func startFeedingMetrics(_ servicesByLoop: [ObjectIdentifier: NIOLoopBoundBox<LoopServices>]) {
+        let metrics = self.metrics
+        var tasks: [RepeatedTask] = []
+        for loop in group.makeIterator() {
+            guard let box = servicesByLoop[ObjectIdentifier(loop)] else { continue }
+            tasks.append(loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+                metrics.absorb(box.value.metrics.take())
+            })
+        }
+        let connections = self.connections
+        let pointers = metrics.channels.compactMap { channel in (try? Channels(store: store).pointer(for: channel)).map { (channel, $0) } }
+        let observe: @Sendable () -> Void = {
+            metrics.observe(openConnections: connections.count)
+            for (channel, pointer) in pointers { metrics.observe(channel: channel, release: (try? pointer.read()) ?? nil) }
+        }
+        observe()
+        let pool = self.pool
+        tasks.append(group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+            pool.submit { _ in observe() }
+        })
+        metricsTasks.withLock { $0 = tasks }
+    }
+
     private func makeServices(channels: Set<String>, loopCount: Int) throws -> LoopServices {
         var watches: [String: ChannelWatch] = [:]
         for channel in channels.union(configuration.protectedChannels.keys) {
             watches[channel] = try ChannelWatch(store: store, channel: channel, historyDepth: configuration.fallbackHistoryEntries)
+            watches[channel]!.metricsNumber = metrics.channels.firstIndex(of: channel) ?? -1
         }
         let router = ChannelRouter(fallback: watches[configuration.channel]!, byHost: configuration.channelsByHost.mapValues { watches[$0]! })
         let releases = LoopReleases(registry: registry)
@@ -159,11 +205,12 @@ public final class StrataHTTPServer: Sendable {
                                  channelGuard: channelGuard,
                                  protectedWatches: configuration.protectedChannels.keys.sorted().map { watches[$0]! },
                                  openWatches: channels.subtracting(configuration.protectedChannels.keys).sorted().map { watches[$0]! },
+                                 metrics: configuration.metricsListen == nil ? metrics : nil,
                                  upstreamProblem: configuration.upstreamProblem),
             releases: releases, registry: registry,
             bodies: HotBodies(maxFileBytes: configuration.hotFileMaxBytes, budget: configuration.hotCacheBytes / loopCount),
             openFiles: OpenFiles(capacity: configuration.openFilesPerThread),
-            accessLog: accessLog,
+            accessLog: accessLog, metrics: LoopMetrics(channels: metrics.channels.count),
             headerTimeout: .seconds(configuration.headerTimeoutSeconds), idleTimeout: .seconds(configuration.idleTimeoutSeconds))
     }
 
@@ -206,6 +253,8 @@ public final class StrataHTTPServer: Sendable {
 
     private func stopBackgroundWork() {
         sweeper.withLock { $0?.cancel(); $0 = nil }
+        metricsTasks.withLock { tasks in tasks.forEach { $0.cancel() }; tasks = [] }
+        if let listener = metricsChannel.withLock({ channel in defer { channel = nil }; return channel }) { try? listener.close().wait() }
         let services = loopServices.withLock { all in defer { all = [:] }; return all }
         for loop in group.makeIterator() {
             guard let box = services[ObjectIdentifier(loop)] else { continue }
@@ -250,4 +299,6 @@ final class ConnectionCounter: Sendable {
     func leave() {
         open.wrappingSubtract(1, ordering: .relaxed)
     }
+
+    var count: Int { open.load(ordering: .relaxed) }
 }

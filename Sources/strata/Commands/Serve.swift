@@ -81,6 +81,10 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("Log one line per request to this file, or - for standard output.", valueName: "file"))
     var accessLog: String?
 
+    @Option(help: ArgumentHelp("Serve Prometheus metrics on this address only (GET /metrics), not at /_strata/metrics of the main port.",
+                               valueName: "host:port"))
+    var metricsListen: String?
+
     @Option(help: ArgumentHelp("combined (nginx's format, byte for byte) or json (one object per line, with the release).",
                                valueName: "combined|json"))
     var accessLogFormat: AccessLogFormat = .combined
@@ -175,6 +179,7 @@ struct Serve: ParsableCommand {
         settings.protectedChannels = try protectedChannels()
         settings.accessLog = accessLog
         settings.accessLogFormat = accessLogFormat
+        settings.metricsListen = metricsListen
         settings.fallbackHistoryEntries = fallbackHistory
         settings.maxConnections = maxConnections
         settings.headerTimeoutSeconds = headerTimeout
@@ -195,6 +200,9 @@ struct Serve: ParsableCommand {
                 Output.note("serving channel '\(settings.channel)' of \(store.location) on http://\(host):\(bound)/ (versioned: /_v/<id>/)")
                 for (name, channel) in settings.channelsByHost.sorted(by: { $0.key < $1.key }) {
                     Output.note("  host \(name) -> channel '\(channel)'")
+                }
+                if let port = server.metricsPort, let address = metricsListen {
+                    Output.note("  metrics on http://\(address.split(separator: ":").dropLast().joined(separator: ":")):\(port)/metrics")
                 }
                 for channel in settings.protectedChannels.keys.sorted() {
                     Output.note("  channel '\(channel)' requires a password (users in \(settings.protectedChannels[channel]!))")

@@ -1,0 +1,150 @@
+import CoreMetrics
+import Dispatch
+import Prometheus
+import StrataCore
+import Synchronization
+
+/// The server's metrics, in swift-metrics objects backed by a swift-prometheus registry of its own
+/// (no global bootstrap: several servers can live in one process), rendered as Prometheus text.
+///
+/// The hot path never touches them: each event loop counts into its own `LoopMetrics` (plain
+/// integers and an array of durations, no lock, no atomic), and once a second hands the batch to
+/// this object's queue, which feeds the swift-metrics objects. A scrape therefore sees counts at
+/// most a second old.
+public final class ServerMetrics: Sendable {
+    /// Channel names; a request's channel is its index here.
+    let channels: [String]
+    private let registry = PrometheusCollectorRegistry()
+    private let requests: [[CoreMetrics.Counter]]
+    private let bytes: [CoreMetrics.Counter]
+    private let duration: CoreMetrics.Timer
+    private let cacheHits: CoreMetrics.Counter
+    private let cacheMisses: CoreMetrics.Counter
+    private let openConnections: CoreMetrics.Gauge
+    private let flips: [CoreMetrics.Counter]
+    private let factory: PrometheusMetricsFactory
+    private let queue = DispatchQueue(label: "strata.metrics")
+    /// The live release per channel, as the gauge `strata_live_release{channel,release} 1`.
+    private let live = Mutex<[String: (release: String, gauge: CoreMetrics.Gauge)]>([:])
+
+    static let durationBuckets: [Duration] = [
+        .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+        .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5),
+    ]
+
+    init(channels: [String]) {
+        self.channels = channels
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets = ["strata_http_request_duration_seconds": Self.durationBuckets]
+        self.factory = factory
+        requests = channels.map { channel in
+            (1...5).map { CoreMetrics.Counter(label: "strata_http_requests_total", dimensions: [("channel", channel), ("status_class", "\($0)xx")], factory: factory) }
+        }
+        bytes = channels.map { CoreMetrics.Counter(label: "strata_http_response_bytes_total", dimensions: [("channel", $0)], factory: factory) }
+        flips = channels.map { CoreMetrics.Counter(label: "strata_flips_observed_total", dimensions: [("channel", $0)], factory: factory) }
+        duration = CoreMetrics.Timer(label: "strata_http_request_duration_seconds", preferredDisplayUnit: .seconds, factory: factory)
+        cacheHits = CoreMetrics.Counter(label: "strata_body_cache_hits_total", factory: factory)
+        cacheMisses = CoreMetrics.Counter(label: "strata_body_cache_misses_total", factory: factory)
+        openConnections = CoreMetrics.Gauge(label: "strata_open_connections", factory: factory)
+    }
+
+    /// What one loop counted since its last batch.
+    struct Batch: Sendable {
+        var requests: [[Int]]
+        var bytes: [Int]
+        var durations: [UInt32]  // microseconds
+        var cacheHits = 0
+        var cacheMisses = 0
+    }
+
+    func absorb(_ batch: Batch) {
+        queue.async { [self] in
+            for (channel, classes) in batch.requests.enumerated() {
+                for (index, count) in classes.enumerated() where count > 0 { requests[channel][index].increment(by: count) }
+            }
+            for (channel, count) in batch.bytes.enumerated() where count > 0 { bytes[channel].increment(by: count) }
+            for micros in batch.durations { duration.recordNanoseconds(Int64(micros) * 1000) }
+            if batch.cacheHits > 0 { cacheHits.increment(by: batch.cacheHits) }
+            if batch.cacheMisses > 0 { cacheMisses.increment(by: batch.cacheMisses) }
+        }
+    }
+
+    func observe(openConnections count: Int) {
+        openConnections.record(count)
+    }
+
+    /// The release a channel serves now; a change counts as a flip seen.
+    func observe(channel: String, release: String?) {
+        live.withLock { live in
+            let previous = live[channel]
+            guard previous?.release != release else { return }
+            previous?.gauge.record(0)
+            if let number = channels.firstIndex(of: channel), previous != nil { flips[number].increment() }
+            guard let release else { live[channel] = nil; return }
+            let gauge = CoreMetrics.Gauge(label: "strata_live_release", dimensions: [("channel", channel), ("release", release)], factory: factory)
+            gauge.record(1)
+            live[channel] = (release, gauge)
+        }
+    }
+
+    /// What each metric means, as `# HELP` lines: the swift-metrics API carries no help text, so
+    /// the exposition gets it here (promtool's lint asks for it).
+    static let help: [String: String] = [
+        "strata_http_requests_total": "Requests answered, by channel and status class.",
+        "strata_http_response_bytes_total": "Body bytes sent, by channel.",
+        "strata_http_request_duration_seconds": "Time from a request's head to its response head being written.",
+        "strata_body_cache_hits_total": "Small-file bodies served from memory.",
+        "strata_body_cache_misses_total": "Small-file bodies read from disk into memory.",
+        "strata_open_connections": "Client connections open now.",
+        "strata_flips_observed_total": "Times the server saw a channel's pointer move to another release.",
+        "strata_live_release": "1 for the release each channel serves now (0 for ones it served before).",
+    ]
+
+    /// The Prometheus text exposition of everything (waits for batches handed in before).
+    func render() -> [UInt8] {
+        queue.sync {}
+        var text = ""
+        for line in String(decoding: registry.emitToBuffer(), as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("# TYPE "), let name = line.split(separator: " ").dropFirst(2).first, let help = Self.help[String(name)] {
+                text += "# HELP \(name) \(help)\n"
+            }
+            text += line + "\n"
+        }
+        return Array(text.dropLast().utf8)
+    }
+}
+
+/// One event loop's counts since its last batch. Only that loop's thread touches it.
+final class LoopMetrics {
+    private var batch: ServerMetrics.Batch
+    private let channels: Int
+
+    init(channels: Int) {
+        self.channels = channels
+        batch = Self.empty(channels)
+    }
+
+    private static func empty(_ channels: Int) -> ServerMetrics.Batch {
+        ServerMetrics.Batch(requests: Array(repeating: Array(repeating: 0, count: 5), count: channels),
+                            bytes: Array(repeating: 0, count: channels), durations: [])
+    }
+
+    func request(channel: Int, status: Int, bytes: Int64, micros: UInt32) {
+        let statusClass = min(max(status / 100, 1), 5) - 1
+        batch.requests[channel][statusClass] += 1
+        batch.bytes[channel] += Int(bytes)
+        batch.durations.append(micros)
+    }
+
+    func cache(hit: Bool) {
+        if hit { batch.cacheHits += 1 } else { batch.cacheMisses += 1 }
+    }
+
+    /// The counts so far, and a fresh start.
+    func take() -> ServerMetrics.Batch {
+        let taken = batch
+        batch = Self.empty(channels)
+        batch.durations.reserveCapacity(taken.durations.count)
+        return taken
+    }
+}
