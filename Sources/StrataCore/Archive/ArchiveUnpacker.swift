@@ -44,6 +44,7 @@ struct UnpackedArchive {
 /// created with O_EXCL under folders this type made, so nothing can land outside the tree.
 struct ArchiveUnpacker {
     let options: UnpackOptions
+    var progress: ProgressCounter? = nil
 
     /// Names the archive may carry that are never content.
     static let excludedTopLevel: Set<String> = ["__MACOSX"]  // resource forks from macOS Finder zips
@@ -88,6 +89,7 @@ struct ArchiveUnpacker {
                 if let declared = header.declaredSize, declared > budget { throw overBudget() }
                 let destination = try folders.prepare(for: path)
                 digests[path] = try write(reader, to: destination, budget: &budget, buffer: buffer)
+                progress?.add(bytes: digests[path]!.size)
             case .hardlink(let rawTarget):
                 let target = try stripped(ArchivePath.components(of: rawTarget, entry: "target of hardlink '\(shown)':"), shown: shown, isFolder: false)?
                     .joined(separator: "/")

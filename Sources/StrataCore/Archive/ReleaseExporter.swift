@@ -50,9 +50,11 @@ public struct ReleaseExporter: Sendable {
     public static let gzipLevel: Int32 = 6
 
     public let store: Store
+    public let progress: ProgressCounter?
 
-    public init(store: Store) {
+    public init(store: Store, progress: ProgressCounter? = nil) {
         self.store = store
+        self.progress = progress
     }
 
     /// Writes release `id` to `output`, an open file descriptor (a file or standard output).
@@ -69,6 +71,7 @@ public struct ReleaseExporter: Sendable {
 
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Parallel.bufferSize, alignment: 64)
         defer { buffer.deallocate() }
+        progress?.begin("exporting", totalFiles: manifest.fileCount, totalBytes: manifest.byteCount)
         for item in Self.entries(of: manifest) {
             switch item {
             case .folder(let path):
@@ -90,6 +93,7 @@ public struct ReleaseExporter: Sendable {
                         throw StrataError(.corrupt, "release \(id): '\(Escaped.path(entry.path))' does not match its manifest; run `strata verify \(id)`")
                     }
                 }
+                progress?.add(bytes: entry.size)
             }
         }
         try writer.close()

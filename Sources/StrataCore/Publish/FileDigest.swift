@@ -73,9 +73,11 @@ enum Hashing {
     }
 
     /// Hashes many files on all cores. Results come back in the order of `paths`.
-    static func digests(ofFiles paths: [FilePath]) throws -> [FileDigest] {
+    static func digests(ofFiles paths: [FilePath], progress: ProgressCounter? = nil) throws -> [FileDigest] {
         try Parallel.map(count: paths.count) { index, buffer in
-            try digest(ofFile: paths[index], buffer: buffer)
+            let digest = try digest(ofFile: paths[index], buffer: buffer)
+            progress?.add(bytes: digest.size)
+            return digest
         }
     }
 }

@@ -56,9 +56,12 @@ public struct PublishReport: Sendable {
 /// the next writer removes.
 public struct Publisher: Sendable {
     public let store: Store
+    /// Counted as files are hashed, written or unpacked, for a progress display.
+    public let progress: ProgressCounter?
 
-    public init(store: Store) {
+    public init(store: Store, progress: ProgressCounter? = nil) {
         self.store = store
+        self.progress = progress
     }
 
     public func publish(_ request: PublishRequest) throws -> PublishReport {
@@ -95,7 +98,8 @@ public struct Publisher: Sendable {
     private func publishFolder(_ request: PublishRequest) throws -> PublishReport {
         try refuseSourceContainingTheStore(request.source)
         let files = try SourceScanner(includeEverything: request.includeEverything).scan(request.source)
-        let digests = try Hashing.digests(ofFiles: files.map(\.location))
+        progress?.begin("hashing", totalFiles: files.count, totalBytes: Self.totalSize(files.map(\.location)))
+        let digests = try Hashing.digests(ofFiles: files.map(\.location), progress: progress)
         let entries = zip(files, digests).map { file, digest in
             Manifest.Entry(path: file.path, size: digest.size, sha256: digest.sha256, type: ContentType.forPath(file.path))
         }
@@ -108,8 +112,10 @@ public struct Publisher: Sendable {
 
         let draft = try makeDraft()
         defer { draft.discard() }
+        progress?.begin("writing", totalFiles: entries.count, totalBytes: manifest.byteCount)
         for (file, entry) in zip(files, entries) {
             try draft.add(entry, from: file.location)
+            progress?.add(bytes: entry.size)
         }
         return try commit(draft, manifest: manifest, request: request)
     }
@@ -194,7 +200,8 @@ public struct Publisher: Sendable {
             defer { draft.discard() }
             let options = UnpackOptions(stripComponents: request.stripComponents, includeEverything: request.includeEverything,
                                         limits: request.limits)
-            let unpacked = try ArchiveUnpacker(options: options).unpack(reader, into: draft.scratch)
+            progress?.begin("unpacking")
+            let unpacked = try ArchiveUnpacker(options: options, progress: progress).unpack(reader, into: draft.scratch)
             let entries = unpacked.files.map { file in
                 Manifest.Entry(path: file.path, size: file.digest.size, sha256: file.digest.sha256, type: ContentType.forPath(file.path))
             }
@@ -224,6 +231,11 @@ public struct Publisher: Sendable {
         let source = request.source == "-" ? "(standard input)" : FileSystem.realPath(FilePath(request.source))?.string ?? request.source
         return Manifest(id: Fingerprint.releaseID(of: fingerprint), fingerprint: fingerprint, created: Timestamp.now(),
                         label: request.label, source: source, files: entries)
+    }
+
+    /// Bytes of the files, for the progress display's total (0 for one that cannot be read now).
+    private static func totalSize(_ paths: [FilePath]) -> Int64 {
+        paths.reduce(0) { $0 + (((try? FileSystem.status($1)) ?? nil)?.size ?? 0) }
     }
 
     /// Refuses bad `_redirects` / `_headers` (`_redirects:LINE: why`) before anything is written,

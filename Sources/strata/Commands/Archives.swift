@@ -73,7 +73,9 @@ struct Export: ParsableCommand {
             throw StrataError(.invalidInput, "cannot tell the format from '\(destination)'; name it .tar.gz, .tgz or .tar, or pass --format")
         }
 
-        let exporter = ReleaseExporter(store: store)
+        let progress = TerminalProgress.start()
+        defer { progress?.finish() }
+        let exporter = ReleaseExporter(store: store, progress: progress?.counter)
         let report: ExportReport
         if destination == "-" {
             if isatty(STDOUT_FILENO) != 0 {
@@ -85,6 +87,7 @@ struct Export: ParsableCommand {
                 try exporter.export(id, format: chosen, to: descriptor, named: destination)
             }
         }
+        progress?.finish()
         if options.json {
             try Output.json(ExportOutput(id: report.id, output: destination, format: chosen.rawValue, fileCount: report.fileCount, archiveBytes: report.archiveBytes))
         } else {

@@ -94,7 +94,12 @@ enum PublishCommand {
         let request = PublishRequest(source: source, label: release.label, includeEverything: release.includeAll,
                                      stripComponents: archive.stripComponents, limits: archive.limits, requireArchive: requireArchive,
                                      base: baseID, deletions: deletions)
-        let report = try Publisher(store: store).publish(request)
+        let progress = TerminalProgress.start()
+        let report: PublishReport
+        do {
+            defer { progress?.finish() }
+            report = try Publisher(store: store, progress: progress?.counter).publish(request)
+        }
         let manifest = report.manifest
         var flip: FlipResult?
         if release.activate {
