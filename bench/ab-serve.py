@@ -14,7 +14,7 @@ import signal
 import sys
 
 from benchlib import log, median, run, save, table
-from serve import Case, PROBES, wrk
+from serve import PROBES, Case, prepare_peer_root, write_paths_file, wrk
 from servers import NginxServer, StrataServer, stop_all
 
 
@@ -36,13 +36,8 @@ def main() -> None:
     store, peer_root = f"{work}/store", f"{work}/peer-root"
     log("ab-serve: publishing the site and preparing nginx's folder")
     run(f"{os.path.realpath(args.after)} publish {site} --root {store} --activate")
-    run(f"cp -a {site} {peer_root} && find {peer_root} -type f \\( -name '*.html' -o -name '*.js' -o -name '*.css'"
-        f" -o -name '*.map' -o -name '*.svg' \\) -size +255c -print0 | xargs -0 -r -P2 -n32 gzip -9 -k")
-    paths_file = f"{work}/paths.txt"
-    with open(paths_file, "w") as f:
-        for folder, _, names in sorted(os.walk(site)):
-            for name in sorted(names):
-                f.write("/" + os.path.relpath(os.path.join(folder, name), site) + "\n")
+    prepare_peer_root(site, peer_root)
+    paths_file = write_paths_file(site, f"{work}/paths.txt")
 
     before = StrataServer(18291, work, os.path.realpath(args.before), store)
     before.name = "strata before"

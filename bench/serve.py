@@ -36,6 +36,21 @@ HERE = os.path.dirname(os.path.realpath(__file__))
 PROBES = {"1k": "/bench/icon-1k.png", "100k": "/bench/photo-100k.jpg", "js": "/bench/app-100k.js"}
 
 
+def prepare_peer_root(site: str, peer_root: str) -> None:
+    """A copy of SITE with `gzip -9 -k` files beside its text files, for nginx's gzip_static and Caddy's precompressed."""
+    run(f"cp -a {site} {peer_root} && find {peer_root} -type f \\( -name '*.html' -o -name '*.js' -o -name '*.css'"
+        f" -o -name '*.map' -o -name '*.svg' \\) -size +255c -print0 | xargs -0 -r -P2 -n32 gzip -9 -k")
+
+
+def write_paths_file(site: str, path: str) -> str:
+    """Every file of SITE as a request path, one per line, for the mixed workload; returns PATH."""
+    with open(path, "w") as f:
+        for folder, _, names in sorted(os.walk(site)):
+            for name in sorted(names):
+                f.write("/" + os.path.relpath(os.path.join(folder, name), site) + "\n")
+    return path
+
+
 def fetch(port: int, path: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     connection.request("GET", path, headers=headers or {})
@@ -118,13 +133,8 @@ def main() -> None:
     log("serve: publishing the site and preparing the peers' folder (gzip -9 -k of text files)")
     store, peer_root = f"{work}/serve-store", f"{work}/peer-root"
     run(f"{os.path.realpath(args.strata)} publish {site} --root {store} --activate")
-    run(f"cp -a {site} {peer_root} && find {peer_root} -type f \\( -name '*.html' -o -name '*.js' -o -name '*.css'"
-        f" -o -name '*.map' -o -name '*.svg' \\) -size +255c -print0 | xargs -0 -r -P2 -n32 gzip -9 -k")
-    paths_file = f"{work}/paths.txt"
-    with open(paths_file, "w") as f:
-        for folder, _, names in sorted(os.walk(site)):
-            for name in sorted(names):
-                f.write("/" + os.path.relpath(os.path.join(folder, name), site) + "\n")
+    prepare_peer_root(site, peer_root)
+    paths_file = write_paths_file(site, f"{work}/paths.txt")
 
     servers = [StrataServer(18091, work, os.path.realpath(args.strata), store),
                NginxServer(18092, work, peer_root), CaddyServer(18093, work, peer_root)]

@@ -17,7 +17,7 @@ import signal
 import sys
 
 from benchlib import log, median, run, save, table
-from serve import Case, fetch, wrk
+from serve import Case, fetch, write_paths_file, wrk
 from servers import NginxServer, StrataServer, stop_all
 
 
@@ -76,11 +76,7 @@ def main() -> None:
     plain_store, ruled_store = f"{work}/plain-store", f"{work}/ruled-store"
     run(f"{strata} publish {site} --root {plain_store} --activate")
     run(f"{strata} publish {ruled} --root {ruled_store} --activate")
-    paths_file, hits_file = f"{work}/paths.txt", f"{work}/hits.txt"
-    with open(paths_file, "w") as f:
-        for folder, _, names in sorted(os.walk(site)):
-            for name in sorted(names):
-                f.write("/" + os.path.relpath(os.path.join(folder, name), site) + "\n")
+    paths_file, hits_file = write_paths_file(site, f"{work}/paths.txt"), f"{work}/hits.txt"
     with open(hits_file, "w") as f:
         f.write("\n".join(hits) + "\n")
 
