@@ -12,25 +12,42 @@ public enum AccessLogFormat: String, Sendable, CaseIterable {
 
 /// One line per request. Lines are written by one background queue, in order, so requests never
 /// wait on the disk.
-final class AccessLog: Sendable {
-    private let handle: FileHandle
+final class AccessLog: @unchecked Sendable {
+    /// Touched only on `queue`.
+    private var handle: FileHandle
+    private let destination: String
     private let format: AccessLogFormat
     private let queue = DispatchQueue(label: "strata.access-log")
 
     /// `destination` is a file path (appended to) or "-" for standard output.
     init(destination: String, format: AccessLogFormat = .combined) throws {
         self.format = format
-        if destination == "-" {
-            handle = FileHandle.standardOutput
-        } else {
-            if !FileManager.default.fileExists(atPath: destination) {
-                guard FileManager.default.createFile(atPath: destination, contents: nil) else {
-                    throw ServerError("cannot create access log '\(destination)'")
-                }
+        self.destination = destination
+        handle = try Self.open(destination)
+    }
+
+    /// O_APPEND: every line goes to the end of the file as it is now, so a log truncated in place
+    /// (logrotate's `copytruncate`) goes on at its start, with no hole.
+    private static func open(_ destination: String) throws -> FileHandle {
+        if destination == "-" { return FileHandle.standardOutput }
+        let descriptor = Glibc.open(destination, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw ServerError("cannot open access log '\(destination)': \(String(cString: strerror(errno)))")
+        }
+        return FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+    }
+
+    /// Opens the file by its name again (after logrotate moved it away: SIGHUP). If that fails the
+    /// old file is kept, and the failure is returned to be said.
+    func reopen() -> String? {
+        guard destination != "-" else { return nil }
+        return queue.sync {
+            do {
+                handle = try Self.open(destination)
+                return nil
+            } catch {
+                return "\(error)"
             }
-            guard let file = FileHandle(forWritingAtPath: destination) else { throw ServerError("cannot open access log '\(destination)'") }
-            file.seekToEndOfFile()
-            handle = file
         }
     }
 

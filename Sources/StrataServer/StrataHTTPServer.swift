@@ -263,10 +263,26 @@ public final class StrataHTTPServer: Sendable {
         try? pool.syncShutdownGracefully()
     }
 
-    /// Serves until SIGTERM or SIGINT, then shuts down gracefully and returns.
+    /// Opens the access log again by its name (logrotate moved it away). Nil, or why it failed.
+    public func reopenLogs() -> String? {
+        accessLog?.reopen()
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully and returns. SIGHUP reopens the
+    /// access log.
     public func runUntilSignalled(onListening: (Int) -> Void = { _ in }) throws {
         let stop = DispatchSemaphore(value: 0)
         var sources: [DispatchSourceSignal] = []
+        signal(SIGHUP, SIG_IGN)
+        let hangUp = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hangUp.setEventHandler { [self] in
+            if let problem = reopenLogs() {
+                let line = Array("strata serve: kept the old access log: \(problem)\n".utf8)
+                _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            }
+        }
+        hangUp.resume()
+        sources.append(hangUp)
         for signalNumber in [SIGTERM, SIGINT] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())

@@ -121,3 +121,54 @@ import Darwin
         }
     }
 }
+
+/// Log rotation: logrotate's `create` (move, then SIGHUP) and `copytruncate` both work.
+@Suite struct LogRotationTests {
+    @Test func sighupReopensTheLogAndCopytruncateLeavesNoHole() throws {
+        try withTemporaryDirectory { folder in
+            let root = folder + "/store"
+            let log = folder + "/access.log"
+            #expect(try strata(["publish", fixtures + "/aurora-v1", "--root", root, "--activate"]).status == 0)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: strataExecutable)
+            process.arguments = ["serve", "--root", root, "--port", "0", "--access-log", log]
+            let errors = Pipe()
+            process.standardError = errors
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+            var said = ""
+            while !said.contains("\n") {
+                let data = errors.fileHandleForReading.availableData
+                if data.isEmpty { break }
+                said += String(decoding: data, as: UTF8.self)
+            }
+            let address = try #require(said.range(of: "http://127.0.0.1:"))
+            let port = try #require(Int(said[address.upperBound...].prefix { $0.isNumber }))
+            func get(_ path: String) throws {
+                _ = try run("/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/$0; printf 'GET \(path) HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' >&3; cat <&3 >/dev/null", String(port)])
+                Thread.sleep(forTimeInterval: 0.2)  // lines are written off the event loops
+            }
+
+            try get("/first")
+            try FileManager.default.moveItem(atPath: log, toPath: log + ".1")
+            try get("/second")  // still into the moved file, as with nginx
+            kill(process.processIdentifier, SIGHUP)
+            Thread.sleep(forTimeInterval: 0.5)
+            try get("/third")
+            let rotated = try String(contentsOfFile: log + ".1", encoding: .utf8)
+            #expect(rotated.contains("GET /first ") && rotated.contains("GET /second ") && !rotated.contains("/third"))
+            #expect(try String(contentsOfFile: log, encoding: .utf8).contains("GET /third "))
+
+            // copytruncate: the file is emptied in place; the next line starts at byte 0.
+            #expect(truncate(log, 0) == 0)
+            try get("/fourth")
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: log))
+            #expect(!bytes.contains(0) && String(decoding: bytes, as: UTF8.self).hasPrefix("127.0.0.1 - - ["), "\(bytes.prefix(16).map { $0 })")
+            #expect(process.isRunning)
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+        }
+    }
+}
