@@ -15,23 +15,8 @@ import Darwin
         try withTemporaryDirectory { folder in
             let root = folder + "/store"
             #expect(try strata(["publish", fixtures + "/aurora-v1", "--root", root, "--activate"]).status == 0)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: strataExecutable)
-            process.arguments = ["serve", "--root", root, "--port", "0", "--access-log", folder + "/access.log"]
-            let errors = Pipe()
-            process.standardError = errors
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
+            let (process, said, port) = try startServe(["--root", root, "--access-log", folder + "/access.log"])
             defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-
-            var said = ""
-            while !said.contains("\n") {
-                let data = errors.fileHandleForReading.availableData
-                if data.isEmpty { break }
-                said += String(decoding: data, as: UTF8.self)
-            }
-            let address = try #require(said.range(of: "http://127.0.0.1:"))
-            let port = try #require(Int(said[address.upperBound...].prefix { $0.isNumber }))
             #expect(said.hasPrefix("serving channel 'current' of \(root) on http://127.0.0.1:\(port)/"))
 
             // bash's /dev/tcp: no HTTP client needs to be installed.
@@ -129,22 +114,8 @@ import Darwin
             let root = folder + "/store"
             let log = folder + "/access.log"
             #expect(try strata(["publish", fixtures + "/aurora-v1", "--root", root, "--activate"]).status == 0)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: strataExecutable)
-            process.arguments = ["serve", "--root", root, "--port", "0", "--access-log", log]
-            let errors = Pipe()
-            process.standardError = errors
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
+            let (process, _, port) = try startServe(["--root", root, "--access-log", log])
             defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-            var said = ""
-            while !said.contains("\n") {
-                let data = errors.fileHandleForReading.availableData
-                if data.isEmpty { break }
-                said += String(decoding: data, as: UTF8.self)
-            }
-            let address = try #require(said.range(of: "http://127.0.0.1:"))
-            let port = try #require(Int(said[address.upperBound...].prefix { $0.isNumber }))
             func get(_ path: String) throws {
                 _ = try run("/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/$0; printf 'GET \(path) HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' >&3; cat <&3 >/dev/null", String(port)])
                 Thread.sleep(forTimeInterval: 0.2)  // lines are written off the event loops
@@ -171,4 +142,26 @@ import Darwin
             #expect(process.terminationStatus == 0)
         }
     }
+}
+
+/// Starts `strata serve --port 0 …`; returns the process, its first line on stderr and the port it says.
+func startServe(_ arguments: [String]) throws -> (Process, String, Int) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: strataExecutable)
+    process.arguments = ["serve", "--port", "0"] + arguments
+    let errors = Pipe()
+    process.standardError = errors
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    var said = ""
+    while !said.contains("\n") {
+        let data = errors.fileHandleForReading.availableData
+        if data.isEmpty { break }
+        said += String(decoding: data, as: UTF8.self)
+    }
+    guard let address = said.range(of: "http://127.0.0.1:"), let port = Int(said[address.upperBound...].prefix { $0.isNumber }) else {
+        kill(process.processIdentifier, SIGKILL)
+        throw POSIXError(.EPROTO)
+    }
+    return (process, said, port)
 }
