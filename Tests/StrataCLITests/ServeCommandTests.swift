@@ -153,12 +153,7 @@ func startServe(_ arguments: [String]) throws -> (Process, String, Int) {
     process.standardError = errors
     process.standardOutput = FileHandle.nullDevice
     try process.run()
-    var said = ""
-    while !said.contains("\n") {
-        let data = errors.fileHandleForReading.availableData
-        if data.isEmpty { break }
-        said += String(decoding: data, as: UTF8.self)
-    }
+    let said = firstLine(of: errors)
     guard let address = said.range(of: "http://127.0.0.1:"), let port = Int(said[address.upperBound...].prefix { $0.isNumber }) else {
         kill(process.processIdentifier, SIGKILL)
         throw POSIXError(.EPROTO)

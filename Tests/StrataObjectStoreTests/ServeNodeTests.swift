@@ -132,12 +132,7 @@ final class FaultProxy {
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        var line = ""
-        while !line.contains("\n") {
-            let data = output.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            line += String(decoding: data, as: UTF8.self)
-        }
+        let line = firstLine(of: output)
         endpoint = "http://127.0.0.1:" + line.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 

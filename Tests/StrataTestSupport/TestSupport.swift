@@ -214,3 +214,15 @@ public func makeArchive(at path: String, _ script: String) throws {
 public func sha256Hex(_ bytes: [UInt8]) -> String {
     SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
 }
+
+/// What a child process writes up to its first newline (or until it closes the pipe): the line
+/// servers and proxies announce themselves with.
+public func firstLine(of pipe: Pipe) -> String {
+    var line = ""
+    while !line.contains("\n") {
+        let data = pipe.fileHandleForReading.availableData
+        if data.isEmpty { break }
+        line += String(decoding: data, as: UTF8.self)
+    }
+    return line
+}
