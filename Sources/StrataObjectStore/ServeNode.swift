@@ -16,6 +16,8 @@ public final class ServeNode: @unchecked Sendable {
     public let cache: Store
     public let channels: [String]
     public let poll: TimeInterval
+    /// Where sync failures and fetched releases are said.
+    private let events: EventLog
     /// Content bytes the cache may hold before releases no channel serves are evicted.
     public let cacheMax: Int64?
 
@@ -37,7 +39,8 @@ public final class ServeNode: @unchecked Sendable {
     /// How many releases fetched on demand are spared by eviction.
     static let sparedFetches = 8
 
-    public init(remote: S3Store, cache: Store, channels: [String], poll: TimeInterval, cacheMax: Int64?) {
+    public init(remote: S3Store, cache: Store, channels: [String], poll: TimeInterval, cacheMax: Int64?, events: EventLog = EventLog()) {
+        self.events = events
         self.remote = remote
         self.cache = cache
         self.channels = Array(Set(channels)).sorted()
@@ -64,7 +67,7 @@ public final class ServeNode: @unchecked Sendable {
             state.withLock { state in
                 if state.failing == nil { state.failing = (Timestamp.now(), reason) } else { state.failing!.reason = reason }
             }
-            FileHandle.standardError.write(Data("strata serve: \(reason)\n".utf8))
+            events.sayAtMostEverySecond(.error, "sync_failed", "cannot sync from \(remote.location): \(reason)")
         }
     }
 
@@ -103,7 +106,7 @@ public final class ServeNode: @unchecked Sendable {
             }
             try evictIfOverBudget()
         } catch {
-            FileHandle.standardError.write(Data("strata serve: cannot fetch release \(id): \((error as? StrataError)?.message ?? "\(error)")\n".utf8))
+            events.say(.error, "fetch_failed", "cannot fetch release \(id): \((error as? StrataError)?.message ?? "\(error)")", [("release", id)])
         }
     }
 
@@ -123,6 +126,8 @@ public final class ServeNode: @unchecked Sendable {
             let channels = Channels(store: cache)
             if try channels.pointer(channel) != id {
                 _ = try channels.activate(id, channel: channel)
+                events.say(.info, "synced", "channel '\(channel)' of \(remote.location) moved to release \(id): now whole in the cache",
+                           [("channel", channel), ("release", id)])
             }
             state.withLock { $0.seen[channel] = reply.entityTag }
             try evictIfOverBudget()

@@ -1,26 +1,20 @@
 import Foundation
 import NIOHTTP1
+import StrataCore
 
-/// How `--access-log` lines are written.
-public enum AccessLogFormat: String, Sendable, CaseIterable {
-    /// nginx's `combined`, byte for byte (times in UTC), so log tools read it as they read nginx's:
-    /// `127.0.0.1 - - [21/Nov/2026:18:30:00 +0000] "GET /app.js HTTP/1.1" 200 1234 "-" "curl/8"`
-    case combined
-    /// One JSON object per line, with the release that answered, for log pipelines.
-    case json
-}
-
-/// One line per request. Lines are written by one background queue, in order, so requests never
-/// wait on the disk.
+/// One line per request, `combined` (nginx's format, byte for byte, times in UTC:
+/// `127.0.0.1 - - [21/Nov/2026:18:30:00 +0000] "GET /app.js HTTP/1.1" 200 1234 "-" "curl/8"`) or
+/// `json` (with the release that answered). Lines are written by one background queue, in order,
+/// so requests never wait on the disk.
 final class AccessLog: @unchecked Sendable {
     /// Touched only on `queue`.
     private var handle: FileHandle
     private let destination: String
-    private let format: AccessLogFormat
+    private let format: LogFormat
     private let queue = DispatchQueue(label: "strata.access-log")
 
     /// `destination` is a file path (appended to) or "-" for standard output.
-    init(destination: String, format: AccessLogFormat = .combined) throws {
+    init(destination: String, format: LogFormat = .combined) throws {
         self.format = format
         self.destination = destination
         handle = try Self.open(destination)
@@ -57,16 +51,16 @@ final class AccessLog: @unchecked Sendable {
         switch format {
         case .combined:
             // nginx: $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"
-            line = "\(client) - - [\(Self.timestamp(now, "%d/%b/%Y:%H:%M:%S +0000"))] "
+            line = "\(client) - - [\(LogText.utc(now, "%d/%b/%Y:%H:%M:%S +0000"))] "
                 + "\"\(Self.escaped("\(head.method.rawValue) \(head.uri) HTTP/\(head.version.major).\(head.version.minor)"))\" "
                 + "\(status) \(bytes) \"\(Self.escaped(head.headers.first(name: "Referer") ?? "-"))\" "
                 + "\"\(Self.escaped(head.headers.first(name: "User-Agent") ?? "-"))\"\n"
         case .json:
-            line = "{\"time\":\"\(Self.timestamp(now, "%Y-%m-%dT%H:%M:%SZ"))\",\"client\":\(Self.json(client)),"
-                + "\"method\":\(Self.json(head.method.rawValue)),\"uri\":\(Self.json(head.uri)),"
+            line = "{\"time\":\"\(LogText.utc(now, "%Y-%m-%dT%H:%M:%SZ"))\",\"client\":\(LogText.json(client)),"
+                + "\"method\":\(LogText.json(head.method.rawValue)),\"uri\":\(LogText.json(head.uri)),"
                 + "\"protocol\":\"HTTP/\(head.version.major).\(head.version.minor)\",\"status\":\(status),\"bytes\":\(bytes),"
-                + "\"referer\":\(Self.json(head.headers.first(name: "Referer"))),"
-                + "\"user_agent\":\(Self.json(head.headers.first(name: "User-Agent"))),\"release\":\(Self.json(release))}\n"
+                + "\"referer\":\(LogText.json(head.headers.first(name: "Referer"))),"
+                + "\"user_agent\":\(LogText.json(head.headers.first(name: "User-Agent"))),\"release\":\(LogText.json(release))}\n"
         }
         queue.async { [handle] in handle.write(Data(line.utf8)) }
     }
@@ -90,30 +84,5 @@ final class AccessLog: @unchecked Sendable {
             }
         }
         return String(decoding: bytes, as: UTF8.self)
-    }
-
-    /// A JSON string (or `null`): quotes, backslashes and control characters escaped.
-    static func json(_ text: String?) -> String {
-        guard let text else { return "null" }
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F || scalar.value == 0x2028 || scalar.value == 0x2029:
-                result += String(format: "\\u%04x", scalar.value)
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + "\""
-    }
-
-    private static func timestamp(_ now: time_t, _ pattern: String) -> String {
-        var now = now
-        var parts = tm()
-        gmtime_r(&now, &parts)
-        var buffer = [CChar](repeating: 0, count: 64)
-        let count = strftime(&buffer, buffer.count, pattern, &parts)
-        return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

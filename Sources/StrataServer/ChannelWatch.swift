@@ -27,8 +27,11 @@ final class ChannelWatch {
         var value: Value
     }
 
-    init(store: Store, channel: String, historyDepth: Int) throws {
+    private let events: EventLog
+
+    init(store: Store, channel: String, historyDepth: Int, events: EventLog = EventLog()) throws {
         name = channel
+        self.events = events
         release = try Channels(store: store).pointer(for: channel)
         configs = ChannelConfigs(store: store)
         configPointer = try configs.pointer(for: channel)
@@ -47,11 +50,22 @@ final class ChannelWatch {
         return version
     }
 
+    /// Why the pointer could not be read at the last try (then `currentRelease()` is nil).
+    private(set) var pointerProblem: String?
+
     /// The release id the pointer names, or nil when there is no pointer (or it is unreadable).
     func currentRelease() -> String? {
         let stamp = releaseWatcher.stamp()
         if stamp != nil && pointer.stamp == stamp { return pointer.value }
-        let read = (try? release.stampedRead()) ?? nil
+        let read: Pointer.Stamped?
+        do {
+            read = try release.stampedRead()
+            pointerProblem = nil
+        } catch {
+            read = nil
+            pointerProblem = "cannot read the pointer of channel '\(name)': \((error as? StrataError)?.message ?? "\(error)")"
+            events.sayAtMostEverySecond(.error, "pointer_unreadable", pointerProblem!, [("channel", name)])
+        }
         pointer = Cached(stamp: read?.stamp, value: read?.value)
         return read?.value
     }

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import StrataCore
+import SystemPackage
 
 /// Everything the connections of one event loop share. Only that loop's thread uses it.
 final class LoopServices {
@@ -18,9 +19,11 @@ final class LoopServices {
     let metrics: LoopMetrics
     let headerTimeout: TimeAmount
     let idleTimeout: TimeAmount
+    let events: EventLog
 
     init(responder: Responder, releases: LoopReleases, registry: ReleaseRegistry, bodies: HotBodies, openFiles: OpenFiles,
-         accessLog: AccessLog?, metrics: LoopMetrics, headerTimeout: TimeAmount, idleTimeout: TimeAmount) {
+         accessLog: AccessLog?, metrics: LoopMetrics, headerTimeout: TimeAmount, idleTimeout: TimeAmount, events: EventLog) {
+        self.events = events
         self.metrics = metrics
         self.responder = responder
         self.releases = releases
@@ -204,11 +207,19 @@ final class ConnectionHandler: ChannelDuplexHandler {
         var body = Body.none
         if head.method != .HEAD {
             body = self.body(of: response, context: context)
-            if case .missing = body {
+            switch body {
+            case .missing:
                 // The release vanished under us (pruned while serving): forget it, answer 404.
                 if case .file(let file) = response { services.releases.forget(file.index) }
                 response = .generated(GeneratedResponse(status: .notFound, headers: [("Cache-Control", "no-cache")], body: ByteBuffer(), release: nil))
                 body = .none
+            case .unreadable(let reason):
+                // There but unreadable (permissions, I/O error, no descriptors left): never a 404,
+                // which caches would keep; the release stays known and the next request tries again.
+                response = .generated(.unavailable(reason))
+                body = .none
+            default:
+                break
             }
         }
 
@@ -241,7 +252,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
         let last: EventLoopPromise<Void>? = keepAlive ? nil : context.eventLoop.makePromise()
         switch body {
-        case .none, .missing:
+        case .none, .missing, .unreadable:
             context.write(wrapOutboundOut(.byteBuffer(services.heads)), promise: last)
         case .bytes(let bytes):
             context.write(wrapOutboundOut(.byteBuffer(services.heads)), promise: nil)
@@ -279,12 +290,14 @@ final class ConnectionHandler: ChannelDuplexHandler {
         case none
         case bytes(ByteBuffer)
         case file(OpenFiles.Descriptor, offset: Int64, length: Int64)
-        /// The file could not be read.
+        /// The file is gone (its release was pruned).
         case missing
+        /// The file is there but cannot be read now: why, for the client.
+        case unreadable(String)
 
         var length: Int64 {
             switch self {
-            case .none, .missing: 0
+            case .none, .missing, .unreadable: 0
             case .bytes(let bytes): Int64(bytes.readableBytes)
             case .file(_, _, let length): length
             }
@@ -304,15 +317,29 @@ final class ConnectionHandler: ChannelDuplexHandler {
             services.metrics.cache(hit: whole != nil)
             if whole == nil {
                 // Read through a kept descriptor: a file read again after eviction costs no `open`.
-                guard let descriptor = services.openFiles.borrow(key, of: file) else { return .missing }
+                let descriptor: OpenFiles.Descriptor
+                switch services.openFiles.borrow(key, of: file) {
+                case .success(let opened): descriptor = opened
+                case .failure(let failure): return unreadable(file, failure)
+                }
                 whole = services.bodies.load(bodyKey, size: Int(size), from: descriptor.handle)
                 services.openFiles.finished(descriptor)
             }
             guard let whole else { return .missing }
             return .bytes(whole.getSlice(at: whole.readerIndex + Int(offset), length: Int(length)) ?? whole)
         }
-        guard let descriptor = services.openFiles.borrow(key, of: file) else { return .missing }
-        return .file(descriptor, offset: offset, length: length)
+        switch services.openFiles.borrow(key, of: file) {
+        case .success(let descriptor): return .file(descriptor, offset: offset, length: length)
+        case .failure(let failure): return unreadable(file, failure)
+        }
+    }
+
+    /// A file that would not open: gone (pruned), or there but unreadable — said at most once a second.
+    private func unreadable(_ file: FileResponse, _ failure: Errno) -> Body {
+        if failure == .noSuchFileOrDirectory || failure == .notDirectory { return .missing }
+        services.events.sayAtMostEverySecond(.error, "file_unreadable", "cannot open \(file.location): \(failure.description)",
+                                             [("release", file.index.id), ("file", file.location.string)])
+        return .unreadable("cannot read the files of release \(file.index.id): \(failure.description)")
     }
 
     /// Large files go out in pieces, so the deadline can tell a slow reader from a stalled one.

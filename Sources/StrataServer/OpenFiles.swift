@@ -33,14 +33,19 @@ final class OpenFiles {
         self.capacity = max(1, capacity)
     }
 
-    /// An open descriptor for the file, opened now if needed; nil when it cannot be opened.
+    /// An open descriptor for the file, opened now if needed; or why it cannot be opened.
     /// Call `finished(_:)` once done with it (for a send: once the write is complete).
-    func borrow(_ key: Key, of file: FileResponse) -> Descriptor? {
+    func borrow(_ key: Key, of file: FileResponse) -> Result<Descriptor, Errno> {
         if let known = open[key] {
             known.sending += 1
-            return known
+            return .success(known)
         }
-        guard let opened = try? FileSystem.open(file.location, .readOnly, purpose: "read") else { return nil }
+        let opened: OpenFile
+        do {
+            opened = OpenFile(try FileDescriptor.open(file.location, .readOnly, options: .closeOnExec), path: file.location)
+        } catch {
+            return .failure(error as? Errno ?? .ioError)
+        }
         opened.adviseSequentialRead()
         if victims.count >= capacity, let victim = victims.removeRandom(), let evicted = open.removeValue(forKey: victim) {
             retire(evicted)
@@ -51,7 +56,7 @@ final class OpenFiles {
         open[key] = descriptor
         victims.insert(key)
         descriptor.sending += 1
-        return descriptor
+        return .success(descriptor)
     }
 
     func finished(_ descriptor: Descriptor) {

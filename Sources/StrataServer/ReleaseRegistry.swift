@@ -43,9 +43,17 @@ final class ReleaseRegistry: Sendable {
     enum Known {
         case loaded(ReleaseIndex)
         case absent(since: NIODeadline)
+        /// In the store but its manifest cannot be read (permissions, I/O error): said as a 503,
+        /// and tried again as soon as an absence would be.
+        case unreadable(since: NIODeadline, reason: String)
     }
 
-    init(store: Store, layout: StoreLayout, pool: NIOThreadPool, fetchMissing: (@Sendable (String) -> Void)? = nil) {
+    /// Where loads and unreadable releases are said.
+    private let events: EventLog
+
+    init(store: Store, layout: StoreLayout, pool: NIOThreadPool, events: EventLog = EventLog(),
+         fetchMissing: (@Sendable (String) -> Void)? = nil) {
+        self.events = events
         self.fetchMissing = fetchMissing
         catalog = ReleaseCatalog(store)
         self.layout = layout
@@ -61,8 +69,10 @@ final class ReleaseRegistry: Sendable {
     /// What is known about `id` without reading the store: nil means "load it first".
     func known(_ id: String) -> Known? {
         state.withLock { state in
-            if case .absent(let since)? = state.known[id], since + Self.absenceMemory < .now() {
-                state.known[id] = nil
+            switch state.known[id] {
+            case .absent(let since)?, .unreadable(let since, _)?:
+                if since + Self.absenceMemory < .now() { state.known[id] = nil }
+            default: break
             }
             return state.known[id]
         }
@@ -88,24 +98,50 @@ final class ReleaseRegistry: Sendable {
 
     /// Loads `id` on the calling thread (at start, to be ready for the first request).
     @discardableResult
-    func loadNow(_ id: String) -> ReleaseIndex? {
-        let index = readIndex(id)
+    func loadNow(_ id: String, announce: Bool = true) -> ReleaseIndex? {
+        let known = readIndex(id, announce: announce)
+        let index: ReleaseIndex? = if case .loaded(let index) = known { index } else { nil }
         let waiters = state.withLock { state in
             if index == nil { state.forgetAbsencesIfMany() }
-            state.known[id] = index.map(Known.loaded) ?? .absent(since: .now())
+            state.known[id] = known
             return state.waiting.removeValue(forKey: id) ?? []
         }
         waiters.forEach { $0.succeed() }
         return index
     }
 
-    private func readIndex(_ id: String) -> ReleaseIndex? {
-        guard Fingerprint.isReleaseID(id) else { return nil }
+    private func readIndex(_ id: String, announce: Bool) -> Known {
+        guard Fingerprint.isReleaseID(id) else { return .absent(since: .now()) }
         if let fetchMissing, !catalog.contains(id) { fetchMissing(id) }
-        guard let manifest = try? catalog.manifest(id), manifest.id == id else { return nil }
+        let started = NIODeadline.now()
+        let manifest: Manifest
+        do {
+            manifest = try catalog.manifest(id)
+        } catch {
+            guard let reason = Self.unreadable(layout.manifest(id), error) else { return .absent(since: .now()) }
+            events.sayAtMostEverySecond(.error, "store_unreadable", "cannot read release \(id): \(reason)", [("release", id)])
+            return .unreadable(since: .now(), reason: "cannot read release \(id): \(reason)")
+        }
+        guard manifest.id == id else { return .absent(since: .now()) }
         let folder = layout.release(id)
-        return ReleaseIndex(manifest: manifest, folder: folder, serial: serials.wrappingAdd(1, ordering: .relaxed).newValue,
-                            rules: siteRules(of: manifest, in: folder))
+        let index = ReleaseIndex(manifest: manifest, folder: folder, serial: serials.wrappingAdd(1, ordering: .relaxed).newValue,
+                                 rules: siteRules(of: manifest, in: folder))
+        let millis = (NIODeadline.now() - started).nanoseconds / 1_000_000
+        if announce {
+            events.say(.info, "release_loaded", "loaded release \(id): \(manifest.files.count) files in \(millis) ms",
+                       [("release", id), ("files", String(manifest.files.count))])
+        }
+        return .loaded(index)
+    }
+
+    /// Why a manifest that failed to load cannot be read, or nil when it is simply not there
+    /// (never published, or pruned): only the first is the store's fault.
+    private static func unreadable(_ manifest: FilePath, _ error: Error) -> String? {
+        var info = stat()
+        if stat(manifest.string, &info) != 0 {
+            return errno == ENOENT || errno == ENOTDIR ? nil : String(cString: strerror(errno))
+        }
+        return (error as? StrataError)?.message ?? "\(error)"
     }
 
     /// The release's `_redirects` and `_headers`. Publish refuses bad rules, so only a release
@@ -116,7 +152,8 @@ final class ReleaseRegistry: Sendable {
         do {
             return try SiteRules.load { name in names.contains(name) ? try FileSystem.readFile(folder.appending(name)) : nil }
         } catch {
-            FileHandle.standardError.write(Data("strata serve: release \(manifest.id) is served without its site rules: \(error)\n".utf8))
+            events.say(.warn, "site_rules_skipped", "release \(manifest.id) is served without its site rules: \(error)",
+                       [("release", manifest.id)])
             return .none
         }
     }
@@ -151,6 +188,8 @@ final class LoopReleases {
     enum Lookup {
         case found(ReleaseIndex)
         case absent
+        /// In the store, but unreadable now: the reason.
+        case unreadable(String)
         /// Not known yet: load it (`ReleaseRegistry.load`) and ask again.
         case unknown
     }
@@ -177,6 +216,8 @@ final class LoopReleases {
             return .found(index)
         case .absent?:
             return .absent
+        case .unreadable(_, let reason)?:
+            return .unreadable(reason)
         case nil:
             return .unknown
         }

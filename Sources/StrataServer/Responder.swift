@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import StrataCore
+import SystemPackage
 
 /// Decides every response from the request head alone, for the connections of one event loop.
 /// No I/O beyond what lookups need (one `stat` of the pointer); bodies are the connection's job.
@@ -87,18 +88,20 @@ final class Responder {
                 return serve(inside, isFolder: isFolder, isHidden: target.isHidden, from: index, versioned: true,
                              channel: channel, headers: headers, uri: uri)
             case .absent: return .generated(.text(.notFound, "no such release\n"))
+            case .unreadable(let reason): return .generated(.unavailable(reason))
             case .unknown: return .needsRelease(String(decoding: id, as: UTF8.self))
             }
         }
         if let refusal = authorize(channel, headers: headers) { return refusal }
         guard let id = channel.currentRelease() else {
-            return .generated(.unavailable("channel '\(channel.name)' has no release yet; run `strata activate` to make one live"))
+            return .generated(.unavailable(channel.pointerProblem ?? "channel '\(channel.name)' has no release yet; run `strata activate` to make one live"))
         }
         switch releases.lookup(id) {
         case .found(let index):
             return serve(path, isFolder: target.isFolder, isHidden: target.isHidden, from: index, versioned: false,
                          channel: channel, headers: headers, uri: uri)
         case .absent: return .generated(.unavailable("channel '\(channel.name)' points at release \(id), which is not in the store"))
+        case .unreadable(let reason): return .generated(.unavailable(reason))
         case .unknown: return .needsRelease(id)
         }
     }
@@ -173,7 +176,7 @@ final class Responder {
                         if let file = older.find(path), older.files[file].isHashNamed {
                             return fileResponse(file, in: older, notFound: false, immutable: true, headers: headers)
                         }
-                    case .absent: continue
+                    case .absent, .unreadable: continue
                     case .unknown: return .needsRelease(id)
                     }
                 }
@@ -310,29 +313,45 @@ final class Responder {
             guard let metrics else { return .generated(.text(.notFound, "not found\n")) }
             return .generated(Self.metricsReply(metrics))
         case "health":
-            guard let id = channel.currentRelease() else {
-                return .generated(.unavailable("channel '\(channel.name)' has no release in the store"))
-            }
+            guard let id = channel.currentRelease() else { return noRelease(channel) }
             switch releases.lookup(id) {
-            case .found:
+            case .found(let index):
+                // The index is in memory, but a probe must learn when the files cannot be read
+                // (a store unmounted, or its permissions changed): one open of the folder.
+                if let problem = Self.unreadableFolder(index) { return .generated(.unavailable(problem)) }
                 // A node cut off from its bucket still serves what it holds: healthy, and it says so.
                 let upstream = upstreamProblem?().map { "upstream: \($0)\n" } ?? ""
                 return .generated(.text(.ok, "ok \(id)\n" + upstream))
-            case .absent: return .generated(.unavailable("channel '\(channel.name)' has no release in the store"))
+            case .absent: return noRelease(channel)
+            case .unreadable(let reason): return .generated(.unavailable(reason))
             case .unknown: return .needsRelease(id)
             }
         case "release":
-            guard let id = channel.currentRelease() else {
-                return .generated(.unavailable("channel '\(channel.name)' has no release in the store"))
-            }
+            guard let id = channel.currentRelease() else { return noRelease(channel) }
             switch releases.lookup(id) {
             case .found(let index): return .generated(liveRelease(index, channel: channel))
-            case .absent: return .generated(.unavailable("channel '\(channel.name)' has no release in the store"))
+            case .absent: return noRelease(channel)
+            case .unreadable(let reason): return .generated(.unavailable(reason))
             case .unknown: return .needsRelease(id)
             }
         default:
             return .generated(.text(.notFound, "not found\n"))
         }
+    }
+
+    /// Why the release's folder cannot be opened, or nil when it can.
+    private static func unreadableFolder(_ index: ReleaseIndex) -> String? {
+        do {
+            try FileDescriptor.open(index.folder, .readOnly, options: [.directory, .closeOnExec]).close()
+            return nil
+        } catch {
+            return "cannot read the files of release \(index.id): \((error as? Errno)?.description ?? "\(error)")"
+        }
+    }
+
+    /// 503 for a channel with nothing to serve: why (its pointer unreadable), or that it has no release.
+    private func noRelease(_ channel: ChannelWatch) -> Response {
+        .generated(.unavailable(channel.pointerProblem ?? "channel '\(channel.name)' has no release in the store"))
     }
 
     /// The Prometheus text format (version 0.0.4).

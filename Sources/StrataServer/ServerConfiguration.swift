@@ -1,4 +1,5 @@
 import NIOCore
+import StrataCore
 
 /// Everything `strata serve` can be told. The defaults are what a production deploy wants.
 public struct ServerConfiguration: Sendable {
@@ -16,7 +17,9 @@ public struct ServerConfiguration: Sendable {
     public var protectedChannels: [String: String] = [:]
     /// Where to write one line per request: a file path, "-" for standard output, nil for none.
     public var accessLog: String?
-    public var accessLogFormat = AccessLogFormat.combined
+    public var accessLogFormat = LogFormat.combined
+    /// Where the server says what happens to it (listening, flips, releases loaded, errors).
+    public var events = EventLog()
     /// Serve `/_strata/metrics` on this `host:port` only, instead of on the main port.
     public var metricsListen: String?
     /// How many of the channel's latest history entries name releases whose hash-named files may

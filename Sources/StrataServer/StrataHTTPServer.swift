@@ -28,6 +28,8 @@ public final class StrataHTTPServer: Sendable {
     /// Requests, bytes, latency, cache, connections, flips and live releases, for Prometheus.
     public let metrics: ServerMetrics
     private let connections: ConnectionCounter
+    /// Descriptors each event loop keeps open (fewer than configured under a low descriptor limit).
+    private let openFilesPerThread: Int
     /// The once-a-second tasks feeding `metrics` (per loop, and the server-wide one).
     private let metricsTasks = Mutex<[RepeatedTask]>([])
     /// The `--metrics-listen` socket, when there is one.
@@ -56,7 +58,7 @@ public final class StrataHTTPServer: Sendable {
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
         pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
-        registry = ReleaseRegistry(store: store, layout: local.layout, pool: pool, fetchMissing: configuration.fetchMissingRelease)
+        registry = ReleaseRegistry(store: store, layout: local.layout, pool: pool, events: configuration.events, fetchMissing: configuration.fetchMissingRelease)
         do {
             for channel in configuration.protectedChannels.keys { try Names.validateChannel(channel) }
             channelGuard = configuration.protectedChannels.isEmpty ? nil : try ChannelGuard(files: configuration.protectedChannels, pool: pool)
@@ -67,7 +69,16 @@ public final class StrataHTTPServer: Sendable {
         }
         quiescing = Mutex(ServerQuiescingHelper(group: group))
         metrics = ServerMetrics(channels: Set([configuration.channel] + configuration.channelsByHost.values).sorted())
-        connections = ConnectionCounter(limit: configuration.maxConnections)
+        let budget = DescriptorBudget(limit: Self.raiseDescriptorLimit(), maxConnections: configuration.maxConnections,
+                                      openFilesPerThread: configuration.openFilesPerThread, threads: configuration.threads)
+        if budget.isReduced {
+            configuration.events.say(.warn, "descriptor_limit",
+                "the descriptor limit allows \(budget.connections) connections (not \(configuration.maxConnections)) and "
+                + "\(budget.openFilesPerThread) files kept open per thread; raise LimitNOFILE or ulimit -n for more",
+                [("connections", String(budget.connections)), ("open_files_per_thread", String(budget.openFilesPerThread))])
+        }
+        openFilesPerThread = budget.openFilesPerThread
+        connections = ConnectionCounter(limit: budget.connections)
     }
 
     /// Binds and starts serving; returns the port (useful with port 0).
@@ -94,7 +105,6 @@ public final class StrataHTTPServer: Sendable {
     }
 
     private func bind() throws -> Int {
-        Self.raiseDescriptorLimit()
         let servicesByLoop = try makeLoopServices()
         var decoderLimits = NIOHTTPDecoderLimitConfiguration()
         decoderLimits.maxHeaderListSize = configuration.maxHeaderBytes
@@ -107,13 +117,16 @@ public final class StrataHTTPServer: Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelInitializer { channel in
+            .serverChannelInitializer { [events = configuration.events] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                    try channel.pipeline.syncOperations.addHandlers(AcceptGuard(events: events),
+                                                                    quiescing.makeServerChannelHandler(channel: channel))
                 }
             }
-            .childChannelInitializer { channel in
+            .childChannelInitializer { [events = configuration.events] channel in
                 guard connections.admit() else {
+                    events.sayAtMostEverySecond(.warn, "connections_full", "at the connection limit (\(connections.limit)): "
+                                                + "closing new connections until others close", [("limit", String(connections.limit))])
                     return channel.close()  // over the cap: refuse at once rather than queue
                 }
                 channel.closeFuture.whenComplete { _ in connections.leave() }
@@ -146,8 +159,8 @@ public final class StrataHTTPServer: Sendable {
     /// connections share nothing with another loop's on the way to an answer.
     private func makeLoopServices() throws -> [ObjectIdentifier: NIOLoopBoundBox<LoopServices>] {
         let channels = Set([configuration.channel] + configuration.channelsByHost.values)
-        for channel in channels {  // ready before the first request, which then loads nothing
-            if let id = try? Channels(store: store).pointer(for: channel).read() { registry.loadNow(id) }
+        for channel in channels {  // ready before the first request, which then loads nothing (the listening line says it)
+            if let id = try? Channels(store: store).pointer(for: channel).read() { registry.loadNow(id, announce: false) }
         }
         let loops = Array(group.makeIterator())
         var servicesByLoop: [ObjectIdentifier: NIOLoopBoundBox<LoopServices>] = [:]
@@ -180,9 +193,16 @@ public final class StrataHTTPServer: Sendable {
         }
         let connections = self.connections
         let pointers = metrics.channels.compactMap { channel in (try? Channels(store: store).pointer(for: channel)).map { (channel, $0) } }
+        let events = configuration.events
         let observe: @Sendable () -> Void = {
             metrics.observe(openConnections: connections.count)
-            for (channel, pointer) in pointers { metrics.observe(channel: channel, release: (try? pointer.read()) ?? nil) }
+            for (channel, pointer) in pointers {
+                let release: String?
+                do { release = try pointer.read() } catch { continue }  // unreadable: said by the requests that meet it
+                guard let flip = metrics.observe(channel: channel, release: release) else { continue }
+                events.say(.notice, "flip", "channel '\(channel)' now serves release \(flip.to ?? "none") (was \(flip.from))",
+                           [("channel", channel), ("release", flip.to), ("previous", flip.from)])
+            }
         }
         observe()
         let pool = self.pool
@@ -195,7 +215,8 @@ public final class StrataHTTPServer: Sendable {
     private func makeServices(channels: Set<String>, loopCount: Int) throws -> LoopServices {
         var watches: [String: ChannelWatch] = [:]
         for channel in channels.union(configuration.protectedChannels.keys) {
-            watches[channel] = try ChannelWatch(store: store, channel: channel, historyDepth: configuration.fallbackHistoryEntries)
+            watches[channel] = try ChannelWatch(store: store, channel: channel, historyDepth: configuration.fallbackHistoryEntries,
+                                           events: configuration.events)
             watches[channel]!.metricsNumber = metrics.channels.firstIndex(of: channel) ?? -1
         }
         let router = ChannelRouter(fallback: watches[configuration.channel]!, byHost: configuration.channelsByHost.mapValues { watches[$0]! })
@@ -209,19 +230,26 @@ public final class StrataHTTPServer: Sendable {
                                  upstreamProblem: configuration.upstreamProblem),
             releases: releases, registry: registry,
             bodies: HotBodies(maxFileBytes: configuration.hotFileMaxBytes, budget: configuration.hotCacheBytes / loopCount),
-            openFiles: OpenFiles(capacity: configuration.openFilesPerThread),
+            openFiles: OpenFiles(capacity: openFilesPerThread),
             accessLog: accessLog, metrics: LoopMetrics(channels: metrics.channels.count),
-            headerTimeout: .seconds(configuration.headerTimeoutSeconds), idleTimeout: .seconds(configuration.idleTimeoutSeconds))
+            headerTimeout: .seconds(configuration.headerTimeoutSeconds), idleTimeout: .seconds(configuration.idleTimeoutSeconds),
+            events: configuration.events)
     }
 
     /// Kept descriptors and connections both need descriptors; the soft limit is often 1,024 while
     /// the hard one is far higher. (Go's runtime and nginx's `worker_rlimit_nofile` do the same.)
-    private static func raiseDescriptorLimit() {
+    /// Returns the limit now in force.
+    private static func raiseDescriptorLimit() -> Int {
         var limit = rlimit()
-        guard getrlimit(rlimitNoFile, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
-        limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(rlimitNoFile, &limit)
+        guard getrlimit(rlimitNoFile, &limit) == 0 else { return Int.max }
+        if limit.rlim_cur < limit.rlim_max {
+            let wanted = limit.rlim_max
+            limit.rlim_cur = wanted
+            if setrlimit(rlimitNoFile, &limit) != 0 { _ = getrlimit(rlimitNoFile, &limit) }
+        }
+        return limit.rlim_cur > rlim_t(Int.max) ? Int.max : Int(limit.rlim_cur)
     }
+
 
     #if os(Linux)
     private static let rlimitNoFile = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
@@ -275,10 +303,13 @@ public final class StrataHTTPServer: Sendable {
         var sources: [DispatchSourceSignal] = []
         signal(SIGHUP, SIG_IGN)
         let hangUp = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        let events = configuration.events
         hangUp.setEventHandler { [self] in
+            guard let destination = configuration.accessLog, destination != "-" else { return }
             if let problem = reopenLogs() {
-                let line = Array("strata serve: kept the old access log: \(problem)\n".utf8)
-                _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+                events.say(.error, "log_reopen_failed", "kept writing the old access log: \(problem)")
+            } else {
+                events.say(.notice, "log_reopened", "reopened the access log \(destination)", [("file", destination)])
             }
         }
         hangUp.resume()
@@ -286,7 +317,12 @@ public final class StrataHTTPServer: Sendable {
         for signalNumber in [SIGTERM, SIGINT] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { stop.signal() }
+            let name = signalNumber == SIGTERM ? "SIGTERM" : "SIGINT"
+            source.setEventHandler { [connections] in
+                events.say(.notice, "stopping", "\(name): stopped accepting; finishing \(connections.count) open connections "
+                           + "(at most \(self.configuration.shutdownGraceSeconds) s)", [("signal", name), ("connections", String(connections.count))])
+                stop.signal()
+            }
             source.resume()
             sources.append(source)
         }
@@ -294,12 +330,13 @@ public final class StrataHTTPServer: Sendable {
         stop.wait()
         shutdown()
         sources.forEach { $0.cancel() }
+        events.say(.notice, "stopped", "stopped")
     }
 }
 
 /// Counts open connections against the cap.
 final class ConnectionCounter: Sendable {
-    private let limit: Int
+    let limit: Int
     private let open = Atomic<Int>(0)
 
     init(limit: Int) {

@@ -14,10 +14,10 @@ import Darwin
     @Test func serveAnswersThenExitsZeroOnSigterm() throws {
         try withTemporaryDirectory { folder in
             let root = folder + "/store"
-            #expect(try strata(["publish", fixtures + "/aurora-v1", "--root", root, "--activate"]).status == 0)
-            let (process, said, port) = try startServe(["--root", root, "--access-log", folder + "/access.log"])
-            defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-            #expect(said.hasPrefix("serving channel 'current' of \(root) on http://127.0.0.1:\(port)/"))
+            let v1 = try strata(["publish", fixtures + "/aurora-v1", "--root", root, "--activate"]).stdout.trimmingCharacters(in: .newlines)
+            let server = try ServeProcess(["--root", root, "--access-log", folder + "/access.log"])
+            let (process, port) = (server.process, server.port)
+            #expect(server.listening.hasSuffix("] serving channel 'current' of \(root) on http://127.0.0.1:\(port)/ (versioned: /_v/<id>/), release \(v1)"))
 
             // bash's /dev/tcp: no HTTP client needs to be installed.
             let page = try run("/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/$0; printf 'GET /robots.txt HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' >&3; cat <&3", String(port)])
@@ -114,8 +114,8 @@ import Darwin
             let root = folder + "/store"
             let log = folder + "/access.log"
             #expect(try strata(["publish", fixtures + "/aurora-v1", "--root", root, "--activate"]).status == 0)
-            let (process, _, port) = try startServe(["--root", root, "--access-log", log])
-            defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+            let server = try ServeProcess(["--root", root, "--access-log", log])
+            let (process, port) = (server.process, server.port)
             func get(_ path: String) throws {
                 _ = try run("/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/$0; printf 'GET \(path) HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' >&3; cat <&3 >/dev/null", String(port)])
                 Thread.sleep(forTimeInterval: 0.2)  // lines are written off the event loops
@@ -144,19 +144,48 @@ import Darwin
     }
 }
 
-/// Starts `strata serve --port 0 …`; returns the process, its first line on stderr and the port it says.
-func startServe(_ arguments: [String]) throws -> (Process, String, Int) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: strataExecutable)
-    process.arguments = ["serve", "--port", "0"] + arguments
-    let errors = Pipe()
-    process.standardError = errors
-    process.standardOutput = FileHandle.nullDevice
-    try process.run()
-    let said = firstLine(of: errors)
-    guard let address = said.range(of: "http://127.0.0.1:"), let port = Int(said[address.upperBound...].prefix { $0.isNumber }) else {
-        kill(process.processIdentifier, SIGKILL)
-        throw POSIXError(.EPROTO)
+/// What the server says on stderr: one line per event, in nginx's style or as JSON objects.
+@Suite struct ServerEventTests {
+    struct Event: Decodable {
+        let time: String
+        let level: String
+        let event: String
+        let message: String
     }
-    return (process, said, port)
+
+    /// Starts a server, flips the channel, stops it; returns its stderr and the two releases.
+    func flipAndStop(format: String) throws -> (said: String, v1: String, v2: String) {
+        try withTemporaryDirectory { folder in
+            let root = folder + "/store"
+            let v1 = try strata(["publish", fixtures + "/aurora-v1", "--root", root, "--activate"]).stdout.trimmingCharacters(in: .newlines)
+            let v2 = try strata(["publish", fixtures + "/aurora-v2", "--root", root]).stdout.trimmingCharacters(in: .newlines)
+            let server = try ServeProcess(["--root", root, "--log-format", format])
+            #expect(try strata(["activate", v2, "--root", root]).status == 0)
+            #expect(server.waitForLine(containing: "now serves release \(v2)"))
+            #expect(server.stop() == 0)
+            Thread.sleep(forTimeInterval: 0.2)  // the last lines reach the pipe's reader
+            return (server.stderr, v1, v2)
+        }
+    }
+
+    @Test func jsonEventsAreOneObjectPerLine() throws {
+        let (said, v1, v2) = try flipAndStop(format: "json")
+        let lines = said.split(separator: "\n")
+        let events = try lines.map { try JSONDecoder().decode(Event.self, from: Data($0.utf8)) }
+        #expect(events.map(\.event).filter { ["listening", "flip", "stopping", "stopped"].contains($0) }
+                == ["listening", "flip", "stopping", "stopped"], "\(said)")
+        #expect(events.allSatisfy { $0.time.hasSuffix("Z") && ["info", "notice", "warn", "error"].contains($0.level) })
+        let flip = try #require(lines.first { $0.contains("\"event\":\"flip\"") })
+        #expect(flip.contains("\"release\":\"\(v2)\"") && flip.contains("\"previous\":\"\(v1)\"") && flip.contains("\"channel\":\"current\""))
+        #expect(lines.contains { $0.contains("\"event\":\"listening\"") && $0.contains("\"url\":\"http://127.0.0.1:") })
+    }
+
+    @Test func combinedEventsReadLikeNginxsErrorLog() throws {
+        let (said, v1, v2) = try flipAndStop(format: "combined")
+        let lines = said.split(separator: "\n").map(String.init)
+        let shape = try Regex(#"^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} \[(info|notice|warn|error)\] \S"#)
+        #expect(lines.allSatisfy { $0.firstMatch(of: shape) != nil }, "\(said)")
+        #expect(lines.contains { $0.hasSuffix("[notice] channel 'current' now serves release \(v2) (was \(v1))") })
+        #expect(lines.last?.hasSuffix("[notice] stopped") == true)
+    }
 }

@@ -11,33 +11,11 @@ import Glibc
 @Suite struct ServeNodeTests {
     /// A running serve node (or any `strata serve`), killed when released.
     final class Node {
-        let process = Process()
-        let port: Int
+        let server: ServeProcess
+        var port: Int { server.port }
 
         init(_ arguments: [String], environment: [String: String] = [:]) throws {
-            process.executableURL = URL(fileURLWithPath: strataExecutable)
-            process.arguments = ["serve", "--port", "0"] + arguments
-            process.environment = ProcessInfo.processInfo.environment.merging(MotoServer.shared.environment) { _, new in new }
-                .merging(environment) { _, new in new }
-            let errors = Pipe()
-            process.standardError = errors
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-            var said = ""
-            while !said.contains("serving channel") || !said.hasSuffix("\n") {
-                let data = errors.fileHandleForReading.availableData
-                if data.isEmpty { break }
-                said += String(decoding: data, as: UTF8.self)
-            }
-            guard let address = said.range(of: "http://127.0.0.1:"), let port = Int(said[address.upperBound...].prefix { $0.isNumber }) else {
-                throw POSIXError(.EIO, userInfo: [NSLocalizedDescriptionKey: "serve did not start: \(said)"])
-            }
-            self.port = port
-        }
-
-        deinit {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            server = try ServeProcess(arguments, environment: MotoServer.shared.environment.merging(environment) { _, new in new })
         }
 
         /// Status line, headers and body of one GET.

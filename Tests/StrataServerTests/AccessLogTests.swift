@@ -4,7 +4,7 @@ import StrataServer
 import StrataTestSupport
 import Testing
 
-/// `--access-log-format`: nginx's combined byte for byte (read back by goaccess), and JSON lines.
+/// `--log-format`: nginx's combined byte for byte (read back by goaccess), and JSON lines.
 @Suite struct AccessLogTests {
     /// Requests with every kind of answer; returns how many were sent and the expected statuses.
     func sendMix(_ port: Int, _ served: ServedStore) throws -> [Int] {

@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import sys
 import tempfile
 import time
@@ -53,17 +54,23 @@ class Strata:
 
     def serve(self) -> str:
         self.server = subprocess.Popen([self.binary, "serve", "--root", self.store, "--port", "0",
-                                        "--access-log", self.access_log, "--access-log-format", "json"],
+                                        "--access-log", self.access_log, "--log-format", "json"],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        line = self.server.stderr.readline()
-        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-        if not match:
-            raise Failure(f"strata serve did not say where it listens: {line!r}")
+        said = []
+        match = None
+        while not match:
+            line = self.server.stderr.readline()
+            if not line:
+                raise Failure(f"strata serve did not say where it listens: {''.join(said)!r}")
+            said.append(line)
+            match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
         self.port = int(match.group(1))
+        # Keep reading its events, so the server never blocks on a full pipe.
+        threading.Thread(target=lambda: [None for _ in self.server.stderr], daemon=True).start()
         return f"http://127.0.0.1:{self.port}"
 
     def log_lines(self) -> list[dict]:
-        """The access log, one JSON object per request (`--access-log-format json`)."""
+        """The access log, one JSON object per request (`--log-format json`)."""
         with open(self.access_log) as f:
             return [json.loads(line) for line in f.read().splitlines()]
 

@@ -21,7 +21,14 @@ struct LocalPointerStorage: PointerStorage {
         // Stamp first: if a flip lands between the two calls, the stamp is older than the bytes and the
         // next watcher check reads again; the reverse order could pin new bytes to an old stamp.
         let path = pointer(name)
-        guard let stamp = Self.stamp(of: path), let bytes = try FileSystem.readFile(path) else { return nil }
+        let stamp: PointerStamp
+        do {
+            stamp = try Self.readStamp(of: path)
+        } catch {
+            if error == .noSuchFileOrDirectory || error == .notDirectory { return nil }  // never set
+            throw StrataError.system("read", path, errno: error)  // there, but unreadable: not "never set"
+        }
+        guard let bytes = try FileSystem.readFile(path) else { return nil }
         return (bytes, stamp)
     }
 
@@ -55,7 +62,11 @@ struct LocalPointerStorage: PointerStorage {
 
     /// What `stat` says about a file, enough to tell that it was replaced or changed.
     static func stamp(of path: FilePath) -> PointerStamp? {
-        guard let status = try? path.stat() else { return nil }
+        try? readStamp(of: path)
+    }
+
+    private static func readStamp(of path: FilePath) throws(Errno) -> PointerStamp {
+        let status = try path.stat()
         return .file(device: UInt64(status.deviceID.rawValue), inode: UInt64(status.inode.rawValue), size: status.size,
                      seconds: Int(status.st_mtim.tv_sec), nanoseconds: Int(status.st_mtim.tv_nsec))
     }

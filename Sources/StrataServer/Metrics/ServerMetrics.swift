@@ -73,17 +73,23 @@ public final class ServerMetrics: Sendable {
         openConnections.record(count)
     }
 
-    /// The release a channel serves now; a change counts as a flip seen.
-    func observe(channel: String, release: String?) {
+    /// The release a channel serves now; a change counts as a flip seen, and returns the release
+    /// served before. (The first observation of a channel is no flip.)
+    @discardableResult
+    func observe(channel: String, release: String?) -> (from: String, to: String?)? {
         live.withLock { live in
             let previous = live[channel]
-            guard previous?.release != release else { return }
+            guard previous?.release != release else { return nil }
             previous?.gauge.record(0)
             if let number = channels.firstIndex(of: channel), previous != nil { flips[number].increment() }
-            guard let release else { live[channel] = nil; return }
-            let gauge = CoreMetrics.Gauge(label: "strata_live_release", dimensions: [("channel", channel), ("release", release)], factory: factory)
-            gauge.record(1)
-            live[channel] = (release, gauge)
+            if let release {
+                let gauge = CoreMetrics.Gauge(label: "strata_live_release", dimensions: [("channel", channel), ("release", release)], factory: factory)
+                gauge.record(1)
+                live[channel] = (release, gauge)
+            } else {
+                live[channel] = nil
+            }
+            return previous.map { ($0.release, release) }
         }
     }
 

@@ -5,7 +5,7 @@ import StrataObjectStore
 import StrataServer
 
 extension TrailingSlash: ExpressibleByArgument {}
-extension AccessLogFormat: ExpressibleByArgument {}
+extension LogFormat: ExpressibleByArgument {}
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -85,9 +85,9 @@ struct Serve: ParsableCommand {
                                valueName: "host:port"))
     var metricsListen: String?
 
-    @Option(help: ArgumentHelp("combined (nginx's format, byte for byte) or json (one object per line, with the release).",
+    @Option(help: ArgumentHelp("Access log and stderr events: combined (nginx's formats) or json (one object per line).",
                                valueName: "combined|json"))
-    var accessLogFormat: AccessLogFormat = .combined
+    var logFormat: LogFormat = .combined
 
     @Option(help: ArgumentHelp("Hash-named files of releases named in this many latest history entries stay reachable on the channel URL.", valueName: "n"))
     var fallbackHistory = 10
@@ -155,14 +155,16 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
+        let events = EventLog(format: logFormat)
         var settings = ServerConfiguration()
+        settings.events = events
         let store: Store
         var node: ServeNode?
         if S3Location.isObjectStore(options.rootPath), let cache {
             let remote = try S3Store(root: options.rootPath, environment: ProcessInfo.processInfo.environment)
             store = Store(root: cache, lockTimeout: options.lockTimeout)
             let follower = ServeNode(remote: remote, cache: store, channels: [channel.channel] + Array(try hostChannels().values),
-                                     poll: Self.seconds(poll)!, cacheMax: cacheMax.flatMap(ByteCount.parse))
+                                     poll: Self.seconds(poll)!, cacheMax: cacheMax.flatMap(ByteCount.parse), events: events)
             try follower.prepareCache()
             follower.syncOnce()  // serve the live releases from the first request, when the bucket answers
             settings.fetchMissingRelease = { follower.fetch($0) }
@@ -178,7 +180,7 @@ struct Serve: ParsableCommand {
         settings.trailingSlash = trailingSlash
         settings.protectedChannels = try protectedChannels()
         settings.accessLog = accessLog
-        settings.accessLogFormat = accessLogFormat
+        settings.accessLogFormat = logFormat
         settings.metricsListen = metricsListen
         settings.fallbackHistoryEntries = fallbackHistory
         settings.maxConnections = maxConnections
@@ -193,25 +195,31 @@ struct Serve: ParsableCommand {
         }
         do {
             try server.runUntilSignalled { bound in
+                let url = "http://\(host):\(bound)/"
+                let live = (try? Channels(store: store).pointer(for: settings.channel).read()) ?? nil
+                events.say(.notice, "listening", "serving channel '\(settings.channel)' of \(store.location) on \(url) (versioned: /_v/<id>/)"
+                               + ", release \(live ?? "none yet")",
+                           [("channel", settings.channel), ("release", live), ("store", store.location), ("url", url)])
                 if let node {
                     node.start()
-                    Output.note("following \(node.remote.location) every \(poll) into the cache \(store.location)")
+                    events.say(.notice, "following", "following \(node.remote.location) every \(poll) into the cache \(store.location)",
+                               [("bucket", node.remote.location), ("cache", store.location)])
                 }
-                Output.note("serving channel '\(settings.channel)' of \(store.location) on http://\(host):\(bound)/ (versioned: /_v/<id>/)")
                 for (name, channel) in settings.channelsByHost.sorted(by: { $0.key < $1.key }) {
-                    Output.note("  host \(name) -> channel '\(channel)'")
+                    events.say(.notice, "host", "host \(name) -> channel '\(channel)'", [("host", name), ("channel", channel)])
                 }
                 if let port = server.metricsPort, let address = metricsListen {
-                    Output.note("  metrics on http://\(address.split(separator: ":").dropLast().joined(separator: ":")):\(port)/metrics")
+                    let url = "http://\(address.split(separator: ":").dropLast().joined(separator: ":")):\(port)/metrics"
+                    events.say(.notice, "metrics", "metrics on \(url)", [("url", url)])
                 }
                 for channel in settings.protectedChannels.keys.sorted() {
-                    Output.note("  channel '\(channel)' requires a password (users in \(settings.protectedChannels[channel]!))")
+                    events.say(.notice, "protected", "channel '\(channel)' requires a password (users in \(settings.protectedChannels[channel]!))",
+                               [("channel", channel), ("users", settings.protectedChannels[channel]!)])
                 }
             }
         } catch let error as ServerError {
             throw StrataError(.io, error.description)
         }
         node?.stop()
-        Output.note("stopped")
     }
 }

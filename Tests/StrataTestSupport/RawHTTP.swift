@@ -1,7 +1,4 @@
 import Foundation
-import StrataCore
-import StrataServer
-import StrataTestSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -9,25 +6,25 @@ import Darwin
 #endif
 
 /// A response as a client sees it on the wire.
-struct WireResponse {
-    let status: Int
-    let headers: [(name: String, value: String)]
-    let body: [UInt8]
+public struct WireResponse: Sendable {
+    public let status: Int
+    public let headers: [(name: String, value: String)]
+    public let body: [UInt8]
 
-    func header(_ name: String) -> String? {
+    public func header(_ name: String) -> String? {
         headers.first { $0.name.lowercased() == name.lowercased() }?.value
     }
 
-    var text: String { String(decoding: body, as: UTF8.self) }
+    public var text: String { String(decoding: body, as: UTF8.self) }
 }
 
 /// A blocking HTTP/1.1 client over a plain socket: it sends exactly the bytes it is given, so tests
 /// can send what no well-behaved client would.
-final class RawConnection {
-    let descriptor: Int32
+public final class RawConnection {
+    public let descriptor: Int32
     private var pending: [UInt8] = []
 
-    init(port: Int, timeoutSeconds: Int = 10) throws {
+    public init(port: Int, timeoutSeconds: Int = 10) throws {
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -45,11 +42,11 @@ final class RawConnection {
         close(descriptor)
     }
 
-    func send(_ text: String) throws {
+    public func send(_ text: String) throws {
         try send(Array(text.utf8))
     }
 
-    func send(_ bytes: [UInt8]) throws {
+    public func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes[offset...].withUnsafeBytes { socketSend(descriptor, $0.baseAddress, $0.count) }
@@ -59,7 +56,7 @@ final class RawConnection {
     }
 
     /// Reads up to `count` more bytes; empty when the server closed the connection.
-    func receive(_ count: Int = 65536) throws -> [UInt8] {
+    public func receive(_ count: Int = 65536) throws -> [UInt8] {
         if !pending.isEmpty {
             let chunk = Array(pending.prefix(count))
             pending.removeFirst(chunk.count)
@@ -72,12 +69,12 @@ final class RawConnection {
     }
 
     /// True when the server has closed the connection (a read returns end of file).
-    func isClosedByServer() -> Bool {
+    public func isClosedByServer() -> Bool {
         (try? receive(1).isEmpty) ?? false
     }
 
     /// Reads one response. `bodyless` for HEAD requests and 304s, whose Content-Length describes no body.
-    func readResponse(bodyless: Bool = false, pauseEvery: Int? = nil) throws -> WireResponse {
+    public func readResponse(bodyless: Bool = false, pauseEvery: Int? = nil) throws -> WireResponse {
         var data: [UInt8] = []
         let separator: [UInt8] = [13, 10, 13, 10]
         var headEnd: Int?
@@ -112,7 +109,7 @@ final class RawConnection {
 }
 
 /// One request on a fresh connection.
-func request(_ port: Int, _ path: String, method: String = "GET", headers: [String: String] = [:]) throws -> WireResponse {
+public func request(_ port: Int, _ path: String, method: String = "GET", headers: [String: String] = [:]) throws -> WireResponse {
     let connection = try RawConnection(port: port)
     var text = "\(method) \(path) HTTP/1.1\r\nHost: \(headers["Host"] ?? "localhost")\r\nConnection: close\r\n"
     for (name, value) in headers.sorted(by: { $0.key < $1.key }) where name != "Host" { text += "\(name): \(value)\r\n" }
@@ -121,45 +118,10 @@ func request(_ port: Int, _ path: String, method: String = "GET", headers: [Stri
 }
 
 /// Sends exactly `raw` and reads the response.
-func rawRequest(_ port: Int, _ raw: String) throws -> WireResponse {
+public func rawRequest(_ port: Int, _ raw: String) throws -> WireResponse {
     let connection = try RawConnection(port: port)
     try connection.send(raw)
     return try connection.readResponse()
-}
-
-/// A store with aurora-v1 (label v1) and aurora-v2 (label v2) published and `live` active.
-struct ServedStore: Sendable {
-    let store: TestStore
-    let v1: String
-    let v2: String
-
-    init(in folder: String, live: String? = "v1") throws {
-        store = TestStore(in: folder)
-        v1 = try store.publishFixture("aurora-v1", label: "v1")
-        v2 = try store.publishFixture("aurora-v2", label: "v2")
-        if let live { _ = try store.channels.activate(live == "v1" ? v1 : v2, channel: "current") }
-    }
-}
-
-/// Runs `body` against a real server on 127.0.0.1 and an ephemeral port, then shuts it down.
-func withServer<T>(_ store: TestStore, _ configure: (inout ServerConfiguration) -> Void = { _ in },
-                   _ body: (Int, StrataHTTPServer) throws -> T) throws -> T {
-    var configuration = ServerConfiguration()
-    configuration.port = 0
-    configuration.threads = 2
-    configure(&configuration)
-    let server = try StrataHTTPServer(store: store.store, configuration: configuration)
-    let port = try server.start()
-    defer { server.shutdown() }
-    return try body(port, server)
-}
-
-func fixtureBytes(_ site: String, _ path: String) throws -> [UInt8] {
-    Array(try Data(contentsOf: URL(fileURLWithPath: fixtures + "/" + site + "/" + path)))
-}
-
-func etag(of bytes: [UInt8]) -> String {
-    "\"" + sha256Hex(bytes).prefix(32) + "\""
 }
 
 /// `send(2)` without SIGPIPE when the server has closed: a flag on Linux, a socket option on Darwin.
