@@ -18,6 +18,10 @@ final class ReleaseAssembler: ReleaseDraft {
     private(set) var filesWritten = 0
     private(set) var bytesWritten: Int64 = 0
     private var sealed: Manifest?
+    /// Whether anything was added to the pool, and whether the release made it into `releases/`:
+    /// a draft that did the one and not the other leaves pool entries nothing links to.
+    private var addedToPool = false
+    private var published = false
     private let buffer: UnsafeMutableRawBufferPointer
 
     init(layout: StoreLayout, staging: StagingArea) throws {
@@ -45,6 +49,7 @@ final class ReleaseAssembler: ReleaseDraft {
         guard copied == FileDigest(size: entry.size, sha256: entry.sha256) else {
             throw StrataError(.conflict, "'\(Escaped.path(entry.path))' changed while it was being published; publish again")
         }
+        addedToPool = true
         poolFolders.insert(try pool.adopt(destination, sha256: entry.sha256))
         filesWritten += 1
         bytesWritten += entry.size
@@ -71,6 +76,7 @@ final class ReleaseAssembler: ReleaseDraft {
             }
         }
         try FileSystem.open(staged, .readOnly, purpose: "sync").sync()
+        addedToPool = true
         poolFolders.insert(try pool.adopt(staged, sha256: digest.sha256))
         filesWritten += 1
         bytesWritten += digest.size
@@ -79,6 +85,7 @@ final class ReleaseAssembler: ReleaseDraft {
     /// Writes variants and the manifest, then seals the tree. Returns the manifest as written.
     func seal(_ manifest: Manifest) throws -> Manifest {
         var manifest = manifest
+        addedToPool = true  // variants are pooled as they are made
         let compressed = try VariantBuilder(layout: layout, tree: tree).addVariants(to: manifest.files, folders: &folders)
         manifest.files = compressed.entries
         poolFolders.formUnion(compressed.poolFolders)
@@ -104,12 +111,17 @@ final class ReleaseAssembler: ReleaseDraft {
         let destination = layout.release(sealed.id)
         try FileSystem.rename(tree, to: destination)
         try FileSystem.syncDirectory(layout.releases)
+        published = true
         try FileSystem.changeMode(destination, .readOnlyFolder)
         try FileSystem.syncDirectory(destination)
     }
 
+    /// Removes the staging folder; after a failure (a full disk, a bad file found late) also the
+    /// content this draft pooled, which nothing links to once the staging folder is gone — so a
+    /// failed publish leaves the store as it was.
     func discard() {
         staging.discard()
+        if addedToPool && !published { _ = try? pool.collectGarbage() }
     }
 
     /// Every folder below `root` (not `root` itself): those the unpacker made count as much as ours.
