@@ -39,12 +39,16 @@ s3-deps:
 	fi
 
 # What tests check with: systemd-analyze (the unit), man (the man page), goaccess (the access log),
-# prometheus and promtool (the metrics).
+# prometheus and promtool (the metrics), nginx and caddy with openssl and curl (the proxy configs
+# of docs/operations.md), setpriv and mount (serving as an unprivileged user, full disks).
+TEST_TOOLS    = systemd-analyze man goaccess prometheus nginx caddy openssl curl setpriv mount
+TEST_PACKAGES = systemd man-db goaccess prometheus nginx-light caddy openssl curl util-linux mount
 test-deps:
-	@if ! command -v systemd-analyze >/dev/null 2>&1 || ! command -v man >/dev/null 2>&1 || ! command -v goaccess >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then \
-		echo "installing systemd man-db goaccess prometheus (for systemd-analyze verify, man, the access-log and metrics tests)"; \
+	@missing=; for tool in $(TEST_TOOLS); do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing $(TEST_PACKAGES) (missing:$$missing)"; \
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends systemd man-db goaccess prometheus; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(TEST_PACKAGES); \
 	fi
 
 test: deps s3-deps test-deps
