@@ -6,7 +6,7 @@ APT_PACKAGES = libarchive-dev zlib1g-dev pkg-config python3
 DEBUG_BIN    = .build/debug/strata
 RELEASE_BIN  = .build/release/strata
 
-.PHONY: all deps s3-deps build build-debug test demo bench bench-deps bench-archive e2e e2e-deps clean install install-files uninstall test-deps
+.PHONY: all deps s3-deps build build-debug test demo bench bench-deps bench-archive soak e2e e2e-deps clean install install-files uninstall test-deps
 
 all: build
 
@@ -85,6 +85,12 @@ bench-deps:
 
 bench: build bench-deps s3-deps
 	bench/run.sh $(RELEASE_BIN)
+
+# Not in CI: 10 minutes of steady load with a flip every second; RSS must stay within 10% of its
+# value after warm-up, with no error (docs/benchmarks.md, "Soak"). SOAK_MINUTES shortens it.
+SOAK_MINUTES ?= 10
+soak: build bench-deps
+	bench/soak.py --strata $(RELEASE_BIN) --work .build/soak --minutes $(SOAK_MINUTES) --out bench/out/soak.json
 
 # A 1 GiB tar.gz published against tar -xzf + sha256sum + gzip (issue-size archives; slower).
 bench-archive: build bench-deps

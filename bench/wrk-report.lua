@@ -1,5 +1,6 @@
 -- wrk script for the benchmarks: rotates over the paths listed in the file named by $WRK_PATHS
--- (one per line) when it is set, and prints one JSON line of results at the end.
+-- (one per line) when it is set, and prints one JSON line of results at the end. With
+-- $WRK_DELAY_MS, each connection waits that long before each request: a steady rate (the soak).
 local paths = {}
 local list = os.getenv("WRK_PATHS")
 if list and list ~= "" then
@@ -18,6 +19,13 @@ if #paths > 0 then
   function request()
     counter = counter + 1
     return wrk.format(nil, paths[(counter % #paths) + 1])
+  end
+end
+
+local delay_ms = tonumber(os.getenv("WRK_DELAY_MS") or "")
+if delay_ms then
+  function delay()
+    return delay_ms
   end
 end
 
