@@ -39,6 +39,26 @@ import Darwin
         try write("<h1>\(generator.next() as UInt64)</h1>", to: site + "/index.html")
     }
 
+    /// Runs `strata arguments` and kills it (SIGKILL, with any children) after `seconds`.
+    /// True when it was killed before it finished.
+    func killMidway(_ arguments: [String], after seconds: Double) throws -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: strataExecutable)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        usleep(UInt32(seconds * 1_000_000))
+        killWithChildren(process.processIdentifier)
+        process.waitUntilExit()
+        return process.terminationReason == .uncaughtSignal
+    }
+
+    /// A random point in the first 120% of a run that takes `fullRun` seconds.
+    func randomPoint(in fullRun: Double, _ generator: inout SystemRandomNumberGenerator) -> Double {
+        Double(generator.next() as UInt64 % 1000) / 1000 * fullRun * 1.2
+    }
+
     @Test func publishersKilledAtRandomPointsNeverLeaveAnIncompleteReleaseOrAPointerToOne() throws {
         try withTemporaryDirectory { folder in
             let root = folder + "/store"
@@ -54,16 +74,8 @@ import Darwin
             var generator = SystemRandomNumberGenerator()
             for trial in 0..<60 {
                 try regenerateSite(site, count: 120)
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: strataExecutable)
-                process.arguments = ["publish", site, "--root", root, "--activate", "--label", "trial\(trial)"]
-                process.standardOutput = FileHandle.nullDevice
-                process.standardError = FileHandle.nullDevice
-                try process.run()
-                usleep(UInt32(Double(generator.next() as UInt64 % 1000) / 1000 * fullRun * 1.2 * 1_000_000))
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-                if process.terminationReason == .uncaughtSignal { killed += 1 } else { finished += 1 }
+                let arguments = ["publish", site, "--root", root, "--activate", "--label", "trial\(trial)"]
+                if try killMidway(arguments, after: randomPoint(in: fullRun, &generator)) { killed += 1 } else { finished += 1 }
                 try expectConsistent(root)
             }
             #expect(killed >= 20, "only \(killed) of 60 publishers were killed mid-way")
@@ -93,16 +105,7 @@ import Darwin
             var generator = SystemRandomNumberGenerator()
             for _ in 0..<40 {
                 try newArchive()
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: strataExecutable)
-                process.arguments = ["import", archive, "--root", root, "--activate"]
-                process.standardOutput = FileHandle.nullDevice
-                process.standardError = FileHandle.nullDevice
-                try process.run()
-                usleep(UInt32(Double(generator.next() as UInt64 % 1000) / 1000 * fullRun * 1.2 * 1_000_000))
-                killWithChildren(process.processIdentifier)
-                process.waitUntilExit()
-                if process.terminationReason == .uncaughtSignal { killed += 1 }
+                if try killMidway(["import", archive, "--root", root, "--activate"], after: randomPoint(in: fullRun, &generator)) { killed += 1 }
                 try expectConsistent(root)
             }
             #expect(killed >= 16, "only \(killed) of 40 imports were killed mid-way")
@@ -134,16 +137,7 @@ import Darwin
             var generator = SystemRandomNumberGenerator()
             for _ in 0..<40 {
                 try publishThree()
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: strataExecutable)
-                process.arguments = ["prune", "--keep", "1", "--root", root]
-                process.standardOutput = FileHandle.nullDevice
-                process.standardError = FileHandle.nullDevice
-                try process.run()
-                usleep(UInt32(Double(generator.next() as UInt64 % 1000) / 1000 * fullRun * 1.2 * 1_000_000))
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-                if process.terminationReason == .uncaughtSignal { killed += 1 }
+                if try killMidway(["prune", "--keep", "1", "--root", root], after: randomPoint(in: fullRun, &generator)) { killed += 1 }
                 try expectConsistent(root)
             }
             #expect(killed >= 10, "only \(killed) of 40 prunes were killed mid-way")
@@ -163,15 +157,7 @@ import Darwin
             let v2 = try strata(["publish", fixtures + "/aurora-v2", "--root", root, "--label", "v2"]).stdout.trimmingCharacters(in: .newlines)
             var generator = SystemRandomNumberGenerator()
             for trial in 0..<60 {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: strataExecutable)
-                process.arguments = ["activate", trial % 2 == 0 ? "v1" : "v2", "--root", root]
-                process.standardOutput = FileHandle.nullDevice
-                process.standardError = FileHandle.nullDevice
-                try process.run()
-                usleep(UInt32(generator.next() as UInt64 % 15_000))
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
+                _ = try killMidway(["activate", trial % 2 == 0 ? "v1" : "v2", "--root", root], after: Double(generator.next() as UInt64 % 15_000) / 1_000_000)
                 try expectConsistent(root)
             }
             // After the carnage, flips and rollback still work normally.

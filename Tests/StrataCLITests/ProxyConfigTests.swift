@@ -33,17 +33,10 @@ import Glibc
     }
 
     /// A port nothing listens on now.
-    static func freePort() -> Int {
-        let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(probe) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(probe, $0, length) == 0 && getsockname(probe, $0, &length) == 0 }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
+    static func freePort() throws -> Int {
+        let (probe, port) = try #require(loopbackSocket(listening: false))
+        close(probe)
+        return port
     }
 
     struct Fetched {
@@ -110,7 +103,7 @@ import Glibc
             let (root, v1, v2) = try Self.store(folder)
             let server = try ServeProcess(["--root", root])
             let (certificate, key) = try Self.certificate(in: folder)
-            let (https, http) = (Self.freePort(), Self.freePort())
+            let (https, http) = (try Self.freePort(), try Self.freePort())
             let site = try Self.substitute(try String(contentsOfFile: Self.contrib + "/nginx/strata.conf", encoding: .utf8), [
                 ("server 127.0.0.1:8080;", "server 127.0.0.1:\(server.port);"),
                 ("listen 443 ssl http2;", "listen 127.0.0.1:\(https) ssl http2;"),
@@ -152,7 +145,7 @@ import Glibc
             let (root, v1, v2) = try Self.store(folder)
             let server = try ServeProcess(["--root", root])
             let (certificate, key) = try Self.certificate(in: folder)
-            let https = Self.freePort()
+            let https = try Self.freePort()
             let site = try Self.substitute(try String(contentsOfFile: Self.contrib + "/caddy/Caddyfile", encoding: .utf8), [
                 ("www.example.com {", "https://www.example.com:\(https) {"),
                 ("reverse_proxy 127.0.0.1:8080", "reverse_proxy 127.0.0.1:\(server.port)"),

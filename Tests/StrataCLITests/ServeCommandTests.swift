@@ -43,19 +43,8 @@ import Darwin
             let root = folder + "/store"
             #expect(try strata(["publish", fixtures + "/aurora-v1", "--root", root, "--activate"]).status == 0)
             // Hold a port with a plain listening socket, then ask strata to listen there too.
-            let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let (holder, port) = try #require(loopbackSocket(listening: true))
             defer { close(holder) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafeMutablePointer(to: &address) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                    bind(holder, raw, length) == 0 && listen(holder, 1) == 0 && getsockname(holder, raw, &length) == 0
-                }
-            }
-            try #require(bound)
-            let port = Int(UInt16(bigEndian: address.sin_port))
 
             let result = try strata(["serve", "--root", root, "--port", String(port)])
             #expect(result.status == 1)

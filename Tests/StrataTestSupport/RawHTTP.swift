@@ -134,3 +134,22 @@ private func socketSend(_ descriptor: Int32, _ bytes: UnsafeRawPointer?, _ count
     return send(descriptor, bytes, count, 0)
     #endif
 }
+
+/// A TCP socket bound to a free port of 127.0.0.1, listening if asked; nil if that fails.
+public func loopbackSocket(listening: Bool) -> (descriptor: Int32, port: Int)? {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+            bind(descriptor, raw, length) == 0 && (!listening || listen(descriptor, 1) == 0) && getsockname(descriptor, raw, &length) == 0
+        }
+    }
+    guard bound else {
+        close(descriptor)
+        return nil
+    }
+    return (descriptor, Int(UInt16(bigEndian: address.sin_port)))
+}
