@@ -58,7 +58,8 @@ public final class StrataHTTPServer: Sendable {
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
         pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
-        registry = ReleaseRegistry(store: store, layout: local.layout, pool: pool, events: configuration.events, fetchMissing: configuration.fetchMissingRelease)
+        registry = ReleaseRegistry(store: store, layout: local.layout, pool: pool, events: configuration.events,
+                                   fetchMissing: configuration.fetchMissingRelease)
         do {
             for channel in configuration.protectedChannels.keys { try Names.validateChannel(channel) }
             channelGuard = configuration.protectedChannels.isEmpty ? nil : try ChannelGuard(files: configuration.protectedChannels, pool: pool)
@@ -216,7 +217,7 @@ public final class StrataHTTPServer: Sendable {
         var watches: [String: ChannelWatch] = [:]
         for channel in channels.union(configuration.protectedChannels.keys) {
             watches[channel] = try ChannelWatch(store: store, channel: channel, historyDepth: configuration.fallbackHistoryEntries,
-                                           events: configuration.events)
+                                                events: configuration.events)
             watches[channel]!.metricsNumber = metrics.channels.firstIndex(of: channel) ?? -1
         }
         let router = ChannelRouter(fallback: watches[configuration.channel]!, byHost: configuration.channelsByHost.mapValues { watches[$0]! })
@@ -243,13 +244,11 @@ public final class StrataHTTPServer: Sendable {
         var limit = rlimit()
         guard getrlimit(rlimitNoFile, &limit) == 0 else { return Int.max }
         if limit.rlim_cur < limit.rlim_max {
-            let wanted = limit.rlim_max
-            limit.rlim_cur = wanted
-            if setrlimit(rlimitNoFile, &limit) != 0 { _ = getrlimit(rlimitNoFile, &limit) }
+            limit.rlim_cur = limit.rlim_max
+            if setrlimit(rlimitNoFile, &limit) != 0 { _ = getrlimit(rlimitNoFile, &limit) }  // kept as it was
         }
         return limit.rlim_cur > rlim_t(Int.max) ? Int.max : Int(limit.rlim_cur)
     }
-
 
     #if os(Linux)
     private static let rlimitNoFile = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
