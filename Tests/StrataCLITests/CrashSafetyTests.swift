@@ -54,9 +54,20 @@ import Darwin
         return process.terminationReason == .uncaughtSignal
     }
 
-    /// A random point in the first 120% of a run that takes `fullRun` seconds.
-    func randomPoint(in fullRun: Double, _ generator: inout SystemRandomNumberGenerator) -> Double {
-        Double(generator.next() as UInt64 % 1000) / 1000 * fullRun * 1.2
+    /// `trials` times: `prepare`, then `strata arguments(trial)` killed at a random point in the
+    /// first 120% of a run that takes `fullRun` seconds, then the store checked. Returns how many
+    /// were killed before they finished.
+    func killTrials(_ trials: Int, root: String, fullRun: Double, prepare: () throws -> Void,
+                    _ arguments: (Int) -> [String]) throws -> Int {
+        var killed = 0
+        var generator = SystemRandomNumberGenerator()
+        for trial in 0..<trials {
+            try prepare()
+            let point = Double(generator.next() as UInt64 % 1000) / 1000 * fullRun * 1.2
+            if try killMidway(arguments(trial), after: point) { killed += 1 }
+            try expectConsistent(root)
+        }
+        return killed
     }
 
     @Test func publishersKilledAtRandomPointsNeverLeaveAnIncompleteReleaseOrAPointerToOne() throws {
@@ -69,15 +80,10 @@ import Darwin
             #expect(try strata(["publish", site, "--root", root, "--activate"]).status == 0)
             let fullRun = Date().timeIntervalSince(started)
 
-            var killed = 0
-            var finished = 0
-            var generator = SystemRandomNumberGenerator()
-            for trial in 0..<60 {
-                try regenerateSite(site, count: 120)
-                let arguments = ["publish", site, "--root", root, "--activate", "--label", "trial\(trial)"]
-                if try killMidway(arguments, after: randomPoint(in: fullRun, &generator)) { killed += 1 } else { finished += 1 }
-                try expectConsistent(root)
+            let killed = try killTrials(60, root: root, fullRun: fullRun, prepare: { try regenerateSite(site, count: 120) }) { trial in
+                ["publish", site, "--root", root, "--activate", "--label", "trial\(trial)"]
             }
+            let finished = 60 - killed
             #expect(killed >= 20, "only \(killed) of 60 publishers were killed mid-way")
 
             // The next writer clears what the killed ones left in staging/.
@@ -101,12 +107,8 @@ import Darwin
             #expect(try strata(["import", archive, "--root", root, "--activate"]).status == 0)
             let fullRun = Date().timeIntervalSince(started)
 
-            var killed = 0
-            var generator = SystemRandomNumberGenerator()
-            for _ in 0..<40 {
-                try newArchive()
-                if try killMidway(["import", archive, "--root", root, "--activate"], after: randomPoint(in: fullRun, &generator)) { killed += 1 }
-                try expectConsistent(root)
+            let killed = try killTrials(40, root: root, fullRun: fullRun, prepare: newArchive) { _ in
+                ["import", archive, "--root", root, "--activate"]
             }
             #expect(killed >= 16, "only \(killed) of 40 imports were killed mid-way")
             try newArchive()
@@ -133,12 +135,8 @@ import Darwin
             #expect(try strata(["prune", "--keep", "1", "--root", root]).status == 0)
             let fullRun = Date().timeIntervalSince(started)
 
-            var killed = 0
-            var generator = SystemRandomNumberGenerator()
-            for _ in 0..<40 {
-                try publishThree()
-                if try killMidway(["prune", "--keep", "1", "--root", root], after: randomPoint(in: fullRun, &generator)) { killed += 1 }
-                try expectConsistent(root)
+            let killed = try killTrials(40, root: root, fullRun: fullRun, prepare: publishThree) { _ in
+                ["prune", "--keep", "1", "--root", root]
             }
             #expect(killed >= 10, "only \(killed) of 40 prunes were killed mid-way")
             // The next prune finishes the job; nothing is left in staging; what is left verifies.
