@@ -54,6 +54,13 @@ import Darwin
         return process.terminationReason == .uncaughtSignal
     }
 
+    /// Seconds one undisturbed `strata arguments` takes (it must succeed): kills are spread over it.
+    func undisturbedRun(_ arguments: [String]) throws -> Double {
+        let started = Date()
+        #expect(try strata(arguments).status == 0)
+        return Date().timeIntervalSince(started)
+    }
+
     /// `trials` times: `prepare`, then `strata arguments(trial)` killed at a random point in the
     /// first 120% of a run that takes `fullRun` seconds, then the store checked. Returns how many
     /// were killed before they finished.
@@ -75,10 +82,7 @@ import Darwin
             let root = folder + "/store"
             let site = folder + "/site"
             try regenerateSite(site, count: 120)
-            // Time one undisturbed publish to spread the kills over its whole run.
-            let started = Date()
-            #expect(try strata(["publish", site, "--root", root, "--activate"]).status == 0)
-            let fullRun = Date().timeIntervalSince(started)
+            let fullRun = try undisturbedRun(["publish", site, "--root", root, "--activate"])
 
             let killed = try killTrials(60, root: root, fullRun: fullRun, prepare: { try regenerateSite(site, count: 120) }) { trial in
                 ["publish", site, "--root", root, "--activate", "--label", "trial\(trial)"]
@@ -103,9 +107,7 @@ import Darwin
                 try makeArchive(at: archive, #"tar([(f"assets/f{i}.js", "file", os.urandom(60_000).hex()) for i in range(60)])"#)
             }
             try newArchive()
-            let started = Date()
-            #expect(try strata(["import", archive, "--root", root, "--activate"]).status == 0)
-            let fullRun = Date().timeIntervalSince(started)
+            let fullRun = try undisturbedRun(["import", archive, "--root", root, "--activate"])
 
             let killed = try killTrials(40, root: root, fullRun: fullRun, prepare: newArchive) { _ in
                 ["import", archive, "--root", root, "--activate"]
@@ -131,9 +133,7 @@ import Darwin
             try regenerateSite(site, count: 40)
             #expect(try strata(["publish", site, "--root", root, "--activate"]).status == 0)
             try publishThree()
-            let started = Date()
-            #expect(try strata(["prune", "--keep", "1", "--root", root]).status == 0)
-            let fullRun = Date().timeIntervalSince(started)
+            let fullRun = try undisturbedRun(["prune", "--keep", "1", "--root", root])
 
             let killed = try killTrials(40, root: root, fullRun: fullRun, prepare: publishThree) { _ in
                 ["prune", "--keep", "1", "--root", root]

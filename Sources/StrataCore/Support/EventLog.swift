@@ -67,7 +67,7 @@ public final class EventLog: Sendable {
         say(level, event, message + suffix, fields + (heldBack > 0 ? [("held_back", String(heldBack))] : []))
     }
 
-    func line(_ level: Level, _ event: String, _ message: String, _ fields: [(String, String?)]) -> String {
+    private func line(_ level: Level, _ event: String, _ message: String, _ fields: [(String, String?)]) -> String {
         let now = time(nil)
         switch format {
         case .combined:
