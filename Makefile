@@ -40,9 +40,10 @@ s3-deps:
 
 # What tests check with: systemd-analyze (the unit), man (the man page), goaccess (the access log),
 # prometheus and promtool (the metrics), nginx and caddy with openssl and curl (the proxy configs
-# of docs/operations.md), setpriv and mount (serving as an unprivileged user, full disks).
-TEST_TOOLS    = systemd-analyze man goaccess prometheus nginx caddy openssl curl setpriv mount
-TEST_PACKAGES = systemd man-db goaccess prometheus nginx-light caddy openssl curl util-linux mount
+# of docs/operations.md), setpriv and mount (serving as an unprivileged user, full disks), ssh-keygen
+# (checks release signatures as the standard tool).
+TEST_TOOLS    = systemd-analyze man goaccess prometheus nginx caddy openssl curl setpriv mount ssh-keygen
+TEST_PACKAGES = systemd man-db goaccess prometheus nginx-light caddy openssl curl util-linux mount openssh-client
 test-deps:
 	@missing=; for tool in $(TEST_TOOLS); do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
 	if [ -n "$$missing" ]; then \

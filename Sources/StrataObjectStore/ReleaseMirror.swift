@@ -6,29 +6,42 @@ import SystemPackage
 /// Copies a release from an object store into a local store (a serve node's cache), whole or not
 /// at all: content the cache holds is linked from its pool, the rest is downloaded (checked against
 /// its SHA-256) into a local draft, and the release appears only when the draft is published.
+///
+/// The bucket's manifest is untrusted input: it must keep `ManifestRules` (so no path can lead out
+/// of the cache) and, with trusted keys, carry a valid signature by one of them, before a byte of
+/// it is downloaded.
 struct ReleaseMirror {
     static let downloadWidth = 16
 
     let remote: S3Store
     let cache: Store
+    let cacheFolders: any ReleaseFolders
+    let trust: TrustedKeys?
+
+    /// Release `id`'s manifest from the bucket, refused (one line naming the release and the first
+    /// problem) unless it is valid and, with trusted keys, signed by one of them.
+    func admit(_ id: String) throws -> Manifest {
+        let manifest = try ReleaseCatalog(Store(backend: remote)).manifest(id)
+        try trust?.require(manifest, origin: remote.location)
+        return manifest
+    }
 
     /// Brings release `id` into the cache unless it is there. Returns the bytes downloaded.
     @discardableResult
     func mirror(_ id: String) throws -> Int64 {
-        guard let local = cache.local else { preconditionFailure("a serve node's cache is a local store") }
-        if local.containsRelease(id) { return 0 }
-        guard let bytes = try remote.manifestBytes(of: id) else {
-            throw StrataError(.notFound, "release \(id) is not in \(remote.location)")
+        if try cache.backend.containsRelease(id) {
+            // Cached earlier, perhaps before --trust was given: held to the same keys.
+            if let trust { try trust.require(try ReleaseCatalog(cache).manifest(id), origin: cache.location) }
+            return 0
         }
-        let manifest = try Manifest.decode(bytes, path: remote.layout.manifest(id))
-        guard manifest.id == id else { throw StrataError(.corrupt, "the manifest of \(id) in \(remote.location) names release \(manifest.id)") }
-
-        let draft = try cache.withWriteLock { try local.makeDraft() }
+        let manifest = try admit(id)
+        let pool = cacheFolders.layout
+        let draft = try cache.withWriteLock { try cache.backend.makeDraft() }
         defer { draft.discard() }
         var pooled: [Manifest.Entry] = []
         var missing: [String: Manifest.Entry] = [:]  // one download per content
         for entry in manifest.files {
-            if FileSystem.exists(local.layout.pooled(entry.sha256)) || missing[entry.sha256] != nil {
+            if FileSystem.exists(pool.pooled(entry.sha256)) || missing[entry.sha256] != nil {
                 pooled.append(entry)
             } else {
                 missing[entry.sha256] = entry
@@ -39,7 +52,7 @@ struct ReleaseMirror {
         let downloaded = Atomic<Int64>(0)
         try BlockingWorkers.forEach(downloads.count, width: Self.downloadWidth) { index in
             let entry = downloads[index]
-            let destination = scratch.appending(entry.path)
+            let destination = scratch.appending(entry.path)  // a path ManifestRules admitted: inside scratch
             try FileManager.default.createDirectory(atPath: FileSystem.folder(of: destination).string, withIntermediateDirectories: true)
             let file = try FileSystem.open(destination, .writeOnly, options: [.create, .exclusiveCreate], permissions: .defaultFile,
                                            purpose: "create").takeDescriptor()
@@ -52,11 +65,11 @@ struct ReleaseMirror {
         }
         // Now in the pool: linked (a file sharing content with a download links to it too).
         for entry in pooled {
-            try draft.add(entry, from: local.layout.pooled(entry.sha256))
+            try draft.add(entry, from: pool.pooled(entry.sha256))
         }
         _ = try draft.seal(manifest)
         try cache.withWriteLock {
-            if !local.containsRelease(id) { try draft.publish() }
+            if try !cache.backend.containsRelease(id) { try draft.publish() }
         }
         return downloaded.load(ordering: .relaxed)
     }

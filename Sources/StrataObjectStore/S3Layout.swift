@@ -9,6 +9,8 @@
 ///     pins/<id>                  an empty object: release <id> is pinned
 ///     leases/<uuid>              a publish in progress (prune leaves content alone while one is fresh)
 ///     locks/prune                held while a prune deletes content
+///     locks/write                the writers' lease (`S3WriteLock`): one writer at a time
+///     probes/<uuid>              a conditional-write probe, removed at once (`ConditionalWriteProbe`)
 struct S3Layout: Sendable {
     let location: S3Location
 
@@ -24,6 +26,8 @@ struct S3Layout: Sendable {
     func pin(_ id: String) -> String { pinsFolder + id }
     var leasesFolder: String { location.key("leases/") }
     var pruneLock: String { location.key("locks/prune") }
+    var writeLock: String { location.key("locks/write") }
+    func probe(_ name: String) -> String { location.key("probes/" + name) }
 
     /// The release id of a manifest key, or nil for anything else.
     func releaseID(ofManifest key: String) -> String? {

@@ -41,8 +41,18 @@ struct S3PointerStorage: PointerStorage {
         stamper(name)  // the history changes exactly when the pointer does
     }
 
-    func watcher(_ name: String) -> any PointerWatcher {
-        StamperWatcher(stamp: stamper(name))
+    /// One conditional GET: a 304 costs no body.
+    func readIfChanged(_ name: String, from known: PointerStamp?) throws -> PointerChange {
+        let tag: String?
+        switch known {
+        case .entityTag(let value)?: tag = value
+        default: tag = nil
+        }
+        switch try client.getObject(key(name), ifChangedFrom: tag) {
+        case .unchanged: return .unchanged
+        case .absent: return .absent
+        case .changed(let reply): return .changed(bytes: Self.split(reply.body).value, stamp: .entityTag(reply.entityTag ?? ""))
+        }
     }
 
     func history(_ name: String) throws -> [UInt8]? {
@@ -87,10 +97,3 @@ struct S3PointerStorage: PointerStorage {
     }
 }
 
-/// A watcher that asks the store every time: object stores are followed by serve nodes through a
-/// local cache, so nothing calls this on a hot path.
-final class StamperWatcher: PointerWatcher {
-    let read: @Sendable () -> PointerStamp?
-    init(stamp: @escaping @Sendable () -> PointerStamp?) { read = stamp }
-    func stamp() -> PointerStamp? { read() }
-}

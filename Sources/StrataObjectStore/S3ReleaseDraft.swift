@@ -62,7 +62,7 @@ final class S3ReleaseDraft: ReleaseDraft, @unchecked Sendable {
     }
 
     func seal(_ manifest: Manifest) throws -> Manifest {
-        for id in reused where !store.containsRelease(id) {
+        for id in reused where try !store.containsRelease(id) {
             throw StrataError(.notFound, "release \(id) was removed while this release was being published from it; nothing was published")
         }
         let known = try knownContent(alsoFrom: reused)

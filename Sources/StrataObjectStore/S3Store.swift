@@ -9,9 +9,10 @@ import Glibc
 /// content written once by its SHA-256 (`If-None-Match: *`), a release visible only once its
 /// manifest is written, after everything it names; pointers moved by conditional writes.
 ///
-/// There is no lock: every write is conditional or content-addressed, so `withWriteLock` only makes
-/// sure the store exists. The one race a lock would prevent, prune deleting content a publish is
-/// about to name, is handled by leases and a prune lock object (`S3ContentCollector`).
+/// Before its first write a process proves the service enforces conditional writes
+/// (`ConditionalWriteProbe`); `withWriteLock` then holds a lease object (`S3WriteLock`), so writers
+/// are ordered as the flock orders them locally. Content being uploaded by a publish that does not
+/// hold the lock is protected from prune by publish leases and a prune lock (`S3ContentCollector`).
 public struct S3Store: StoreBackend {
     public let address: S3Location
     let client: S3Client
@@ -39,8 +40,9 @@ public struct S3Store: StoreBackend {
     }
 
     public func withWriteLock<T>(timeout: Double, _ body: () throws -> T) throws -> T {
+        try ConditionalWriteProbe.require(self)
         try createIfNeeded()
-        return try body()
+        return try S3WriteLock.withLock(self, timeout: timeout, body)
     }
 
     private func createIfNeeded() throws {
@@ -62,8 +64,9 @@ public struct S3Store: StoreBackend {
             .compactMap { layout.releaseID(ofManifest: $0.key) }.filter(Fingerprint.isReleaseID)
     }
 
-    public func containsRelease(_ id: String) -> Bool {
-        Fingerprint.isReleaseID(id) && (try? client.headObject(layout.manifest(id))) != nil
+    public func containsRelease(_ id: String) throws -> Bool {
+        guard Fingerprint.isReleaseID(id) else { return false }
+        return try client.headObject(layout.manifest(id)) != nil
     }
 
     public func manifestBytes(of id: String) throws -> [UInt8]? {
@@ -98,10 +101,6 @@ public struct S3Store: StoreBackend {
         guard size == expectedSize, digest == sha256 else {
             throw StrataError(.corrupt, "content of '\(Escaped.path(path))' in \(location) does not match its SHA-256")
         }
-    }
-
-    public func openVariant(_ entry: Manifest.Entry, ofRelease id: String) throws -> (any ByteSource)? {
-        nil  // a bucket keeps no variants: whoever serves makes its own (see S3ReleaseDraft.seal)
     }
 
     public func makeDraft() throws -> any ReleaseDraft {

@@ -9,11 +9,16 @@ import SystemPackage
 /// Every `poll` it asks for each channel's pointer object with `If-None-Match` (a 304 costs no
 /// body). On a change it mirrors the release into the cache (`ReleaseMirror`) and only then moves
 /// the cache's pointer, so the server switches only to a release it holds whole, and keeps
-/// serving the previous one meanwhile. Each channel's runtime config is copied the same way. When the bucket cannot be reached it keeps what it has and
-/// reports the problem (`upstreamProblem`, shown on `/_strata/health`).
+/// serving the previous one meanwhile. Each channel's runtime config is copied the same way. When
+/// the bucket cannot be reached it keeps what it has and reports the problem (`upstreamProblem`,
+/// shown on `/_strata/health`). A release the bucket names that is invalid (`ManifestRules`) or, with
+/// `trust`, not signed by a trusted key is refused the same way: the node keeps serving what it has
+/// and says why, until the pointer moves again.
 public final class ServeNode: @unchecked Sendable {
     public let remote: S3Store
     public let cache: Store
+    /// The bucket seen through the same seam as any store (pointers, manifests).
+    private let remoteStore: Store
     public let channels: [String]
     public let poll: TimeInterval
     /// Where sync failures and fetched releases are said.
@@ -25,10 +30,12 @@ public final class ServeNode: @unchecked Sendable {
     private let state = Mutex<State>(State())
 
     private struct State {
-        /// The pointer object's ETag each channel was last mirrored at.
-        var seen: [String: String] = [:]
+        /// The pointer's stamp each channel was last mirrored at.
+        var seen: [String: PointerStamp] = [:]
         /// The same for each channel's config pointer.
-        var seenConfig: [String: String] = [:]
+        var seenConfig: [String: PointerStamp] = [:]
+        /// Channels whose pointer names a release the node refuses: at which stamp, and why.
+        var refused: [String: (stamp: PointerStamp, reason: String)] = [:]
         /// Set while the last poll failed: since when, and why.
         var failing: (since: String, reason: String)?
         var stopped = false
@@ -39,14 +46,20 @@ public final class ServeNode: @unchecked Sendable {
     /// How many releases fetched on demand are spared by eviction.
     static let sparedFetches = 8
 
-    public init(remote: S3Store, cache: Store, channels: [String], poll: TimeInterval, cacheMax: Int64?, events: EventLog = EventLog()) {
+    /// `cache` must be a store in a folder (the server serves its files by path).
+    public init(remote: S3Store, cache: Store, channels: [String], poll: TimeInterval, cacheMax: Int64?, trust: TrustedKeys? = nil,
+                events: EventLog = EventLog()) throws {
+        guard let folders = cache.folders else {
+            throw StrataError(.invalidInput, "a serve node's --cache must be a folder, not \(cache.location)")
+        }
         self.events = events
         self.remote = remote
         self.cache = cache
+        remoteStore = Store(backend: remote, lockTimeout: cache.lockTimeout)
         self.channels = Array(Set(channels)).sorted()
         self.poll = poll
         self.cacheMax = cacheMax
-        mirror = ReleaseMirror(remote: remote, cache: cache)
+        mirror = ReleaseMirror(remote: remote, cache: cache, cacheFolders: folders, trust: trust)
     }
 
     /// Creates the cache store if needed. Call once before serving.
@@ -87,17 +100,20 @@ public final class ServeNode: @unchecked Sendable {
         state.withLock { $0.stopped = true }
     }
 
-    /// nil while the bucket answers; else what went wrong and since when.
+    /// nil while the bucket answers and every channel's release was taken; else what went wrong.
     public func upstreamProblem() -> String? {
         state.withLock { state in
-            state.failing.map { "cannot sync from \(remote.location) since \($0.since): \($0.reason)" }
+            var problems = state.failing.map { ["cannot sync from \(remote.location) since \($0.since): \($0.reason)"] } ?? []
+            problems += state.refused.keys.sorted().map { "channel '\($0)': \(state.refused[$0]!.reason)" }
+            return problems.isEmpty ? nil : problems.joined(separator: "; ")
         }
     }
 
     /// A release asked for by its versioned URL: mirrored on demand (errors leave it absent).
     public func fetch(_ id: String) {
-        guard Fingerprint.isReleaseID(id), remote.containsRelease(id) else { return }
+        guard Fingerprint.isReleaseID(id) else { return }
         do {
+            guard try remote.containsRelease(id) else { return }
             try mirror.mirror(id)
             state.withLock { state in
                 state.fetched.removeAll { $0 == id }
@@ -111,52 +127,54 @@ public final class ServeNode: @unchecked Sendable {
     }
 
     private func follow(_ channel: String) throws {
-        let key = remote.layout.channelsFolder + channel
+        let pointer = try Channels(store: remoteStore).pointer(for: channel)
         let known = state.withLock { $0.seen[channel] }
-        switch try remote.client.getObject(key, ifChangedFrom: known) {
-        case .unchanged, .absent:
-            return
-        case .changed(let reply):
-            let line = S3PointerStorage.split(reply.body).value
-            let id = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            guard Fingerprint.isReleaseID(id) else {
-                throw StrataError(.corrupt, "pointer of channel '\(channel)' in \(remote.location) does not hold a release id")
-            }
+        guard case .changed(let read) = try pointer.readIfChanged(since: known) else { return }
+        if let refusal = state.withLock({ $0.refused[channel] }), refusal.stamp == read.stamp { return }  // said already
+        let id = read.value
+        do {
             try mirror.mirror(id)
-            let channels = Channels(store: cache)
-            if try channels.pointer(channel) != id {
-                _ = try channels.activate(id, channel: channel)
-                events.say(.info, "synced", "channel '\(channel)' of \(remote.location) moved to release \(id): now whole in the cache",
-                           [("channel", channel), ("release", id)])
-            }
-            state.withLock { $0.seen[channel] = reply.entityTag }
-            try evictIfOverBudget()
+        } catch let error as StrataError where error.kind == .corrupt || error.kind == .invalidInput {
+            // The bucket names a release this node will not serve: keep serving what it has.
+            state.withLock { $0.refused[channel] = (read.stamp, error.message) }
+            events.say(.error, "release_refused", "channel '\(channel)' of \(remote.location) names release \(id), refused: \(error.message)",
+                       [("channel", channel), ("release", id)])
+            return
         }
+        let channels = Channels(store: cache)
+        if try channels.pointer(channel) != id {
+            _ = try channels.activate(id, channel: channel)
+            events.say(.info, "synced", "channel '\(channel)' of \(remote.location) moved to release \(id): now whole in the cache",
+                       [("channel", channel), ("release", id)])
+        }
+        state.withLock { state in
+            state.seen[channel] = read.stamp
+            state.refused[channel] = nil
+        }
+        try evictIfOverBudget()
     }
 
-    /// The channel's runtime config (`strata config`), copied when its pointer object changes.
+    /// The channel's runtime config (`strata config`), copied when its pointer changes.
     private func followConfig(_ channel: String) throws {
-        let key = remote.layout.configChannelsFolder + channel
+        let configs = ChannelConfigs(store: remoteStore)
         let known = state.withLock { $0.seenConfig[channel] }
-        guard case .changed(let reply) = try remote.client.getObject(key, ifChangedFrom: known) else { return }
-        if let version = try ChannelConfigs(store: Store(backend: remote)).current(channel) {
-            _ = try ChannelConfigs(store: cache).adopt(version, channel: channel)
-        }
-        state.withLock { $0.seenConfig[channel] = reply.entityTag }
+        guard case .changed(let read) = try configs.pointer(for: channel).readIfChanged(since: known) else { return }
+        _ = try ChannelConfigs(store: cache).adopt(try configs.version(read.value), channel: channel)
+        state.withLock { $0.seenConfig[channel] = read.stamp }
     }
 
     /// Past `cacheMax`, removes the releases no channel of the cache points at and not fetched on
     /// demand lately (oldest first), then frees their content, until the cache fits or only those
     /// are left.
     private func evictIfOverBudget() throws {
-        guard let cacheMax, let local = cache.local else { return }
-        guard try Self.contentBytes(local.layout.pool) > cacheMax else { return }
+        guard let cacheMax, let pool = cache.folders?.layout.pool else { return }
+        guard try Self.contentBytes(pool) > cacheMax else { return }
         try cache.withWriteLock {
             let live = Set(try Channels(store: cache).all().map(\.release)).union(state.withLock { $0.fetched })
             for release in try ReleaseCatalog(cache).summaries() where !live.contains(release.id) {
-                try local.removeRelease(release.id)
-                _ = try local.collectUnreferencedContent()
-                if try Self.contentBytes(local.layout.pool) <= cacheMax { return }
+                try cache.backend.removeRelease(release.id)
+                _ = try cache.backend.collectUnreferencedContent()
+                if try Self.contentBytes(pool) <= cacheMax { return }
             }
         }
     }

@@ -29,14 +29,14 @@ final class ChannelWatch {
 
     private let events: EventLog
 
-    init(store: Store, channel: String, historyDepth: Int, events: EventLog = EventLog()) throws {
+    init(store: Store, folders: any ReleaseFolders, channel: String, historyDepth: Int, events: EventLog = EventLog()) throws {
         name = channel
         self.events = events
         release = try Channels(store: store).pointer(for: channel)
         configs = ChannelConfigs(store: store)
         configPointer = try configs.pointer(for: channel)
-        releaseWatcher = release.watcher()
-        configWatcher = configPointer.watcher()
+        releaseWatcher = folders.pointerWatcher(channel, family: .releases)
+        configWatcher = folders.pointerWatcher(channel, family: .configs)
         self.historyDepth = historyDepth
     }
 

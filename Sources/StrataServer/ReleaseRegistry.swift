@@ -17,7 +17,14 @@ final class ReleaseRegistry: Sendable {
     /// A serve node's way to bring a release it lacks into its cache.
     private let fetchMissing: (@Sendable (String) -> Void)?
     private let layout: StoreLayout
+    /// Index loads (local reads only).
     private let pool: NIOThreadPool
+    /// On-demand fetches, which wait on the network: a pool of their own, so a slow bucket never
+    /// holds up the loads of releases the cache has.
+    private let fetchPool: NIOThreadPool
+    /// Fetches running or queued; past `fetchesQueued` a release the cache lacks is answered as absent.
+    private let fetches = Atomic<Int>(0)
+    static let fetchesQueued = 32
     private let state = Mutex(State())
     private let forgotten = Atomic<Int>(0)
     private let serials = Atomic<UInt64>(0)
@@ -52,12 +59,13 @@ final class ReleaseRegistry: Sendable {
     private let events: EventLog
 
     init(store: Store, layout: StoreLayout, pool: NIOThreadPool, events: EventLog = EventLog(),
-         fetchMissing: (@Sendable (String) -> Void)? = nil) {
+         fetchMissing: (@Sendable (String) -> Void)? = nil, fetchPool: NIOThreadPool? = nil) {
         self.events = events
         self.fetchMissing = fetchMissing
         catalog = ReleaseCatalog(store)
         self.layout = layout
         self.pool = pool
+        self.fetchPool = fetchPool ?? pool
     }
 
     /// How many releases, present or absent, the registry remembers.
@@ -90,16 +98,39 @@ final class ReleaseRegistry: Sendable {
         }
         switch first {
         case .none: promise.succeed()
-        case .some(true): pool.submit { _ in self.loadNow(id) }
+        case .some(true): pool.submit { _ in self.loadOrFetch(id) }
         case .some(false): break
         }
         return promise.futureResult
     }
 
+    /// Loads `id`, or for a serve node that lacks it, fetches it first on the fetch pool.
+    private func loadOrFetch(_ id: String) {
+        guard let fetchMissing, Fingerprint.isReleaseID(id), (try? catalog.contains(id)) != true else {
+            loadNow(id)
+            return
+        }
+        guard fetches.wrappingAdd(1, ordering: .relaxed).newValue <= Self.fetchesQueued else {
+            fetches.wrappingSubtract(1, ordering: .relaxed)
+            finish(id, .absent(since: .now()))
+            return
+        }
+        fetchPool.submit { _ in
+            fetchMissing(id)
+            self.fetches.wrappingSubtract(1, ordering: .relaxed)
+            self.loadNow(id)
+        }
+    }
+
     /// Loads `id` on the calling thread (at start, to be ready for the first request).
     @discardableResult
     func loadNow(_ id: String, announce: Bool = true) -> ReleaseIndex? {
-        let known = readIndex(id, announce: announce)
+        finish(id, readIndex(id, announce: announce))
+    }
+
+    /// Records what is known about `id` and wakes the loops waiting for it.
+    @discardableResult
+    private func finish(_ id: String, _ known: Known) -> ReleaseIndex? {
         let index: ReleaseIndex? = if case .loaded(let index) = known { index } else { nil }
         let waiters = state.withLock { state in
             if index == nil { state.forgetAbsencesIfMany() }
@@ -112,7 +143,6 @@ final class ReleaseRegistry: Sendable {
 
     private func readIndex(_ id: String, announce: Bool) -> Known {
         guard Fingerprint.isReleaseID(id) else { return .absent(since: .now()) }
-        if let fetchMissing, !catalog.contains(id) { fetchMissing(id) }
         let started = NIODeadline.now()
         let manifest: Manifest
         do {

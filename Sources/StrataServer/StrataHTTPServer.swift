@@ -19,10 +19,17 @@ import Darwin
 public final class StrataHTTPServer: Sendable {
     public let configuration: ServerConfiguration
     private let store: Store
+    /// The store's folder capability: files by path, pointers watched with a stat.
+    private let folders: any ReleaseFolders
     private let group: MultiThreadedEventLoopGroup
     private let accessLog: AccessLog?
-    /// Loads release indexes off the event loops.
+    /// Off the event loops, each kind of work on its own pool so one never waits behind another:
+    /// index loads (and the sweep and metrics), password checks, and a serve node's on-demand
+    /// fetches (bounded: `fetchWidth` at a time).
     private let pool: NIOThreadPool
+    private let passwordPool: NIOThreadPool
+    private let fetchPool: NIOThreadPool?
+    static let fetchWidth = 4
     private let registry: ReleaseRegistry
     private let channelGuard: ChannelGuard?
     /// Requests, bytes, latency, cache, connections, flips and live releases, for Prometheus.
@@ -49,22 +56,34 @@ public final class StrataHTTPServer: Sendable {
                 throw ServerError("host '\(host)' for --channel-for-host must be a lowercase host name without a port")
             }
         }
-        guard let local = store.local, (try? local.requireExisting()) != nil else {
+        // The server sends files by path and watches pointers with a stat: it needs a store in a
+        // folder. An object store is served through a serve node's local cache.
+        guard let folders = store.folders else {
+            throw ServerError("'\(store.location)' is not a store in a folder; serve an object store through a serve node's --cache")
+        }
+        guard (try? store.backend.requireExisting()) != nil else {
             throw ServerError("'\(store.location)' is not a Strata store (no strata-store.json); publish something first or pass --root")
         }
         self.store = store
+        self.folders = folders
         self.configuration = configuration
         accessLog = try configuration.accessLog.map { try AccessLog(destination: $0, format: configuration.accessLogFormat) }
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
         pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
-        registry = ReleaseRegistry(store: store, layout: local.layout, pool: pool, events: configuration.events,
-                                   fetchMissing: configuration.fetchMissingRelease)
+        passwordPool = NIOThreadPool(numberOfThreads: 1)
+        passwordPool.start()
+        fetchPool = configuration.fetchMissingRelease == nil ? nil : NIOThreadPool(numberOfThreads: Self.fetchWidth)
+        fetchPool?.start()
+        registry = ReleaseRegistry(store: store, layout: folders.layout, pool: pool, events: configuration.events,
+                                   fetchMissing: configuration.fetchMissingRelease, fetchPool: fetchPool)
         do {
             for channel in configuration.protectedChannels.keys { try Names.validateChannel(channel) }
-            channelGuard = configuration.protectedChannels.isEmpty ? nil : try ChannelGuard(files: configuration.protectedChannels, pool: pool)
+            channelGuard = configuration.protectedChannels.isEmpty ? nil : try ChannelGuard(files: configuration.protectedChannels, pool: passwordPool)
         } catch {
             try? pool.syncShutdownGracefully()
+            try? passwordPool.syncShutdownGracefully()
+            try? fetchPool?.syncShutdownGracefully()
             try? group.syncShutdownGracefully()
             throw error
         }
@@ -216,7 +235,7 @@ public final class StrataHTTPServer: Sendable {
     private func makeServices(channels: Set<String>, loopCount: Int) throws -> LoopServices {
         var watches: [String: ChannelWatch] = [:]
         for channel in channels.union(configuration.protectedChannels.keys) {
-            watches[channel] = try ChannelWatch(store: store, channel: channel, historyDepth: configuration.fallbackHistoryEntries,
+            watches[channel] = try ChannelWatch(store: store, folders: folders, channel: channel, historyDepth: configuration.fallbackHistoryEntries,
                                                 events: configuration.events)
             watches[channel]!.metricsNumber = metrics.channels.firstIndex(of: channel) ?? -1
         }
@@ -287,6 +306,8 @@ public final class StrataHTTPServer: Sendable {
             guard let box = services[ObjectIdentifier(loop)] else { continue }
             try? loop.submit { box.value.openFiles.closeAll() }.wait()
         }
+        try? fetchPool?.syncShutdownGracefully()
+        try? passwordPool.syncShutdownGracefully()
         try? pool.syncShutdownGracefully()
     }
 

@@ -24,7 +24,7 @@ struct Strata: ParsableCommand {
         subcommands: [
             Publish.self, Import.self, Export.self, Releases.self, Status.self, Activate.self, Rollback.self, History.self,
             Promote.self, Config.self, Diff.self, Check.self,
-            Serve.self, Password.self, Verify.self, Prune.self, Pin.self, Unpin.self, Version.self,
+            Serve.self, Password.self, Keygen.self, Verify.self, Prune.self, Pin.self, Unpin.self, Version.self,
         ]
     )
 

@@ -97,15 +97,20 @@ import Glibc
     }
 }
 
-/// `fault-proxy.py` in front of the shared moto server.
+/// `fault-proxy.py` in front of the shared moto server (its modes are described there).
 final class FaultProxy {
     let process = Process()
     let endpoint: String
 
-    init(conflicts: Int) throws {
+    convenience init(conflicts: Int) throws {
+        try self.init(mode: ["conflicts", String(conflicts)])
+    }
+
+    init(mode: [String]) throws {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("fault-proxy.py").path
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, MotoServer.shared.endpoint, String(conflicts)]
+        process.arguments = ["python3", script, MotoServer.shared.endpoint] + mode
+        process.environment = ProcessInfo.processInfo.environment.merging(MotoServer.shared.environment) { _, new in new }
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice

@@ -2,15 +2,18 @@ import Foundation
 import StrataCore
 import StrataObjectStore
 import StrataTestSupport
+import Synchronization
 import SystemPackage
 import Testing
 
 /// What every `StoreBackend` must do, whatever keeps the bytes. Each test runs against every
-/// backend in `backends`: a folder, and a fresh bucket in a real S3 protocol server (moto).
+/// backend in `backends`: a folder, memory (every contract in milliseconds), and a fresh bucket in
+/// a real S3 protocol server (moto).
 @Suite struct StoreBackendContractTests {
     /// Makes a fresh, empty backend inside a temporary folder.
     static let backends: [(name: String, make: @Sendable (String) -> any StoreBackend)] = [
         ("local folder", { folder in LocalStore(root: FilePath(folder + "/store")) }),
+        ("memory", { _ in MemoryStore() }),
         ("object store", { _ in try! TestBucket.make().store }),
     ]
 
@@ -42,12 +45,12 @@ import Testing
             defer { draft.discard() }
             try draft.add(manifest.files[0], from: FilePath(folder + "/site/index.html"))
             _ = try draft.seal(manifest)
-            #expect(!backend.containsRelease(manifest.id))
+            #expect(try !backend.containsRelease(manifest.id))
             #expect(try backend.releaseIDs().isEmpty)
             #expect(try backend.manifestBytes(of: manifest.id) == nil)
 
             try store.withWriteLock { try draft.publish() }
-            #expect(backend.containsRelease(manifest.id))
+            #expect(try backend.containsRelease(manifest.id))
             #expect(try backend.releaseIDs() == [manifest.id])
             let content = try backend.openContent(manifest.files[0], ofRelease: manifest.id)
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 1)
@@ -65,7 +68,7 @@ import Testing
             try draft.adopt("index.html", digest: digest)
             _ = try draft.seal(manifest)
             draft.discard()
-            #expect(!store.backend.containsRelease(manifest.id))
+            #expect(try !store.backend.containsRelease(manifest.id))
             #expect(try store.backend.releaseIDs().isEmpty)
         }
     }
@@ -107,10 +110,49 @@ import Testing
         }
     }
 
-    @Test(arguments: names) func aWatcherSeesEveryReplaceOnItsNextCheck(_ name: String) throws {
+    @Test(arguments: names) func aChangedPointerIsReadOnlyWhenItMoved(_ name: String) throws {
         try withBackend(name) { store, _ in
             let pointers = store.backend.pointers(.releases)
-            let watcher = pointers.watcher("web")
+            guard case .absent = try pointers.readIfChanged("web", from: nil) else { Issue.record("a pointer never set is absent"); return }
+            var known: PointerStamp?
+            for letter in "abcabc" {
+                let value = Array((String(repeating: letter, count: 16) + "\n").utf8)
+                let replaced = try store.withWriteLock { try pointers.replace("web", with: value, logging: line(0), ifStamp: known) }
+                #expect(replaced)
+                guard case .changed(let bytes, let stamp) = try pointers.readIfChanged("web", from: known) else {
+                    Issue.record("a replace is seen by the next read"); return
+                }
+                #expect(bytes == value && stamp != known)
+                known = stamp
+                guard case .unchanged = try pointers.readIfChanged("web", from: known) else { Issue.record("no replace, no change"); return }
+            }
+        }
+    }
+
+    /// Writers take turns: two threads' bodies never overlap (on S3, through the lease object).
+    @Test(arguments: names) func theWriteLockAdmitsOneWriterAtATime(_ name: String) throws {
+        try withBackend(name) { store, _ in
+            let inside = Mutex(0)
+            let overlaps = Mutex(0)
+            DispatchQueue.concurrentPerform(iterations: 3) { _ in
+                for _ in 0..<3 {
+                    try? store.withWriteLock {
+                        if inside.withLock({ $0 += 1; return $0 }) > 1 { overlaps.withLock { $0 += 1 } }
+                        usleep(20_000)
+                        inside.withLock { $0 -= 1 }
+                    }
+                }
+            }
+            #expect(overlaps.withLock { $0 } == 0)
+            #expect(inside.withLock { $0 } == 0)
+        }
+    }
+
+    /// The local folder's watcher (its capability): a stat per request, never missing a replace.
+    @Test func aFolderWatcherSeesEveryReplaceOnItsNextCheck() throws {
+        try withBackend("local folder") { store, _ in
+            let pointers = store.backend.pointers(.releases)
+            let watcher = try #require(store.folders).pointerWatcher("web", family: .releases)
             #expect(watcher.stamp() == nil)
             func flip(to letter: Character) throws {
                 let value = Array((String(repeating: letter, count: 16) + "\n").utf8)
@@ -181,12 +223,12 @@ import Testing
         try withBackend(name) { store, folder in
             try write("<p>gone soon</p>", to: folder + "/site/index.html")
             let id = try Publisher(store: store).publish(PublishRequest(source: folder + "/site")).manifest.id
-            #expect(store.backend.containsRelease(id))
+            #expect(try store.backend.containsRelease(id))
             let freed = try store.withWriteLock {
                 try store.backend.removeRelease(id)
                 return try store.backend.collectUnreferencedContent()
             }
-            #expect(!store.backend.containsRelease(id))
+            #expect(try !store.backend.containsRelease(id))
             #expect(try store.backend.releaseIDs().isEmpty)
             #expect(freed.files >= 1 && freed.bytes >= 16)
         }

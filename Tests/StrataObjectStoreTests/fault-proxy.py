@@ -1,21 +1,58 @@
 #!/usr/bin/env python3
-"""An HTTP proxy in front of an S3 endpoint that can answer 409 Conflict, which moto never does.
+"""An HTTP proxy in front of an S3 endpoint that misbehaves in ways moto never does.
 
-    fault-proxy.py UPSTREAM CONFLICTS
+    fault-proxy.py UPSTREAM MODE [ARG]
 
 Forwards every request to UPSTREAM unchanged, Host header included (so SigV4 signatures still
-hold), except the first CONFLICTS conditional PUTs to a `channels/` key, which get S3's 409
-ConditionalRequestConflict without reaching UPSTREAM. Prints its port on the first line.
+hold), except what MODE changes. Prints its port on the first line.
+
+    conflicts N          the first N conditional PUTs to a `channels/` key get S3's 409
+                         ConditionalRequestConflict without reaching UPSTREAM
+    ignore-conditions    a service that accepts If-Match / If-None-Match on PUT and ignores them:
+                         the headers are dropped and the request signed again without them (with
+                         AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from the environment)
+    delay-pointers S     conditional PUTs to a `channels/` key wait S seconds before going on
 """
+import datetime
+import hashlib
+import hmac
 import http.client
 import http.server
+import os
 import sys
 import threading
+import time
 import urllib.parse
 
 upstream = urllib.parse.urlsplit(sys.argv[1])
-remaining = [int(sys.argv[2])]
+mode = sys.argv[2]
+argument = sys.argv[3] if len(sys.argv) > 3 else "0"
+if mode.isdigit():  # the original form: fault-proxy.py UPSTREAM CONFLICTS
+    mode, argument = "conflicts", mode
+remaining = [int(argument) if mode == "conflicts" else 0]
 lock = threading.Lock()
+CONDITIONS = ("if-match", "if-none-match")
+
+
+def resign(method, path, headers, payload_hash):
+    """SigV4 again over the headers that are left (the proxy knows the test's credentials)."""
+    access, secret = os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]
+    authorization = headers["Authorization"]
+    scope = authorization.split("Credential=")[1].split(",")[0].split("/", 1)[1]
+    day, region, service, _ = scope.split("/")
+    names = [n for n in authorization.split("SignedHeaders=")[1].split(",")[0].split(";") if n not in CONDITIONS]
+    lowered = {name.lower(): value for name, value in headers.items()}
+    amz_date = lowered["x-amz-date"]
+    raw_path, _, query = path.partition("?")
+    canonical = "\n".join([method, raw_path, query,
+                           "".join(f"{n}:{' '.join(lowered[n].split())}\n" for n in names),
+                           ";".join(names), payload_hash])
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    key = ("AWS4" + secret).encode()
+    for part in (day, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    return f"AWS4-HMAC-SHA256 Credential={access}/{scope}, SignedHeaders={';'.join(names)}, Signature={signature}"
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -28,7 +65,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
         conditional = "If-Match" in self.headers or "If-None-Match" in self.headers
-        if self.command == "PUT" and conditional and "/channels/" in self.path:
+        headers = list(self.headers.items())
+        if mode == "conflicts" and self.command == "PUT" and conditional and "/channels/" in self.path:
             with lock:
                 conflict = remaining[0] > 0
                 remaining[0] -= conflict
@@ -39,9 +77,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.end_headers()
                 self.wfile.write(payload)
                 return
+        if mode == "delay-pointers" and self.command == "PUT" and conditional and "/channels/" in self.path:
+            time.sleep(float(argument))
+        if mode == "ignore-conditions" and self.command == "PUT" and conditional:
+            kept = {name: value for name, value in headers if name.lower() not in CONDITIONS}
+            kept["Authorization"] = resign(self.command, self.path, kept, kept.get("x-amz-content-sha256") or kept.get("X-Amz-Content-Sha256"))
+            headers = list(kept.items())
         connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=30)
         connection.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
-        for name, value in self.headers.items():
+        for name, value in headers:
             connection.putheader(name, value)
         connection.endheaders(body)
         response = connection.getresponse()

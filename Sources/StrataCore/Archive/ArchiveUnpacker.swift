@@ -36,6 +36,8 @@ struct UnpackedArchive {
     let files: [StagedFile]
     /// The fingerprint a Strata export (or a copied release folder) says the content has.
     let recordedFingerprint: String?
+    /// The signature it carries, if any (checked by `import --trust`).
+    let recordedSignature: String?
 }
 
 /// Writes an archive's files into a staging tree itself, entry by entry, hashing as it writes, so
@@ -56,6 +58,7 @@ struct ArchiveUnpacker {
         var shape = ArchiveTree()
         var digests: [String: FileDigest] = [:]
         var recordedFingerprint: String?
+        var recordedSignature: String?
         var entries = 0
         var budget = options.limits.maxBytes
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Parallel.bufferSize, alignment: 64)
@@ -73,7 +76,9 @@ struct ArchiveUnpacker {
             if components.first == ReleaseLayout.metadataFolder {
                 // Strata's own metadata from an export or a copied release folder: never content.
                 if components.count == 2, Self.recordNames.contains(components[1]), header.kind == .file {
-                    recordedFingerprint = try Self.fingerprint(inRecord: readWhole(reader, budget: &budget, buffer: buffer), shown: shown)
+                    let record = try Self.record(readWhole(reader, budget: &budget, buffer: buffer), shown: shown)
+                    recordedFingerprint = record.fingerprint
+                    recordedSignature = record.signature
                 }
                 continue
             }
@@ -115,7 +120,7 @@ struct ArchiveUnpacker {
         }
         let files = digests.map { StagedFile(path: $0.key, digest: $0.value) }
             .sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
-        return UnpackedArchive(files: files, recordedFingerprint: recordedFingerprint)
+        return UnpackedArchive(files: files, recordedFingerprint: recordedFingerprint, recordedSignature: recordedSignature)
     }
 
     /// The components left after `--strip-components`; nil for a folder that disappears entirely.
@@ -166,13 +171,17 @@ struct ArchiveUnpacker {
     }
 
     /// The fingerprint a `.strata/release.json` or `.strata/manifest.json` records.
-    static func fingerprint(inRecord bytes: [UInt8], shown: String) throws -> String {
-        struct Record: Decodable { let fingerprint: String }
+    /// What `.strata/release.json` or `.strata/manifest.json` records: the fingerprint, and the signature.
+    static func record(_ bytes: [UInt8], shown: String) throws -> (fingerprint: String, signature: String?) {
+        struct Record: Decodable {
+            let fingerprint: String
+            let signature: String?
+        }
         guard let record = try? JSONDecoder().decode(Record.self, from: Data(bytes)),
               Fingerprint.isFingerprint(record.fingerprint) else {
             throw StrataError(.invalidInput, "archive's '\(shown)' does not record a fingerprint Strata can read")
         }
-        return record.fingerprint
+        return (record.fingerprint, record.signature)
     }
 
     /// Gives `destination` the content of the staged file `source`: a hard link, or a copy when the

@@ -29,6 +29,8 @@ struct ExportRecord: Codable {
     let fingerprint: String
     let fileCount: Int
     let byteCount: Int64
+    /// The release's signature, so `import --trust` can check it (absent when unsigned).
+    var signature: String?
 }
 
 public struct ExportReport: Sendable {
@@ -63,7 +65,8 @@ public struct ReleaseExporter: Sendable {
         let sink = try ArchiveSink(descriptor: output, name: name, gzip: format == .tarGzip)
         let writer = try ArchiveWriter(sink: sink)
 
-        let record = ExportRecord(id: manifest.id, fingerprint: manifest.fingerprint, fileCount: manifest.fileCount, byteCount: manifest.byteCount)
+        let record = ExportRecord(id: manifest.id, fingerprint: manifest.fingerprint, fileCount: manifest.fileCount, byteCount: manifest.byteCount,
+                                  signature: manifest.signature)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try writer.addFolder(ReleaseLayout.metadataFolder)

@@ -23,6 +23,9 @@ public struct ConfigVersion: Sendable, Equatable {
         guard let values = try? JSONDecoder().decode([String: String].self, from: Data(bytes)) else {
             throw StrataError(.corrupt, "config version \(id) cannot be read")
         }
+        for key in values.keys where (try? ChannelConfigs.validateKey(key)) == nil {
+            throw StrataError(.corrupt, "config version \(id) has a key '\(Escaped.path(key))' that is not a config name")
+        }
         let version = ConfigVersion(values: values)
         guard version.id == id else {
             throw StrataError(.corrupt, "config version \(id) does not match its content (\(version.id)); it was edited")

@@ -109,9 +109,9 @@ public struct Channels: Sendable {
         return FlipResult(channel: flip.channel, from: flip.from, to: flip.to, changed: flip.changed, skipped: skipped)
     }
 
+    /// The release must exist and its manifest keep `ManifestRules`: a crafted manifest in a
+    /// bucket never goes live.
     private func requireRelease(_ id: String) throws {
-        guard ReleaseCatalog(store).contains(id) else {
-            throw StrataError(.notFound, "release \(id) not found; run 'strata releases'")
-        }
+        _ = try ReleaseCatalog(store).manifest(id)
     }
 }

@@ -51,14 +51,20 @@ public struct Pointer: Sendable {
 
     public func stampedRead() throws -> Stamped? {
         guard let (bytes, stamp) = try storage.read(channel) else { return nil }
+        return Stamped(value: try parse(bytes), stamp: stamp)
+    }
+
+    /// The pointer's bytes as an id: `<16 hex digits>` and a newline, nothing else (a pointer read
+    /// from a bucket is untrusted input).
+    private func parse(_ bytes: [UInt8]) throws -> String {
         let text = String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
-        guard Fingerprint.isReleaseID(text) else {
+        guard Fingerprint.isReleaseID(text), bytes.count <= Fingerprint.idLength + 2 else {
             switch family {
-            case .releases: throw StrataError(.corrupt, "pointer file for channel '\(channel)' does not hold a release id")
-            case .configs: throw StrataError(.corrupt, "config pointer of channel '\(channel)' does not hold a version id")
+            case .releases: throw StrataError(.corrupt, "pointer of channel '\(channel)' in \(store.location) does not hold a release id")
+            case .configs: throw StrataError(.corrupt, "config pointer of channel '\(channel)' in \(store.location) does not hold a version id")
             }
         }
-        return Stamped(value: text, stamp: stamp)
+        return text
     }
 
     /// The pointer's current stamp, cheaply; nil when it does not exist.
@@ -66,9 +72,19 @@ public struct Pointer: Sendable {
         readStamp()
     }
 
-    /// A watcher for one thread that checks the pointer on every request (see `PointerWatcher`).
-    public func watcher() -> any PointerWatcher {
-        storage.watcher(channel)
+    /// What changed since `known` (see `PointerStorage.readIfChanged`), the value checked like `read`.
+    public func readIfChanged(since known: PointerStamp?) throws -> Change {
+        switch try storage.readIfChanged(channel, from: known) {
+        case .unchanged: return .unchanged
+        case .absent: return .absent
+        case .changed(let bytes, let stamp): return .changed(Stamped(value: try parse(bytes), stamp: stamp))
+        }
+    }
+
+    public enum Change: Sendable, Equatable {
+        case unchanged
+        case absent
+        case changed(Stamped)
     }
 
     /// Every flip, oldest first. A line torn by a crash mid-append is skipped rather than blocking rollbacks.
@@ -123,7 +139,7 @@ public struct Pointer: Sendable {
 
     /// The value that was live before the current one, by history (an activation pushes its value, a
     /// rollback pops back to its target), skipping values for which `isAvailable` is false.
-    public func rollbackPlan(isAvailable: (String) -> Bool = { _ in true }) throws -> RollbackPlan {
+    public func rollbackPlan(isAvailable: (String) throws -> Bool = { _ in true }) throws -> RollbackPlan {
         let noun = family == .releases ? "release" : "config"
         guard let current = try read() else {
             switch family {
@@ -134,7 +150,7 @@ public struct Pointer: Sendable {
         let stack = HistoryEntry.liveStack(try history(), current: current)
         var skipped: [String] = []
         for candidate in stack.dropLast().reversed() where candidate != current {
-            if isAvailable(candidate) { return RollbackPlan(current: current, target: candidate, skipped: skipped) }
+            if try isAvailable(candidate) { return RollbackPlan(current: current, target: candidate, skipped: skipped) }
             skipped.append(candidate)
         }
         throw StrataError(.notFound, "channel '\(channel)' has no earlier \(noun) to roll back to")

@@ -37,6 +37,7 @@ struct LocalPointerStorage: PointerStorage {
         return { Self.stamp(of: path) }
     }
 
+    /// Asked on every request: answers from one `stat` (see `LocalPointerWatcher`).
     func watcher(_ name: String) -> any PointerWatcher {
         LocalPointerWatcher(pointer: pointer(name), folder: folder)
     }

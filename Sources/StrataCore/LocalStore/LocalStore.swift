@@ -8,7 +8,7 @@ import Darwin
 /// A store in a folder on this machine (see `StoreLayout`): releases are read-only folders assembled
 /// in `staging/` and renamed into `releases/`, content is shared through a pool of hard links, and
 /// writers take turns through an flock.
-public struct LocalStore: StoreBackend {
+public struct LocalStore: StoreBackend, ReleaseFolders {
     public let layout: StoreLayout
 
     public init(root: FilePath) {
@@ -85,7 +85,7 @@ public struct LocalStore: StoreBackend {
     /// Removes this store again if it holds nothing: for a write that created the store and then
     /// failed, so bad input leaves no trace. Anything put in it meanwhile keeps it (rmdir refuses
     /// non-empty folders). Best effort: a failure here must not hide the error that brought us here.
-    func removeIfUnused(timeout: Double) {
+    public func removeIfUnused(timeout: Double) {
         try? withWriteLock(timeout: timeout) {
             for folder in layout.folders.reversed() {
                 guard try FileSystem.removeEmptyDirectory(folder) || !FileSystem.exists(folder) else { return }
@@ -100,6 +100,12 @@ public struct LocalStore: StoreBackend {
 
     public func releaseIDs() throws -> [String] {
         try FileSystem.entries(layout.releases).filter(Fingerprint.isReleaseID)
+    }
+
+    public var folders: (any ReleaseFolders)? { self }
+
+    public func pointerWatcher(_ name: String, family: PointerFamily) -> any PointerWatcher {
+        localPointers(family).watcher(name)
     }
 
     public func containsRelease(_ id: String) -> Bool {
@@ -117,12 +123,6 @@ public struct LocalStore: StoreBackend {
         return file
     }
 
-    public func openVariant(_ entry: Manifest.Entry, ofRelease id: String) throws -> (any ByteSource)? {
-        guard entry.gzip != nil else { return nil }
-        let path = layout.release(id).appending(ReleaseLayout.gzipVariant(of: entry.sha256))
-        guard FileSystem.exists(path) else { return nil }
-        return try FileSystem.open(path, .readOnly, purpose: "read")
-    }
 
     /// Call with the write lock held, so a cleaner cannot see the staging folder between its
     /// creation and its owner's flock.
@@ -148,6 +148,10 @@ public struct LocalStore: StoreBackend {
     // MARK: - Pointers, pins, config versions
 
     public func pointers(_ family: PointerFamily) -> any PointerStorage {
+        localPointers(family)
+    }
+
+    private func localPointers(_ family: PointerFamily) -> LocalPointerStorage {
         switch family {
         case .releases:
             return LocalPointerStorage(folder: layout.channels, historyFolder: layout.history)

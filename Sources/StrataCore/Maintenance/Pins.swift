@@ -14,7 +14,7 @@ public struct Pins: Sendable {
     @discardableResult
     public func pin(_ id: String) throws -> Bool {
         try store.withWriteLock {
-            guard ReleaseCatalog(store).contains(id) else {
+            guard try ReleaseCatalog(store).contains(id) else {
                 throw StrataError(.notFound, "release \(id) not found; run 'strata releases'")
             }
             return try store.backend.setPinned(true, release: id)

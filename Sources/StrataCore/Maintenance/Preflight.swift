@@ -48,7 +48,7 @@ public struct Preflight: Sendable {
         let problems: [VerificationProblem]
         if full {
             problems = try Verifier().verify(release: id, in: store).problems
-        } else if let folder = store.local?.layout.release(id) {
+        } else if let folder = store.folders?.layout.release(id) {
             problems = try sizeProblems(manifest, in: folder)
         } else {
             problems = []  // an object store's content is immutable and was complete before the manifest was written
@@ -68,7 +68,7 @@ public struct Preflight: Sendable {
 
     /// A file's bytes; nil when a local release lacks it (the size check reports that).
     private func read(_ entry: Manifest.Entry, of id: String) throws -> [UInt8]? {
-        if let folder = store.local?.layout.release(id) { return try FileSystem.readFile(folder.appending(entry.path)) }
+        if let folder = store.folders?.layout.release(id) { return try FileSystem.readFile(folder.appending(entry.path)) }
         return try store.backend.openContent(entry, ofRelease: id).readToEnd()
     }
 

@@ -10,11 +10,19 @@ public struct VerificationProblem: Sendable, Equatable, Codable {
         case manifest
         /// A precompressed variant is missing, damaged, or does not decompress to the file.
         case variant
+        /// `verify --trust`: not signed, or not by a trusted key.
+        case signature
     }
 
     public let kind: Kind
     public let path: String
     public let detail: String
+
+    public init(kind: Kind, path: String, detail: String) {
+        self.kind = kind
+        self.path = path
+        self.detail = detail
+    }
 }
 
 public struct VerificationReport: Sendable {
@@ -61,9 +69,10 @@ public struct Verifier: Sendable {
     }
 
     /// Re-hashes release `id` of any store through the store itself (an object store's content is
-    /// downloaded): the manifest against its fingerprint, every file and variant against the manifest.
+    /// downloaded): the manifest against its fingerprint, every file against the manifest. Only a
+    /// store in a folder keeps variants (a bucket keeps none; each server makes its own).
     public func verify(release id: String, in store: Store) throws -> VerificationReport {
-        if let local = store.local { return try verify(releaseFolder: local.layout.release(id)) }
+        if let folders = store.folders { return try verify(releaseFolder: folders.layout.release(id)) }
         let manifest = try ReleaseCatalog(store).manifest(id)
         var problems = manifestProblems(manifest, folderName: id)
         var seen = Set<String>()
@@ -79,20 +88,6 @@ public struct Verifier: Sendable {
             } catch let error as StrataError where error.kind == .corrupt || error.kind == .notFound {
                 found.append(.init(kind: .modified, path: entry.path, detail: error.message))
             }
-            if entry.gzip != nil {
-                let name = ReleaseLayout.gzipVariant(of: entry.sha256)
-                do {
-                    if let variant = try store.backend.openVariant(entry, ofRelease: id) {
-                        if let problem = try Self.variantProblem(entry, reading: variant, buffer: buffer) {
-                            found.append(.init(kind: .variant, path: name, detail: "gzip variant of '\(entry.path)': \(problem)"))
-                        }
-                    } else {
-                        found.append(.init(kind: .variant, path: name, detail: "gzip variant of '\(entry.path)': missing"))
-                    }
-                } catch let error as StrataError where error.kind == .corrupt || error.kind == .notFound {
-                    found.append(.init(kind: .variant, path: name, detail: "gzip variant of '\(entry.path)': \(error.message)"))
-                }
-            }
             return found
         }
         problems += findings.flatMap { $0 }
@@ -102,6 +97,11 @@ public struct Verifier: Sendable {
     /// The manifest against its own fingerprint, id and (when it is an id) the folder's name.
     private func manifestProblems(_ manifest: Manifest, folderName: String) -> [VerificationProblem] {
         var problems: [VerificationProblem] = []
+        for entry in manifest.files {
+            if let why = ManifestRules.pathProblem(entry.path) {
+                problems.append(.init(kind: .manifest, path: ReleaseLayout.manifestPath, detail: "entry '\(Escaped.path(entry.path))' \(why)"))
+            }
+        }
         let recomputed = Fingerprint.compute(manifest.files.map { (path: $0.path, sha256: $0.sha256) })
         if recomputed != manifest.fingerprint {
             problems.append(.init(kind: .manifest, path: ReleaseLayout.manifestPath, detail: "file list does not match the recorded fingerprint"))

@@ -17,6 +17,11 @@ public struct PublishRequest: Sendable {
     public var base: String?
     /// Paths of the base release to leave out of a patch release.
     public var deletions: [String]
+    /// Signs the new release (`publish --sign`).
+    public var signingKey: SigningKey?
+    /// Refuses a release not signed by one of these keys (`import --trust`): an archive's recorded
+    /// signature, or the one `signingKey` makes.
+    public var trust: TrustedKeys?
 
     public init(source: String, label: String? = nil, includeEverything: Bool = false, stripComponents: Int = 0,
                 limits: ArchiveLimits = .standard, requireArchive: Bool = false, base: String? = nil, deletions: [String] = []) {
@@ -28,6 +33,11 @@ public struct PublishRequest: Sendable {
         self.requireArchive = requireArchive
         self.base = base
         self.deletions = deletions
+    }
+
+    /// Refuses, before anything is written, what `trust` does not accept.
+    func admit(_ manifest: Manifest) throws {
+        try trust?.require(manifest, origin: source == "-" ? "standard input" : "'\(source)'")
     }
 }
 
@@ -103,9 +113,10 @@ public struct Publisher: Sendable {
         let entries = zip(files, digests).map { file, digest in
             Manifest.Entry(path: file.path, size: digest.size, sha256: digest.sha256, type: ContentType.forPath(file.path))
         }
-        var manifest = newManifest(entries, request: request)
+        var manifest = try newManifest(entries, request: request)
+        try request.admit(manifest)
         let catalog = ReleaseCatalog(store)
-        if catalog.contains(manifest.id) { return .existing(try catalog.manifest(manifest.id)) }
+        if try catalog.contains(manifest.id) { return .existing(try catalog.manifest(manifest.id)) }
         try checkLabelIsFree(request.label, for: manifest.id, in: catalog)
         let locations = Dictionary(uniqueKeysWithValues: files.map { ($0.path, $0.location) })
         manifest.check = try checkContent(entries) { entry in try FileSystem.readFile(locations[entry.path]!) }
@@ -152,10 +163,11 @@ public struct Publisher: Sendable {
         }
         try PatchPath.refuseFileFolderClashes(Array(files.keys))
         let ordered = files.values.sorted { $0.entry.path.utf8.lexicographicallyPrecedes($1.entry.path.utf8) }
-        var manifest = newManifest(ordered.map(\.entry), request: request)
+        var manifest = try newManifest(ordered.map(\.entry), request: request)
         manifest.base = base
+        try request.admit(manifest)
         let catalog = ReleaseCatalog(store)
-        if catalog.contains(manifest.id) { return .existing(try catalog.manifest(manifest.id)) }
+        if try catalog.contains(manifest.id) { return .existing(try catalog.manifest(manifest.id)) }
         try checkLabelIsFree(request.label, for: manifest.id, in: catalog)
         manifest.check = try checkContent(manifest.files) { entry in
             if let location = files[entry.path]?.location { return try FileSystem.readFile(location) }
@@ -176,7 +188,7 @@ public struct Publisher: Sendable {
 
     /// `strata publish . --root ./store` would publish the store into itself.
     private func refuseSourceContainingTheStore(_ source: String) throws {
-        guard let root = store.local?.layout.root else { return }  // a remote store is never inside a folder
+        guard let root = store.folders?.layout.root else { return }  // a remote store is never inside a folder
         guard let sourcePath = FileSystem.realPath(FilePath(source)) else { return }  // the scanner reports it
         var storePath = root
         while FileSystem.realPath(storePath) == nil && storePath != "/" && storePath != "." {
@@ -205,12 +217,14 @@ public struct Publisher: Sendable {
             let entries = unpacked.files.map { file in
                 Manifest.Entry(path: file.path, size: file.digest.size, sha256: file.digest.sha256, type: ContentType.forPath(file.path))
             }
-            var manifest = newManifest(entries, request: request)
+            var manifest = try newManifest(entries, request: request)
             if let recorded = unpacked.recordedFingerprint, recorded != manifest.fingerprint {
                 throw StrataError(.invalidInput, "archive records fingerprint \(recorded.prefix(16))… but its files give \(manifest.fingerprint.prefix(16))…; it was changed or damaged")
             }
+            if request.signingKey == nil { manifest.signature = unpacked.recordedSignature }
+            try request.admit(manifest)
             let catalog = ReleaseCatalog(store)
-            if catalog.contains(manifest.id) { return .existing(try catalog.manifest(manifest.id)) }
+            if try catalog.contains(manifest.id) { return .existing(try catalog.manifest(manifest.id)) }
             try checkLabelIsFree(request.label, for: manifest.id, in: catalog)
             manifest.check = try checkContent(entries) { entry in try FileSystem.readFile(draft.scratch.appending(entry.path)) }
 
@@ -219,18 +233,20 @@ public struct Publisher: Sendable {
             }
             return try commit(draft, manifest: manifest, request: request)
         } catch {
-            if !storeExisted { store.local?.removeIfUnused(timeout: store.lockTimeout) }
+            if !storeExisted { store.folders?.removeIfUnused(timeout: store.lockTimeout) }
             throw error
         }
     }
 
     // MARK: - Shared
 
-    private func newManifest(_ entries: [Manifest.Entry], request: PublishRequest) -> Manifest {
+    private func newManifest(_ entries: [Manifest.Entry], request: PublishRequest) throws -> Manifest {
         let fingerprint = Fingerprint.compute(entries.lazy.map { (path: $0.path, sha256: $0.sha256) })
         let source = request.source == "-" ? "(standard input)" : FileSystem.realPath(FilePath(request.source))?.string ?? request.source
-        return Manifest(id: Fingerprint.releaseID(of: fingerprint), fingerprint: fingerprint, created: Timestamp.now(),
-                        label: request.label, source: source, files: entries)
+        var manifest = Manifest(id: Fingerprint.releaseID(of: fingerprint), fingerprint: fingerprint, created: Timestamp.now(),
+                                label: request.label, source: source, files: entries)
+        if let key = request.signingKey { manifest.signature = try ReleaseSignature.sign(manifest, with: key) }
+        return manifest
     }
 
     /// Bytes of the files, for the progress display's total (0 for one that cannot be read now).
@@ -262,7 +278,7 @@ public struct Publisher: Sendable {
         let written = try draft.seal(manifest)
         return try store.withWriteLock {
             let catalog = ReleaseCatalog(store)
-            if catalog.contains(manifest.id) {  // another publisher finished the same tree first
+            if try catalog.contains(manifest.id) {  // another publisher finished the same tree first
                 return .existing(try catalog.manifest(manifest.id))
             }
             try checkLabelIsFree(request.label, for: manifest.id, in: catalog)
@@ -289,15 +305,8 @@ enum PatchPath {
 
     /// A patch adding `docs` as a file while the base has `docs/index.html` (or the reverse).
     static func refuseFileFolderClashes(_ paths: [String]) throws {
-        let files = Set(paths)
-        for path in paths {
-            var folder = Substring(path)
-            while let slash = folder.lastIndex(of: "/") {
-                folder = folder[..<slash]
-                if files.contains(String(folder)) {
-                    throw StrataError(.invalidInput, "'\(Escaped.path(String(folder)))' would be both a file and a folder; --delete one of them")
-                }
-            }
+        if let folder = ManifestRules.fileAlsoFolder(paths) {
+            throw StrataError(.invalidInput, "'\(Escaped.path(folder))' would be both a file and a folder; --delete one of them")
         }
     }
 }

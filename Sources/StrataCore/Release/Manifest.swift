@@ -14,6 +14,8 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var files: [Entry]
     /// The content check computed at publish; nil for releases published before it was kept.
     public var check: ContentCheck?
+    /// The publisher's SSH signature over the release's listing (`ReleaseSignature`); nil when unsigned.
+    public var signature: String?
 
     public subscript<Value>(dynamicMember field: WritableKeyPath<ReleaseSummary, Value>) -> Value {
         get { summary[keyPath: field] }
@@ -59,7 +61,7 @@ public struct Manifest: Codable, Sendable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case format, files, check
+        case format, files, check, signature
     }
 
     public init(from decoder: Decoder) throws {
@@ -67,6 +69,7 @@ public struct Manifest: Codable, Sendable, Equatable {
         format = try container.decode(Int.self, forKey: .format)
         files = try container.decode([Entry].self, forKey: .files)
         check = try container.decodeIfPresent(ContentCheck.self, forKey: .check)
+        signature = try container.decodeIfPresent(String.self, forKey: .signature)
         summary = try ReleaseSummary(from: decoder)
     }
 
@@ -76,6 +79,7 @@ public struct Manifest: Codable, Sendable, Equatable {
         try container.encode(format, forKey: .format)
         try container.encode(files, forKey: .files)
         try container.encodeIfPresent(check, forKey: .check)
+        try container.encodeIfPresent(signature, forKey: .signature)
     }
 
     public func encoded() throws -> [UInt8] {
@@ -92,7 +96,7 @@ public struct Manifest: Codable, Sendable, Equatable {
         }
     }
 
-    static func load(_ path: FilePath) throws -> Manifest {
+    public static func load(_ path: FilePath) throws -> Manifest {
         guard let bytes = try FileSystem.readFile(path) else {
             throw StrataError(.notFound, "manifest '\(path)' is missing")
         }

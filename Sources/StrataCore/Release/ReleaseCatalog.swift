@@ -13,15 +13,19 @@ public struct ReleaseCatalog: Sendable {
         try store.backend.releaseIDs()
     }
 
-    public func contains(_ id: String) -> Bool {
-        store.backend.containsRelease(id)
+    public func contains(_ id: String) throws -> Bool {
+        try store.backend.containsRelease(id)
     }
 
+    /// Release `id`'s manifest, checked against `ManifestRules` (paths, order, digests, the
+    /// fingerprint recomputed, the id): whatever a store holds is read as untrusted input.
     public func manifest(_ id: String) throws -> Manifest {
         guard let bytes = try store.backend.manifestBytes(of: id) else {
             throw StrataError(.notFound, "release \(id) not found; run 'strata releases'")
         }
-        return try Manifest.decode(bytes, path: manifestName(id))
+        let manifest = try Manifest.decode(bytes, path: manifestName(id))
+        try ManifestRules.validate(manifest, id: id, origin: store.location)
+        return manifest
     }
 
     /// The content check kept in a release's manifest at publish; nil for a release published
@@ -44,7 +48,14 @@ public struct ReleaseCatalog: Sendable {
         for id in try ids() {
             // A release pruned while we list is simply gone.
             guard let bytes = try store.backend.manifestBytes(of: id) else { continue }
-            result.append(try decodeSummary(bytes, id: id))
+            let summary = try decodeSummary(bytes, id: id)
+            guard summary.id == id else {
+                throw StrataError(.corrupt, "release \(id) in \(store.location) is invalid: its manifest names release \(Escaped.path(summary.id))")
+            }
+            if let label = summary.label, (try? Names.validateLabel(label)) == nil {
+                throw StrataError(.corrupt, "release \(id) in \(store.location) is invalid: label '\(Escaped.path(label))' is not a label")
+            }
+            result.append(summary)
         }
         return result.sorted { ($0.created, $0.id) < ($1.created, $1.id) }
     }
@@ -67,7 +78,7 @@ public struct ReleaseCatalog: Sendable {
     /// Resolves a full id, a unique prefix of 4 or more hex digits, or a label.
     public func resolve(_ reference: String) throws -> String {
         let wanted = reference.lowercased()
-        if contains(wanted) { return wanted }
+        if try contains(wanted) { return wanted }
         let isPrefix = wanted.utf8.count >= 4 && wanted.utf8.count <= Fingerprint.idLength && Fingerprint.isLowercaseHex(wanted)
         var matches = Set<String>()
         if isPrefix {

@@ -27,9 +27,8 @@ public struct Store: Sendable {
         return store
     }
 
-    /// The folder store behind this one, for what only works on local files (serving, verifying a
-    /// folder); nil for a remote store.
-    public var local: LocalStore? { backend as? LocalStore }
+    /// What only a store in a local folder can do (serving, verifying a folder); nil for a remote store.
+    public var folders: (any ReleaseFolders)? { backend.folders }
 
     /// Where the store is, for messages.
     public var location: String { backend.location }

@@ -23,15 +23,13 @@ public protocol StoreBackend: Sendable {
 
     /// Ids of the complete releases present, in no particular order.
     func releaseIDs() throws -> [String]
-    /// True when release `id` is complete and visible.
-    func containsRelease(_ id: String) -> Bool
+    /// True when release `id` is complete and visible. Throws when the store cannot say (a network
+    /// error is never "not found").
+    func containsRelease(_ id: String) throws -> Bool
     /// The manifest of release `id` as stored; nil when there is no such release.
     func manifestBytes(of id: String) throws -> [UInt8]?
     /// The bytes of one file of a release, streamed.
     func openContent(_ entry: Manifest.Entry, ofRelease id: String) throws -> any ByteSource
-
-    /// The precompressed gzip copy of a release's file, streamed; nil when the release keeps none.
-    func openVariant(_ entry: Manifest.Entry, ofRelease id: String) throws -> (any ByteSource)?
 
     /// Starts writing a release. Nothing of it is visible until `ReleaseDraft.publish()`.
     func makeDraft() throws -> any ReleaseDraft
@@ -52,6 +50,28 @@ public protocol StoreBackend: Sendable {
     func configVersionBytes(_ id: String) throws -> [UInt8]?
     /// Stores a config version once, by its id (content-addressed), with the write lock held.
     func storeConfigVersion(_ id: String, bytes: [UInt8]) throws
+
+    // MARK: Capabilities
+
+    /// What only a store kept in a folder on this machine can do; nil for any other store.
+    var folders: (any ReleaseFolders)? { get }
+}
+
+extension StoreBackend {
+    public var folders: (any ReleaseFolders)? { nil }
+}
+
+/// A capability of stores kept in a local folder, asked for through `StoreBackend.folders`, never by
+/// casting: release files as paths (the server sends them with `sendfile` and keeps them open), a
+/// pointer watched with one `stat` per request, and undoing the creation of a store a failed first
+/// write made. The server, `verify` of release folders, and a serve node's cache need it.
+public protocol ReleaseFolders: Sendable {
+    /// Where everything is under the store's root.
+    var layout: StoreLayout { get }
+    /// A watcher that answers from one `stat` per call (see `PointerWatcher`).
+    func pointerWatcher(_ name: String, family: PointerFamily) -> any PointerWatcher
+    /// Removes the store again if it holds nothing (a first write that failed leaves no trace).
+    func removeIfUnused(timeout: Double)
 }
 
 /// Bytes read front to back: a local file, or an object's body.
@@ -118,6 +138,22 @@ public enum PointerStamp: Hashable, Sendable {
     case entityTag(String)
 }
 
+/// What `PointerStorage.readIfChanged` found.
+public enum PointerChange: Sendable {
+    case unchanged
+    case absent
+    case changed(bytes: [UInt8], stamp: PointerStamp)
+}
+
+extension PointerStorage {
+    /// A check of the stamp, then a read when it moved.
+    public func readIfChanged(_ name: String, from known: PointerStamp?) throws -> PointerChange {
+        if let known, stamper(name)() == known { return .unchanged }
+        guard let (bytes, stamp) = try read(name) else { return .absent }
+        return stamp == known ? .unchanged : .changed(bytes: bytes, stamp: stamp)
+    }
+}
+
 /// Tells whether a pointer moved, cheaply. Not thread-safe: one per thread (a server's event loop).
 public protocol PointerWatcher: AnyObject {
     /// The pointer's current stamp (nil when it does not exist), as `PointerStorage.stamper` would
@@ -141,9 +177,9 @@ public protocol PointerStorage: Sendable {
     func replace(_ name: String, with bytes: [UInt8], logging line: [UInt8], ifStamp expected: PointerStamp?) throws -> Bool
     /// The history log's bytes (one JSON line per flip); nil when there is none.
     func history(_ name: String) throws -> [UInt8]?
-    /// A watcher of the pointer, for one thread that asks on every request: it may answer from
-    /// memory when the storage can prove nothing changed, and never misses a completed replace.
-    func watcher(_ name: String) -> any PointerWatcher
+    /// The pointer's bytes and stamp unless it is still at `known`: a conditional GET remotely
+    /// (a 304 costs no body), a `stat` then a read locally.
+    func readIfChanged(_ name: String, from known: PointerStamp?) throws -> PointerChange
     /// Like `stamper`, for the history, so watchers re-read it only when it grew.
     func historyStamper(_ name: String) -> @Sendable () -> PointerStamp?
 }

@@ -8,7 +8,8 @@ struct Import: ParsableCommand {
         discussion: """
             Like `publish`, for archives only. When the archive records a fingerprint (an export's
             .strata/release.json, or a release folder's .strata/manifest.json), the files must add up
-            to it or nothing is published. "-" reads the archive from standard input.
+            to it or nothing is published. "-" reads the archive from standard input. With --trust, the
+            archive must carry a valid signature (an export of a signed release does) by a trusted key.
 
             Example:
               strata export v42 -o - | ssh web1 strata import - --activate
@@ -21,9 +22,11 @@ struct Import: ParsableCommand {
 
     @OptionGroup var release: ReleaseOptions
     @OptionGroup var archive: ArchiveOptions
+    @OptionGroup var trust: TrustOption
 
     func run() throws {
-        try PublishCommand.run(source: archivePath, requireArchive: true, options: options, release: release, archive: archive)
+        try PublishCommand.run(source: archivePath, requireArchive: true, options: options, release: release, archive: archive,
+                               trust: try trust.keys())
     }
 }
 

@@ -18,6 +18,8 @@ struct Verify: ParsableCommand {
     @Argument(help: "Releases (id, prefix or label) or release folders.")
     var releases: [String] = []
 
+    @OptionGroup var trust: TrustOption
+
     struct Row: Encodable {
         let id: String
         let fileCount: Int
@@ -33,7 +35,11 @@ struct Verify: ParsableCommand {
             case .folder(let folder): report = try Verifier().verify(releaseFolder: folder)
             case .release(let id, let store): report = try Verifier().verify(release: id, in: store)
             }
-            rows.append(Row(id: report.id, fileCount: report.fileCount, intact: report.isIntact, problems: report.problems))
+            var problems = report.problems
+            if let keys = try trust.keys() {
+                problems += Self.signatureProblems(try target.manifest(), keys: keys)
+            }
+            rows.append(Row(id: report.id, fileCount: report.fileCount, intact: problems.isEmpty, problems: problems))
         }
         if options.json {
             try Output.json(rows)
@@ -49,10 +55,29 @@ struct Verify: ParsableCommand {
         if rows.contains(where: { !$0.intact }) { throw CommandFailure(status: 1) }
     }
 
+    /// With --trust: the release must be signed by a trusted key.
+    static func signatureProblems(_ manifest: Manifest, keys: TrustedKeys) -> [VerificationProblem] {
+        do {
+            try keys.require(manifest, origin: "")
+            return []
+        } catch let error as StrataError {
+            return [VerificationProblem(kind: .signature, path: ReleaseLayout.manifestPath, detail: error.message)]
+        } catch {
+            return [VerificationProblem(kind: .signature, path: ReleaseLayout.manifestPath, detail: "\(error)")]
+        }
+    }
+
     /// What to verify: a release of the store (local or in a bucket), or a release folder given by path.
     private enum Target {
         case folder(FilePath)
         case release(String, Store)
+
+        func manifest() throws -> Manifest {
+            switch self {
+            case .folder(let folder): return try Manifest.load(folder.appending(ReleaseLayout.manifestPath))
+            case .release(let id, let store): return try ReleaseCatalog(store).manifest(id)
+            }
+        }
     }
 
     private func targets() throws -> [Target] {

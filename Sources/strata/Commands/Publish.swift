@@ -61,6 +61,8 @@ struct ReleaseOptions: ParsableArguments {
     var includeAll = false
 
     @OptionGroup var gate: CheckGateOptions
+
+    @OptionGroup var signing: SigningOption
 }
 
 /// How an archive is read.
@@ -88,12 +90,14 @@ struct ArchiveOptions: ParsableArguments {
 /// The work `publish` and `import` share: publish, maybe activate, report.
 enum PublishCommand {
     static func run(source: String, requireArchive: Bool, options: StoreOptions, release: ReleaseOptions, archive: ArchiveOptions,
-                    base: String? = nil, deletions: [String] = []) throws {
+                    base: String? = nil, deletions: [String] = [], trust: TrustedKeys? = nil) throws {
         let store = try options.writable()
         let baseID = try base.map { try ReleaseReference.resolve($0, in: try options.readable()) }
-        let request = PublishRequest(source: source, label: release.label, includeEverything: release.includeAll,
+        var request = PublishRequest(source: source, label: release.label, includeEverything: release.includeAll,
                                      stripComponents: archive.stripComponents, limits: archive.limits, requireArchive: requireArchive,
                                      base: baseID, deletions: deletions)
+        request.signingKey = try release.signing.key()
+        request.trust = trust
         let progress = TerminalProgress.start()
         let report: PublishReport
         do {
@@ -119,6 +123,9 @@ enum PublishCommand {
                 + "linked \(report.filesLinked); \(manifest.files.filter { $0.gzip != nil }.count) gzip variants")
         } else {
             Output.note("already published as \(Output.release(manifest.id, label: manifest.label)); nothing written")
+            if request.signingKey != nil && manifest.signature == nil {
+                Output.note("note: not signed; a release's signature is made when it is first published")
+            }
             if let label = release.label, label != manifest.label {
                 Output.note("note: label '\(label)' not applied; a release's label is fixed when it is first published")
             }

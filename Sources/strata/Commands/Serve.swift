@@ -46,6 +46,8 @@ struct Serve: ParsableCommand {
 
     @OptionGroup var channel: ChannelOption
 
+    @OptionGroup var trust: TrustOption
+
     @Flag(help: "Single-page app: an unknown path without an extension, asked for as HTML, gets /index.html.")
     var spa = false
 
@@ -163,8 +165,9 @@ struct Serve: ParsableCommand {
         if S3Location.isObjectStore(options.rootPath), let cache {
             let remote = try S3Store(root: options.rootPath, environment: ProcessInfo.processInfo.environment)
             store = Store(root: cache, lockTimeout: options.lockTimeout)
-            let follower = ServeNode(remote: remote, cache: store, channels: [channel.channel] + Array(try hostChannels().values),
-                                     poll: Self.seconds(poll)!, cacheMax: cacheMax.flatMap(ByteCount.parse), events: events)
+            let follower = try ServeNode(remote: remote, cache: store, channels: [channel.channel] + Array(try hostChannels().values),
+                                         poll: Self.seconds(poll)!, cacheMax: cacheMax.flatMap(ByteCount.parse), trust: try trust.keys(),
+                                         events: events)
             try follower.prepareCache()
             follower.syncOnce()  // serve the live releases from the first request, when the bucket answers
             settings.fetchMissingRelease = { follower.fetch($0) }

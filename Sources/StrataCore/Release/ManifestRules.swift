@@ -1,0 +1,89 @@
+/// The rules a manifest must keep before anything uses it, wherever it was read from: a bucket's
+/// manifest is exactly as untrusted as an archive entry (anyone who can write to the bucket can
+/// write it), so the same path rules apply, and the fingerprint and id are recomputed from the
+/// entries rather than believed.
+///
+/// The first broken rule is reported in one line naming the release and the entry:
+/// `release 3f2a… in s3://b/p is invalid: entry '../x' climbs out with '..'`.
+public enum ManifestRules {
+    /// Checks `manifest`, read as release `id` from `origin` (a store location, for the message).
+    public static func validate(_ manifest: Manifest, id: String, origin: String) throws {
+        func refuse(_ why: String) -> StrataError {
+            StrataError(.corrupt, "release \(id) in \(origin) is invalid: \(why)")
+        }
+        guard manifest.format == Manifest.currentFormat else { throw refuse("manifest format \(manifest.format) is not \(Manifest.currentFormat)") }
+        guard Fingerprint.isFingerprint(manifest.fingerprint) else { throw refuse("fingerprint is not 64 lowercase hex digits") }
+        guard manifest.id == id else { throw refuse("its manifest names release \(Escaped.path(manifest.id))") }
+        guard !manifest.files.isEmpty else { throw refuse("it lists no files") }
+
+        var previous: String?
+        var total: Int64 = 0
+        for entry in manifest.files {
+            let shown = Escaped.path(entry.path)
+            if let why = pathProblem(entry.path) { throw refuse("entry '\(shown)' \(why)") }
+            if let previous, !previous.utf8.lexicographicallyPrecedes(entry.path.utf8) {
+                throw refuse(previous == entry.path ? "entry '\(shown)' is listed twice" : "entry '\(shown)' is out of order (entries are sorted bytewise)")
+            }
+            guard entry.size >= 0 else { throw refuse("entry '\(shown)' has a negative size") }
+            guard isDigest(entry.sha256) else { throw refuse("entry '\(shown)' has a sha256 that is not 64 lowercase hex digits") }
+            guard isMediaType(entry.type) else { throw refuse("entry '\(shown)' has a malformed type '\(Escaped.path(entry.type))'") }
+            if let variant = entry.gzip, variant.size < 0 || !isDigest(variant.sha256) {
+                throw refuse("entry '\(shown)' has a malformed gzip variant")
+            }
+            let (sum, overflow) = total.addingReportingOverflow(entry.size)
+            guard !overflow else { throw refuse("entry '\(shown)' makes the sizes overflow") }
+            total = sum
+            previous = entry.path
+        }
+        if let clash = fileAlsoFolder(manifest.files.map(\.path)) {
+            throw refuse("entry '\(Escaped.path(clash))' is both a file and a folder")
+        }
+        guard manifest.fileCount == manifest.files.count, manifest.byteCount == total else {
+            throw refuse("its file count or byte count does not add up")
+        }
+        let recomputed = Fingerprint.compute(manifest.files.lazy.map { (path: $0.path, sha256: $0.sha256) })
+        guard recomputed == manifest.fingerprint else { throw refuse("its files do not give its recorded fingerprint") }
+        guard Fingerprint.releaseID(of: recomputed) == id else { throw refuse("its fingerprint does not give id \(id)") }
+    }
+
+    /// Why `path` cannot name a file inside a release, or nil when it can: relative, `/`-separated,
+    /// no empty, `.` or `..` segments, no control characters or backslashes, not under `.strata/`.
+    public static func pathProblem(_ path: String) -> String? {
+        if path.isEmpty { return "has an empty path" }
+        if path.hasPrefix("/") { return "is an absolute path" }
+        if path.unicodeScalars.contains(where: Escaped.isControl) { return "has a control character" }
+        if path.contains("\\") { return "has a backslash" }
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        if segments.contains("..") { return "climbs out with '..'" }
+        if segments.contains(where: { $0.isEmpty || $0 == "." }) { return "has an empty or '.' segment" }
+        if segments.first == Substring(ReleaseLayout.metadataFolder) { return "is inside \(ReleaseLayout.metadataFolder)/" }
+        return nil
+    }
+
+    /// The first path that another path uses as a folder (`a` beside `a/b`); paths sorted bytewise.
+    static func fileAlsoFolder(_ paths: [String]) -> String? {
+        // Sorted bytewise, `a/b` comes after `a` but possibly after `a-b` too, so look up each folder.
+        let files = Set(paths)
+        for path in paths {
+            var folder = Substring(path)
+            while let slash = folder.lastIndex(of: "/") {
+                folder = folder[..<slash]
+                if files.contains(String(folder)) { return String(folder) }
+            }
+        }
+        return nil
+    }
+
+    static func isDigest(_ text: String) -> Bool { Fingerprint.isFingerprint(text) }
+
+    /// `type/subtype` of token characters: it goes into a response header as it is.
+    static func isMediaType(_ text: String) -> Bool {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, text.utf8.count <= 255 else { return false }
+        return parts.allSatisfy { part in
+            !part.isEmpty && part.utf8.allSatisfy { byte in
+                (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A) || "!#$&^_.+-".utf8.contains(byte)
+            }
+        }
+    }
+}
