@@ -57,10 +57,13 @@ final class ReleaseRegistry: Sendable {
 
     /// Where loads and unreadable releases are said.
     private let events: EventLog
+    /// Signatures a release must carry to be served (`--trust`).
+    private let trust: TrustedKeys?
 
     init(store: Store, layout: StoreLayout, pool: NIOThreadPool, events: EventLog = EventLog(),
-         fetchMissing: (@Sendable (String) -> Void)? = nil, fetchPool: NIOThreadPool? = nil) {
+         fetchMissing: (@Sendable (String) -> Void)? = nil, fetchPool: NIOThreadPool? = nil, trust: TrustedKeys? = nil) {
         self.events = events
+        self.trust = trust
         self.fetchMissing = fetchMissing
         catalog = ReleaseCatalog(store)
         self.layout = layout
@@ -153,6 +156,13 @@ final class ReleaseRegistry: Sendable {
             return .unreadable(since: .now(), reason: "cannot read release \(id): \(reason)")
         }
         guard manifest.id == id else { return .absent(since: .now()) }
+        do {
+            try trust?.require(manifest, origin: catalog.store.location)
+        } catch {
+            let reason = (error as? StrataError)?.message ?? "\(error)"
+            events.sayAtMostEverySecond(.error, "release_refused", reason, [("release", id)])
+            return .unreadable(since: .now(), reason: reason)
+        }
         let folder = layout.release(id)
         let index = ReleaseIndex(manifest: manifest, folder: folder, serial: serials.wrappingAdd(1, ordering: .relaxed).newValue,
                                  rules: siteRules(of: manifest, in: folder))

@@ -27,9 +27,12 @@ public struct ServerConfiguration: Sendable {
     public var fallbackHistoryEntries = 10
     /// Worker threads; defaults to one per core.
     public var threads = System.coreCount
+    /// `--trust`: only releases signed by one of these keys are served; any other is answered 503
+    /// with the reason, on its channel URL and its versioned URL alike.
+    public var trust: TrustedKeys?
 
     // A serve node (the store is a local cache of an object store).
-    /// Called on the index-loading thread for a release the store lacks (a `/_v/<id>/` URL of a
+    /// Called on the fetch pool for a release the store lacks (a `/_v/<id>/` URL of a
     /// release not yet local): it may bring the release into the store, which is then read again.
     public var fetchMissingRelease: (@Sendable (String) -> Void)?
     /// What `/_strata/health` adds about the store's upstream: nil when all is well, else one line

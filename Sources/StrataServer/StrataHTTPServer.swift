@@ -76,7 +76,7 @@ public final class StrataHTTPServer: Sendable {
         fetchPool = configuration.fetchMissingRelease == nil ? nil : NIOThreadPool(numberOfThreads: Self.fetchWidth)
         fetchPool?.start()
         registry = ReleaseRegistry(store: store, layout: folders.layout, pool: pool, events: configuration.events,
-                                   fetchMissing: configuration.fetchMissingRelease, fetchPool: fetchPool)
+                                   fetchMissing: configuration.fetchMissingRelease, fetchPool: fetchPool, trust: configuration.trust)
         do {
             for channel in configuration.protectedChannels.keys { try Names.validateChannel(channel) }
             channelGuard = configuration.protectedChannels.isEmpty ? nil : try ChannelGuard(files: configuration.protectedChannels, pool: passwordPool)

@@ -85,6 +85,23 @@ import Testing
         }
     }
 
+    @Test func serveWithTrustAnswersOnlySignedReleases() throws {
+        try withTemporaryDirectory { folder in
+            let store = ["--root", folder + "/store"]
+            #expect(try strata(["keygen", folder + "/key"]).status == 0)
+            let signed = Self.id(try strata(["publish", fixtures + "/aurora-v1", "--sign", folder + "/key", "--activate"] + store))
+            let unsigned = Self.id(try strata(["publish", fixtures + "/aurora-v2"] + store))
+            let server = try ServeNodeTests.Node(["--trust", folder + "/key.pub"] + store)
+            #expect(try server.release() == signed)
+            #expect(try server.get("/_v/\(signed)/index.html").head.hasPrefix("HTTP/1.1 200"))
+            let refused = try server.get("/_v/\(unsigned)/index.html")
+            #expect(refused.head.hasPrefix("HTTP/1.1 503") && refused.body.contains("release \(unsigned) in \(folder)/store is not signed"),
+                    "\(refused.head)\n\(refused.body)")
+            #expect(try strata(["activate", unsigned] + store).status == 0)
+            #expect(try server.get("/").head.hasPrefix("HTTP/1.1 503"), "an unsigned release made live is not served")
+        }
+    }
+
     @Test func aServeNodeWithTrustNeverSwitchesToAnUnsignedOrAlteredRelease() throws {
         let bucket = try TestBucket.make()
         let root = ["--root", bucket.root]

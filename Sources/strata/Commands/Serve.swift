@@ -28,6 +28,10 @@ struct Serve: ParsableCommand {
             cache (releases no channel serves are evicted). /_strata/health says when the bucket
             cannot be reached; the node keeps serving what it holds.
 
+            With --trust KEY.pub (repeatable) only releases signed by one of the keys (`publish
+            --sign`) are served: any other is answered 503 with the reason, and a serve node never
+            switches to it (it keeps serving what it has and says why on /_strata/health).
+
             Examples:
               strata serve --port 8080
               strata serve --root s3://site-bucket/prod --cache /var/cache/strata --poll 1s
@@ -176,6 +180,7 @@ struct Serve: ParsableCommand {
         } else {
             store = try options.readable()
         }
+        settings.trust = try trust.keys()
         settings.host = host
         settings.port = port
         settings.channel = channel.channel
