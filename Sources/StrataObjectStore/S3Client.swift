@@ -6,9 +6,9 @@ import NIOHTTP1
 import StrataCore
 import Synchronization
 
-/// A blocking S3 client for one bucket: each call signs one request (SigV4), sends it, and waits.
-/// Callers run on their own threads (the command line's, the publish workers', a serve node's
-/// follower), never on an event loop.
+/// A blocking S3 client for one bucket: each call signs one request (SigV4), sends it on its
+/// `S3Transport` (async-http-client's async API), and waits. Callers run on their own threads (the
+/// command line's, the publish workers', a serve node's follower), never on an event loop.
 ///
 /// Network failures and answers that say "try again" (500, 502, 503, 504, 429 SlowDown) are retried
 /// with growing pauses, so a blip does not fail a publish; anything else is the caller's to read.
@@ -23,16 +23,13 @@ public final class S3Client: Sendable {
 
     /// Attempts per request (the first included) when the network or the service fails transiently.
     static let attempts = 3
-    /// One client for the process: connections are pooled across every store and thread.
-    static let http = HTTPClient(
-        eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-        configuration: HTTPClient.Configuration(
-            timeout: .init(connect: .seconds(2), read: .seconds(30)),
-            connectionPool: .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 32)))
+    /// The HTTP client: its connections are pooled across the threads using this client.
+    public let transport: S3Transport
 
-    public init(settings: S3Settings, bucket: String) {
+    public init(settings: S3Settings, bucket: String, transport: S3Transport = S3Transport()) {
         self.settings = settings
         self.bucket = bucket
+        self.transport = transport
         signer = SignatureV4(credentials: settings.credentials, region: settings.region)
     }
 
@@ -94,10 +91,7 @@ public final class S3Client: Sendable {
                           body: [UInt8], payloadHash: String?) throws -> Reply {
         let request = try signedRequest(method, key: key, query: query, headers: extra, body: body, payloadHash: payloadHash)
         do {
-            let response = try Self.http.execute(request: request, deadline: .now() + .seconds(600)).wait()
-            var bytes: [UInt8] = []
-            if var buffer = response.body { bytes = buffer.readBytes(length: buffer.readableBytes) ?? [] }
-            return Reply(status: Int(response.status.code), headers: response.headers, body: bytes)
+            return try transport.execute(request, timeout: .seconds(600))
         } catch {
             throw unreachable(error)
         }
@@ -111,23 +105,23 @@ public final class S3Client: Sendable {
         for attempt in 0..<Self.attempts {
             if attempt > 0 { Thread.sleep(forTimeInterval: 0.1 * pow(4, Double(attempt - 1))) }
             let request = try signedRequest(.GET, key: key, query: [], headers: [], body: [], payloadHash: nil)
-            let delegate = DownloadDelegate(sink: sink)
+            let delivered = DeliveredBytes()
             do {
-                let result = try Self.http.execute(request: request, delegate: delegate, deadline: .now() + .seconds(3600)).wait()
+                let result = try transport.download(request, timeout: .seconds(3600), delivered: delivered, into: sink)
                 if Self.isTransient(result.reply.status) && attempt + 1 < Self.attempts { continue }
                 return result
             } catch let error as StrataError {
                 throw error  // the sink failed: a local problem, not worth retrying
             } catch {
                 lastError = unreachable(error)
-                if delegate.bytesDelivered > 0 { break }  // the sink already holds part of the body
+                if delivered.count.load(ordering: .relaxed) > 0 { break }  // the sink already holds part of the body
             }
         }
         throw lastError ?? StrataError(.io, "\(describe(key)): no answer")
     }
 
     private func signedRequest(_ method: HTTPMethod, key: String?, query: [(String, String)], headers extra: [(String, String)],
-                               body: [UInt8], payloadHash: String?) throws -> HTTPClient.Request {
+                               body: [UInt8], payloadHash: String?) throws -> HTTPClientRequest {
         let authority = settings.port.map { "\(hostName):\($0)" } ?? hostName
         var path = settings.pathStyle ? "/" + bucket : ""
         if let key { path += "/" + key } else if path.isEmpty { path = "/" }
@@ -138,9 +132,10 @@ public final class S3Client: Sendable {
                                     slashesInQuery: slashesInQuery.load(ordering: .relaxed))
         var url = "\(settings.scheme)://\(authority)\(SignatureV4.encode(path, keepingSlashes: true))"
         if !query.isEmpty { url += "?" + Self.queryForURL(SignatureV4.canonicalQuery(query)) }
-        var request = try HTTPClient.Request(url: url, method: method)
+        var request = HTTPClientRequest(url: url)
+        request.method = method
         for (name, value) in headers + signed where name != "Content-Length" { request.headers.add(name: name, value: value) }
-        if !body.isEmpty || method == .PUT || method == .POST { request.body = .bytes(body) }
+        if !body.isEmpty || method == .PUT || method == .POST { request.body = .bytes(ByteBuffer(bytes: body)) }
         return request
     }
 
@@ -206,49 +201,5 @@ public final class S3Client: Sendable {
             let kind: StrataError.Kind = reply.status == 412 || reply.status == 409 ? .conflict : reply.status == 404 ? .notFound : .io
             return StrataError(kind, "cannot \(what): \(detail)")
         }
-    }
-}
-
-/// Receives an object's body piece by piece into a sink, hashing it; error bodies are kept whole.
-final class DownloadDelegate: HTTPClientResponseDelegate, @unchecked Sendable {
-    typealias Response = (reply: S3Client.Reply, size: Int64, sha256: String)
-
-    private let sink: @Sendable (UnsafeRawBufferPointer) throws -> Void
-    private var head: HTTPResponseHead?
-    private var hasher = SHA256()
-    private var errorBody: [UInt8] = []
-    /// Read by the caller after the future completes (the future orders the accesses).
-    private(set) var bytesDelivered: Int64 = 0
-
-    init(sink: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Void) {
-        self.sink = sink
-    }
-
-    func didReceiveHead(task: HTTPClient.Task<Response>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
-        self.head = head
-        return task.eventLoop.makeSucceededVoidFuture()
-    }
-
-    func didReceiveBodyPart(task: HTTPClient.Task<Response>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
-        guard head?.status == .ok else {
-            errorBody += buffer.readableBytesView
-            return task.eventLoop.makeSucceededVoidFuture()
-        }
-        do {
-            try buffer.withUnsafeReadableBytes { bytes in
-                hasher.update(bufferPointer: bytes)
-                try sink(bytes)
-            }
-            bytesDelivered += Int64(buffer.readableBytes)
-            return task.eventLoop.makeSucceededVoidFuture()
-        } catch {
-            return task.eventLoop.makeFailedFuture(error)
-        }
-    }
-
-    func didFinishRequest(task: HTTPClient.Task<Response>) throws -> Response {
-        let digest = hasher.finalize().map { byte in (byte < 16 ? "0" : "") + String(byte, radix: 16) }.joined()
-        let reply = S3Client.Reply(status: Int(head?.status.code ?? 0), headers: head?.headers ?? [:], body: errorBody)
-        return (reply, bytesDelivered, digest)
     }
 }

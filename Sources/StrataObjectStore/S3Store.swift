@@ -31,6 +31,11 @@ public struct S3Store: StoreBackend {
 
     public var location: String { address.description }
 
+    /// Closes the HTTP client's connections (at the end of a command; requests after this fail).
+    public func close() {
+        client.transport.shutdown()
+    }
+
     static let markerContents = Array("{\"format\":1}\n".utf8)
 
     public func requireExisting() throws {

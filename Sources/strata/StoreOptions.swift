@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import StrataCore
 import StrataObjectStore
+import Synchronization
 import SystemPackage
 
 /// Options every command takes.
@@ -47,9 +48,26 @@ struct StoreOptions: ParsableArguments {
     /// A folder store, or an object store for an `s3://` root.
     static func backend(at root: String) throws -> any StoreBackend {
         if S3Location.isObjectStore(root) {
-            return try S3Store(root: root, environment: ProcessInfo.processInfo.environment)
+            return OpenedObjectStores.keep(try S3Store(root: root, environment: ProcessInfo.processInfo.environment))
         }
         return LocalStore(root: FilePath(root))
+    }
+}
+
+/// The object stores a command opened, closed (their HTTP clients shut down) when it ends.
+enum OpenedObjectStores {
+    private static let opened = Mutex<[S3Store]>([])
+
+    static func keep(_ store: S3Store) -> S3Store {
+        opened.withLock { $0.append(store) }
+        return store
+    }
+
+    static func closeAll() {
+        opened.withLock { stores in
+            stores.forEach { $0.close() }
+            stores = []
+        }
     }
 }
 

@@ -30,15 +30,19 @@ struct Strata: ParsableCommand {
 
     /// Library errors become one line on stderr and an exit status; argument errors go to ArgumentParser.
     static func main() {
+        defer { OpenedObjectStores.closeAll() }
         do {
             var command = try parseAsRoot()
             try command.run()
         } catch let error as StrataError {
+            OpenedObjectStores.closeAll()
             Output.error(error.message)
             Foundation.exit(exitStatus(for: error.kind))
         } catch let failure as CommandFailure {
+            OpenedObjectStores.closeAll()
             Foundation.exit(failure.status)
         } catch {
+            OpenedObjectStores.closeAll()
             exit(withError: error)
         }
     }

@@ -167,7 +167,7 @@ struct Serve: ParsableCommand {
         let store: Store
         var node: ServeNode?
         if S3Location.isObjectStore(options.rootPath), let cache {
-            let remote = try S3Store(root: options.rootPath, environment: ProcessInfo.processInfo.environment)
+            let remote = OpenedObjectStores.keep(try S3Store(root: options.rootPath, environment: ProcessInfo.processInfo.environment))
             store = Store(root: cache, lockTimeout: options.lockTimeout)
             let follower = try ServeNode(remote: remote, cache: store, channels: [channel.channel] + Array(try hostChannels().values),
                                          poll: Self.seconds(poll)!, cacheMax: cacheMax.flatMap(ByteCount.parse), trust: try trust.keys(),

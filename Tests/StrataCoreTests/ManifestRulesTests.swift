@@ -1,0 +1,71 @@
+import Foundation
+import StrataCore
+import StrataTestSupport
+import Testing
+
+/// `ManifestRules` alone: what a release's manifest must keep before anything uses it.
+@Suite struct ManifestRulesTests {
+    func manifest(_ paths: [String]) -> Manifest {
+        let entries = paths.map { path in
+            Manifest.Entry(path: path, size: 1, sha256: sha256Hex(Array(path.utf8)), type: "text/plain")
+        }
+        let fingerprint = Fingerprint.compute(entries.map { (path: $0.path, sha256: $0.sha256) })
+        return Manifest(id: Fingerprint.releaseID(of: fingerprint), fingerprint: fingerprint, created: "2026-12-01T00:00:00.000Z",
+                        label: nil, source: "test", files: entries)
+    }
+
+    func refusal(_ manifest: Manifest, id: String? = nil) -> String? {
+        do {
+            try ManifestRules.validate(manifest, id: id ?? manifest.id, origin: "here")
+            return nil
+        } catch {
+            return (error as? StrataError)?.message
+        }
+    }
+
+    @Test func everyReleaseOfTheFixturesKeepsTheRules() throws {
+        try withTemporaryDirectory { folder in
+            let store = TestStore(in: folder)
+            for name in ["aurora-v1", "aurora-v2", "e2e-v1", "e2e-v2"] {
+                let id = try store.publishFixture(name)
+                #expect(throws: Never.self) { try store.catalog.manifest(id) }
+            }
+        }
+    }
+
+    @Test(arguments: [
+        ("../x", "climbs out with '..'"), ("a/../../x", "climbs out with '..'"), ("/etc/passwd", "is an absolute path"),
+        ("a//b", "has an empty or '.' segment"), ("a/./b", "has an empty or '.' segment"), ("a/", "has an empty or '.' segment"),
+        ("", "has an empty path"), ("a\u{0}b", "has a control character"), ("a\u{1b}[31m", "has a control character"),
+        ("a\\b", "has a backslash"), (".strata/variants/x.gz", "is inside .strata/"),
+    ]) func aPathOutsideTheReleaseIsRefused(_ path: String, _ says: String) {
+        let message = refusal(manifest([path]))
+        #expect(message?.hasPrefix("release ") == true && message?.contains(" in here is invalid: entry '") == true, "\(message ?? "accepted")")
+        #expect(message?.hasSuffix(says) == true, "\(message ?? "accepted")")
+        #expect(ManifestRules.pathProblem(path) != nil)
+    }
+
+    @Test func namesThatOnlyLookOddAreAccepted() {
+        for path in ["..hidden", "a..b", ".well-known/x", "é/ü.html", "a b/c d.txt", "strata/.strata"] {
+            #expect(ManifestRules.pathProblem(path) == nil, "\(path)")
+        }
+        #expect(refusal(manifest(["..hidden", "a..b", "z"])) == nil)
+    }
+
+    @Test func orderCountsFingerprintAndIdAreRecomputedNotBelieved() {
+        #expect(refusal(manifest(["b", "a"]))?.contains("is out of order") == true)
+        #expect(refusal(manifest(["a", "a"]))?.contains("is listed twice") == true)
+        #expect(refusal(manifest(["a", "a/b"]))?.contains("'a' is both a file and a folder") == true)
+        var counted = manifest(["a"])
+        counted.summary.fileCount = 2
+        #expect(refusal(counted)?.contains("does not add up") == true)
+        var renamed = manifest(["a"])
+        renamed.files[0].path = "b"
+        #expect(refusal(renamed)?.contains("its files do not give its recorded fingerprint") == true)
+        #expect(refusal(manifest(["a"]), id: "0123456789abcdef")?.contains("its manifest names release") == true)
+        var typed = manifest(["a"])
+        typed.files[0].type = "text/html; charset=utf-8"
+        #expect(refusal(typed)?.contains("has a malformed type") == true)
+        #expect(refusal(manifest([])) != nil, "a release holds at least one file")
+    }
+}
