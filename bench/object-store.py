@@ -169,15 +169,54 @@ def main():
         print(table(["flips", "seconds", "wrk requests", "errors", "body checks", "torn", "checker failures"],
                     [[args.flips, round(elapsed, 1), requests, errors, checked[0], torn[0], failures[0]]],
                     "Flips under load over 3 serve nodes (targets: 0 errors, 0 torn)"))
+        flip_cost = measure_flip_cost(args, root, env, endpoint, aws)
         if args.out:
             save(args.out, {"full": [strata_full, aws_full], "patch": [strata_patch, aws_patch], "flip_to_all": latencies,
                             "under_load": {"flips": args.flips, "requests": requests, "errors": errors, "checks": checked[0],
-                                           "torn": torn[0], "failures": failures[0]}})
+                                           "torn": torn[0], "failures": failures[0]}, "flip_cost": flip_cost})
         return 0 if errors == 0 and torn[0] == 0 and failures[0] == 0 else 1
     finally:
         for node in nodes:
             node.kill()
         moto.kill()
+
+
+def measure_flip_cost(args, root, env, endpoint, aws, flips=20):
+    """What one `strata activate` sends and how long it takes, through a proxy that logs every
+    request: the conditional-write probe (once per process), the lease lock, and the flip itself;
+    beside one `aws s3api put-object` of a pointer-sized object, the least a deploy script could do."""
+    log_path = os.path.join(args.work, "requests.jsonl")
+    proxy = subprocess.Popen([sys.executable, os.path.join(HERE, "..", "Tests", "StrataObjectStoreTests", "fault-proxy.py"),
+                              endpoint, "conflicts", "0"], env={**env, "FAULT_PROXY_LOG": log_path}, stdout=subprocess.PIPE, text=True)
+    try:
+        through = {**env, "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:" + proxy.stdout.readline().strip()}
+        parts = {"probe": ([], []), "lock": ([], []), "flip": ([], [])}
+        walls = []
+        log(f"object store: {flips} activates through a counting proxy")
+        for flip in range(flips):
+            open(log_path, "w").close()
+            walls.append(timed([args.strata, "activate", "v1" if flip % 2 == 0 else "v2", "--root", root, "--no-check"], through))
+            for entry in (json.loads(line) for line in open(log_path)):
+                part = "probe" if "/probes/" in entry["path"] else "lock" if "/locks/write" in entry["path"] else "flip"
+                parts[part][0].append(1)
+                parts[part][1].append(entry["end"] - entry["start"])
+        pointer = os.path.join(args.work, "pointer")
+        with open(pointer, "w") as handle:
+            handle.write("0123456789abcdef\n")
+        puts = sorted(timed([aws, "s3api", "put-object", "--bucket", "aws-bench", "--key", "pointer", "--body", pointer], env)
+                      for _ in range(5))
+        rows = [[part, round(len(parts[part][0]) / flips, 1), round(1000 * sum(parts[part][1]) / flips, 1)] for part in parts]
+        wall = sorted(walls)[len(walls) // 2]
+        rows.append(["whole command (median wall)", "", round(1000 * wall, 1)])
+        rows.append(["aws s3api put-object, one PUT (median wall)", 1, round(1000 * puts[len(puts) // 2], 1)])
+        print()
+        print(table(["part of one activate", "requests", "ms"], rows,
+                    f"What a flip costs on S3: probe, lock, flip (per activate, {flips} runs; ratio to one aws PUT "
+                    f"{wall / puts[len(puts) // 2]:.2f})"))
+        return {"walls": walls, "aws_put": puts,
+                "parts": {part: {"requests": len(values[0]) / flips, "seconds": sum(values[1]) / flips} for part, values in parts.items()}}
+    finally:
+        proxy.kill()
 
 
 def wait_until(condition, seconds):

@@ -12,10 +12,14 @@ hold), except what MODE changes. Prints its port on the first line.
                          the headers are dropped and the request signed again without them (with
                          AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from the environment)
     delay-pointers S     conditional PUTs to a `channels/` key wait S seconds before going on
+
+With FAULT_PROXY_LOG=FILE, each request is appended to FILE as one JSON line (method, path,
+status, start and end times), so a benchmark can count what a command sends.
 """
 import datetime
 import hashlib
 import hmac
+import json
 import http.client
 import http.server
 import os
@@ -62,6 +66,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def forward(self):
+        started = time.time()
+        self.status_sent = 0
+        try:
+            self.relay()
+        finally:
+            if os.environ.get("FAULT_PROXY_LOG"):
+                with lock, open(os.environ["FAULT_PROXY_LOG"], "a") as log:
+                    log.write(json.dumps({"method": self.command, "path": self.path, "status": self.status_sent,
+                                          "start": started, "end": time.time()}) + "\n")
+
+    def send_response(self, code, message=None):
+        self.status_sent = code
+        super().send_response(code, message)
+
+    def relay(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
         conditional = "If-Match" in self.headers or "If-None-Match" in self.headers
