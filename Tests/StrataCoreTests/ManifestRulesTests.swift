@@ -69,3 +69,23 @@ import Testing
         #expect(refusal(manifest([])) != nil, "a release holds at least one file")
     }
 }
+
+/// A history read from a store keeps only lines that name ids.
+@Suite struct HistoryInputTests {
+    @Test func historyLinesThatDoNotNameIdsAreLeftOut() throws {
+        let store = Store(backend: MemoryStore(), lockTimeout: 1)
+        let good = #"{"action":"activate","by":"ci@build","time":"2026-12-01T00:00:00.000Z","to":"0123456789abcdef"}"#
+        let crafted = [
+            #"{"action":"activate","by":"x","time":"t","to":"../../etc/passwd"}"#,
+            #"{"action":"rollback","by":"x","time":"t","from":"0123456789abcdef","to":"0123456789ABCDEF"}"#,
+            #"{"action":"promote","by":"x","time":"t","to":"0123456789abcdef","source":"../x"}"#,
+        ]
+        let log = Array((([good] + crafted).joined(separator: "\n") + "\n").utf8)
+        let replaced = try store.withWriteLock {
+            try store.backend.pointers(.releases).replace("current", with: Array("0123456789abcdef\n".utf8), logging: log, ifStamp: nil)
+        }
+        #expect(replaced)
+        let history = try Channels(store: store).history("current")
+        #expect(history.map(\.to) == ["0123456789abcdef"] && history.first?.by == "ci@build")
+    }
+}

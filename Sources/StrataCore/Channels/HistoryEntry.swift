@@ -34,11 +34,16 @@ public struct HistoryEntry: Codable, Sendable, Equatable {
 
 extension HistoryEntry {
     /// A history log (`history/<channel>.jsonl`: one JSON object a line), oldest first. A line torn by
-    /// a crash mid-append cannot decode; it is skipped rather than blocking rollbacks.
+    /// a crash mid-append cannot decode; it is skipped rather than blocking rollbacks. So is a line
+    /// whose ids are not ids (a history read from a bucket is untrusted input): rollback and prune
+    /// only ever see release or version ids.
     static func decodeLines(_ bytes: [UInt8]) -> [HistoryEntry] {
         let decoder = JSONDecoder()
         return bytes.split(separator: 0x0A).compactMap { line in
-            try? decoder.decode(HistoryEntry.self, from: Data(line))
+            guard let entry = try? decoder.decode(HistoryEntry.self, from: Data(line)),
+                  Fingerprint.isReleaseID(entry.to), entry.from.map(Fingerprint.isReleaseID) ?? true,
+                  entry.source.map({ (try? Names.validateChannel($0)) != nil }) ?? true else { return nil }
+            return entry
         }
     }
 
