@@ -2,6 +2,7 @@ import Foundation
 import StrataCore
 import StrataObjectStore
 import StrataTestSupport
+import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -93,6 +94,43 @@ import Glibc
             #expect(health.head.hasPrefix("HTTP/1.1 200"))
             #expect(health.body.hasPrefix("ok \(v1)\nupstream: cannot sync from \(bucket.root)"), "\(health.body)")
             #expect(!health.body.contains(MotoServer.shared.secretAccessKey))
+        }
+    }
+}
+
+/// Work off the event loops is split by kind: a release fetched on demand from a slow bucket
+/// holds up neither password checks nor the node's other answers.
+extension ServeNodeTests {
+    @Test func aSlowOnDemandFetchDelaysNoPasswordCheck() throws {
+        let bucket = try TestBucket.make()
+        _ = try publish(fixtures + "/aurora-v1", bucket.root, label: "v1")
+        let v3 = try publish(fixtures + "/e2e-v1", bucket.root, label: "v3")
+        #expect(try strataS3(["activate", "v1", "--root", bucket.root]).status == 0)
+        let slow = try FaultProxy(mode: ["delay-content", "4"])
+        try withTemporaryDirectory { folder in
+            let users = folder + "/users"
+            #expect(try run("/bin/sh", ["-c", "printf 'secret\\n' | \"$0\" password \"$1\" alice", strataExecutable, users]).status == 0)
+            // v1 is cached before the bucket turns slow; v3 is not.
+            let node = try Node(["--root", bucket.root, "--cache", folder + "/cache", "--poll", "100ms", "--protect", "current=" + users],
+                                environment: ["AWS_ENDPOINT_URL_S3": slow.endpoint])
+            @Sendable func curl(_ arguments: [String]) throws -> (code: String, seconds: Double) {
+                let out = try run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}"] + arguments).stdout.split(separator: " ")
+                return (String(out[0]), Double(out[1]) ?? 99)
+            }
+            let fetched = Mutex<(code: String, seconds: Double)?>(nil)
+            let versionedURL = "http://127.0.0.1:\(node.port)/_v/\(v3)/index.html"
+            let fetching = Thread { fetched.withLock { $0 = try? curl([versionedURL]) } }
+            fetching.start()
+            usleep(300_000)  // the fetch is waiting on the bucket now
+            let checked = try curl(["-u", "alice:secret", "http://127.0.0.1:\(node.port)/"])
+            #expect(checked.code == "200" && checked.seconds < 2, "a password check waits for no fetch: \(checked)")
+            let refused = try curl(["-u", "alice:wrong", "http://127.0.0.1:\(node.port)/"])
+            #expect(refused.code == "401" && refused.seconds < 2, "\(refused)")
+            // And the fetch itself completes (its content took 4 s a file to arrive).
+            let started = Date()
+            while fetched.withLock({ $0 }) == nil && Date().timeIntervalSince(started) < 30 { usleep(100_000) }
+            let versioned = fetched.withLock { $0 }
+            #expect(versioned?.code == "200" && (versioned?.seconds ?? 0) >= 4, "\(String(describing: versioned))")
         }
     }
 }

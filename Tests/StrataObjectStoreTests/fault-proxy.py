@@ -12,6 +12,7 @@ hold), except what MODE changes. Prints its port on the first line.
                          the headers are dropped and the request signed again without them (with
                          AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from the environment)
     delay-pointers S     conditional PUTs to a `channels/` key wait S seconds before going on
+    delay-content S      GETs of a `content/` key wait S seconds before going on
 
 With FAULT_PROXY_LOG=FILE, each request is appended to FILE as one JSON line (method, path,
 status, start and end times), so a benchmark can count what a command sends.
@@ -97,6 +98,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(payload)
                 return
         if mode == "delay-pointers" and self.command == "PUT" and conditional and "/channels/" in self.path:
+            time.sleep(float(argument))
+        if mode == "delay-content" and self.command == "GET" and "/content/" in self.path:
             time.sleep(float(argument))
         if mode == "ignore-conditions" and self.command == "PUT" and conditional:
             kept = {name: value for name, value in headers if name.lower() not in CONDITIONS}
