@@ -146,7 +146,21 @@ import Testing
             #expect(altered.contains("release \(forged) in \(bucket.root) has a signature that does not match its files"), "\(altered)")
             #expect(try node.release() == v1)
 
+            // The signed release with a media type changed in its manifest (types are not signed).
+            let original = try #require(try bucket.client.getObject("site/releases/\(v3).json")).body
+            var retyped = try JSONSerialization.jsonObject(with: Data(original)) as! [String: Any]
+            var entries = retyped["files"] as! [[String: Any]]
+            entries[0]["type"] = (entries[0]["type"] as! String) == "text/html" ? "text/plain" : "text/html"
+            retyped["files"] = entries
+            _ = try bucket.client.putObject("site/releases/\(v3).json", Array(try JSONSerialization.data(withJSONObject: retyped)))
+            #expect(try strataS3(["activate", v3, "--no-check"] + root).status == 0)
+            let mistyped = try waitForHealth(containing: "its name gives")
+            #expect(mistyped.contains("release \(v3) in \(bucket.root) types '"), "\(mistyped)")
+            #expect(try node.release() == v1)
+            _ = try bucket.client.putObject("site/releases/\(v3).json", original)
+
             // A release the key did sign is taken at once.
+            #expect(try strataS3(["activate", v1, "--no-check"] + root).status == 0)
             #expect(try strataS3(["activate", v3, "--no-check"] + root).status == 0)
             let started = Date()
             while try node.release() != v3 && Date().timeIntervalSince(started) < 5 { usleep(100_000) }

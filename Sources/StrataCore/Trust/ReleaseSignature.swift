@@ -77,6 +77,11 @@ public enum ReleaseSignature {
         let listing = message(manifest)
         data.string(parsed.hash == "sha512" ? Array(SHA512.hash(data: listing)) : Array(SHA256.hash(data: listing)))
         guard key.verify(signature, of: data.bytes) else { throw refuse("has a signature that does not match its files") }
+        // The signature covers names and content, not the manifest's media types: those must be the
+        // ones the names give, or whoever can write the manifest could serve a signed file as HTML.
+        if let entry = manifest.files.first(where: { $0.type != ContentType.forPath($0.path) }) {
+            throw refuse("types '\(Escaped.path(entry.path))' as \(entry.type), not the \(ContentType.forPath(entry.path)) its name gives")
+        }
     }
 }
 
