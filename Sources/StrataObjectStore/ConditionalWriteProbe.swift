@@ -17,8 +17,7 @@ enum ConditionalWriteProbe {
     /// Throws, naming the service, unless it enforces both conditions. Runs the probe once per
     /// endpoint and bucket in this process.
     static func require(_ store: S3Store) throws {
-        let settings = store.client.settings
-        let service = "\(settings.scheme)://\(settings.host)\(settings.port.map { ":\($0)" } ?? "") bucket \(store.address.bucket)"
+        let service = "\(store.client.endpoint) bucket \(store.address.bucket)"
         let known = answers.withLock { $0[service] }
         let enforced = try known ?? probe(store)
         answers.withLock { $0[service] = enforced }

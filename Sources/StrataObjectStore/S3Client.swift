@@ -155,7 +155,6 @@ public final class S3Client: Sendable {
 
     /// A network failure as one line naming the endpoint, never the request's headers.
     private func unreachable(_ error: Error) -> StrataError {
-        let endpoint = "\(settings.scheme)://\(settings.host)\(settings.port.map { ":\($0)" } ?? "")"
         let reason: String
         switch error {
         case let error as HTTPClientError where error == .connectTimeout: reason = "connection timed out"
@@ -176,6 +175,9 @@ public final class S3Client: Sendable {
     }
 
     func describe(_ key: String?) -> String { "s3://\(bucket)/\(key ?? "")" }
+
+    /// The service's address, for messages: `https://host[:port]`.
+    var endpoint: String { "\(settings.scheme)://\(settings.host)\(settings.port.map { ":\($0)" } ?? "")" }
 
     static func sha256Hex<Bytes: DataProtocol>(_ bytes: Bytes) -> String {
         SHA256.hash(data: bytes).map { byte in (byte < 16 ? "0" : "") + String(byte, radix: 16) }.joined()

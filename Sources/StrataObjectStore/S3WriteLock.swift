@@ -124,7 +124,7 @@ final class S3WriteLock: @unchecked Sendable {
     /// Depth of `withWriteLock` calls per store and thread: a writer nested in another on the same
     /// thread (a flip inside a command that holds the lock) runs under the lease already held;
     /// another thread waits for the lease like another process would.
-    private static let held = Mutex<[String: (depth: Int, lock: S3WriteLock?)]>([:])
+    private static let held = Mutex<[String: (depth: Int, lock: S3WriteLock)]>([:])
 
     static func withLock<T>(_ store: S3Store, timeout: Double, _ body: () throws -> T) throws -> T {
         let name = "\(store.location) \(pthread_self())"

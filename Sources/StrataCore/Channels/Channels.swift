@@ -43,8 +43,9 @@ public struct Channels: Sendable {
     /// Points `channel` at `release`. With `expected`, a compare-and-swap: refuses unless the channel
     /// points at `expected` now (`.some(nil)`: unless it points nowhere yet).
     public func activate(_ release: String, channel: String, expected: String?? = nil) throws -> FlipResult {
-        try pointer(for: channel).flip(action: .activate) { current in
-            try requireRelease(release)
+        var checked = Set<String>()
+        return try pointer(for: channel).flip(action: .activate) { current in
+            try requireRelease(release, checked: &checked)
             if let expected, current != expected {
                 throw StrataError(.conflict, "channel '\(channel)' points at \(current ?? "nothing"), not \(expected ?? "nothing") as expected; nothing changed")
             }
@@ -62,6 +63,7 @@ public struct Channels: Sendable {
         guard source != target else {
             throw StrataError(.invalidInput, "cannot promote channel '\(source)' to itself")
         }
+        var checked = Set<String>()
         func sourceRelease() throws -> String {
             guard let release = try sourcePointer.read() else {
                 throw StrataError(.notFound, "channel '\(source)' has never been activated; nothing to promote")
@@ -69,7 +71,7 @@ public struct Channels: Sendable {
             if let expectedSource, release != expectedSource {
                 throw StrataError(.conflict, "channel '\(source)' serves \(release), not \(expectedSource) as expected; nothing changed")
             }
-            try requireRelease(release)
+            try requireRelease(release, checked: &checked)
             return release
         }
         var seen: (release: String, current: String?)?
@@ -93,12 +95,13 @@ public struct Channels: Sendable {
         let pointer = try pointer(for: channel)
         let catalog = ReleaseCatalog(store)
         var skipped: [String] = []
+        var checked = Set<String>()
         let flip = try pointer.flip(action: .rollback) { _ in
             if let target {
                 guard let current = try pointer.read() else {
                     throw StrataError(.notFound, "channel '\(channel)' has never been activated; nothing to roll back")
                 }
-                try requireRelease(target)
+                try requireRelease(target, checked: &checked)
                 guard target != current else { throw StrataError(.invalidInput, "channel '\(channel)' already serves \(target)") }
                 return target
             }
@@ -110,8 +113,15 @@ public struct Channels: Sendable {
     }
 
     /// The release must exist and its manifest keep `ManifestRules`: a crafted manifest in a
-    /// bucket never goes live.
-    private func requireRelease(_ id: String) throws {
-        _ = try ReleaseCatalog(store).manifest(id)
+    /// bucket never goes live. A flip decides twice (before the lock and under it): the manifest
+    /// is read and checked once (`checked`), the second time only its presence.
+    private func requireRelease(_ id: String, checked: inout Set<String>) throws {
+        let catalog = ReleaseCatalog(store)
+        if checked.contains(id) {
+            guard try catalog.contains(id) else { throw StrataError(.notFound, "release \(id) not found; run 'strata releases'") }
+            return
+        }
+        _ = try catalog.manifest(id)
+        checked.insert(id)
     }
 }
