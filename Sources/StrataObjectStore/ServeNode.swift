@@ -133,7 +133,7 @@ public final class ServeNode: @unchecked Sendable {
         if let refusal = state.withLock({ $0.refused[channel] }), refusal.stamp == read.stamp { return }  // said already
         let id = read.value
         do {
-            try mirror.mirror(id)
+            for release in read.pointer.releases { try mirror.mirror(release) }
         } catch let error as StrataError where error.kind == .corrupt || error.kind == .invalidInput {
             // The bucket names a release this node will not serve: keep serving what it has.
             state.withLock { $0.refused[channel] = (read.stamp, error.message) }
@@ -142,10 +142,10 @@ public final class ServeNode: @unchecked Sendable {
             return
         }
         let channels = Channels(store: cache)
-        if try channels.pointer(channel) != id {
-            _ = try channels.activate(id, channel: channel)
-            events.say(.info, "synced", "channel '\(channel)' of \(remote.location) moved to release \(id): now whole in the cache",
-                       [("channel", channel), ("release", id)])
+        if try channels.pointer(for: channel).readValue() != read.pointer {
+            _ = try channels.adopt(read.pointer, channel: channel)
+            events.say(.info, "synced", "channel '\(channel)' of \(remote.location) moved to \(Channels.describe(read.pointer)): now whole in the cache",
+                       [("channel", channel), ("release", id), ("canary", read.pointer.canary?.release)])
         }
         state.withLock { state in
             state.seen[channel] = read.stamp
@@ -170,7 +170,7 @@ public final class ServeNode: @unchecked Sendable {
         guard let cacheMax, let pool = cache.folders?.layout.pool else { return }
         guard try Self.contentBytes(pool) > cacheMax else { return }
         try cache.withWriteLock {
-            let live = Set(try Channels(store: cache).all().map(\.release)).union(state.withLock { $0.fetched })
+            let live = Set(try Channels(store: cache).all().flatMap(\.releases)).union(state.withLock { $0.fetched })
             for release in try ReleaseCatalog(cache).summaries() where !live.contains(release.id) {
                 try cache.backend.removeRelease(release.id)
                 _ = try cache.backend.collectUnreferencedContent()

@@ -4,6 +4,13 @@ public struct ChannelState: Sendable, Equatable {
     public let release: String
     /// When the channel last went to this release, from its history (nil if the log lacks it).
     public let since: String?
+    /// The canary it serves to a share of its visitors, if a rollout is under way.
+    public let canary: Canary?
+    /// When the canary got its current percent.
+    public let canarySince: String?
+
+    /// Every release the channel serves.
+    public var releases: [String] { [release] + (canary.map { [$0.release] } ?? []) }
 }
 
 /// Channels: named pointers to releases, their flips, and their histories (see `Pointer`).
@@ -29,9 +36,13 @@ public struct Channels: Sendable {
         var states: [ChannelState] = []
         for name in try store.backend.pointers(.releases).names().sorted() {
             let pointer = Pointer(validated: name, family: .releases, in: store)
-            guard let id = try pointer.read() else { continue }
-            let since = try pointer.history().last { $0.to == id }?.time
-            states.append(ChannelState(name: name, release: id, since: since))
+            guard let value = try pointer.readValue() else { continue }
+            let history = try pointer.history()
+            let since = history.last { $0.to == value.id && $0.action != .canary }?.time
+            let canarySince = value.canary.flatMap { canary in
+                history.last { $0.action == .canary && $0.to == canary.release && $0.percent == canary.percent }?.time
+            }
+            states.append(ChannelState(name: name, release: value.id, since: since, canary: value.canary, canarySince: canarySince))
         }
         return states
     }
@@ -40,16 +51,64 @@ public struct Channels: Sendable {
         try pointer(for: channel).history()
     }
 
-    /// Points `channel` at `release`. With `expected`, a compare-and-swap: refuses unless the channel
-    /// points at `expected` now (`.some(nil)`: unless it points nowhere yet).
+    /// Points `channel` at `release`, for everyone: a canary under way ends. With `expected`, a
+    /// compare-and-swap: refuses unless the channel points at `expected` now (`.some(nil)`: unless
+    /// it points nowhere yet); during a canary, `expected` is its stable release.
     public func activate(_ release: String, channel: String, expected: String?? = nil) throws -> FlipResult {
         var checked = Set<String>()
         return try pointer(for: channel).flip(action: .activate) { current in
             try requireRelease(release, checked: &checked)
-            if let expected, current != expected {
-                throw StrataError(.conflict, "channel '\(channel)' points at \(current ?? "nothing"), not \(expected ?? "nothing") as expected; nothing changed")
-            }
+            try Self.require(current, is: expected, channel: channel)
             return release
+        }
+    }
+
+    /// Serves `release` to `percent` of the channel's visitors and its current release to the rest;
+    /// run again with another percent to widen or narrow. The channel must have a release, and
+    /// `release` must differ from it. `expected` as for `activate` (the stable release).
+    public func startCanary(_ release: String, percent: Int, channel: String, expected: String?? = nil) throws -> FlipResult {
+        guard Canary.percents.contains(percent) else {
+            throw StrataError(.invalidInput, "--canary must be a percent from 1 to 99, not \(percent); 'strata activate' without it sends everyone")
+        }
+        var checked = Set<String>()
+        return try pointer(for: channel).move { current in
+            try requireRelease(release, checked: &checked)
+            guard let current else {
+                throw StrataError(.notFound, "channel '\(channel)' has never been activated; a canary needs a stable release beside it")
+            }
+            try Self.require(current.id, is: expected, channel: channel)
+            guard current.id != release else {
+                throw StrataError(.invalidInput, "channel '\(channel)' already serves \(release) to everyone; a canary needs another release")
+            }
+            if let other = current.canary, other.release != release {
+                throw StrataError(.conflict, "channel '\(channel)' has a canary of \(other.release) at \(other.percent)%; end it first ('strata rollback' or 'strata activate')")
+            }
+            return Pointer.Move(PointerValue(current.id, canary: Canary(release: release, percent: percent)), action: .canary)
+        }
+    }
+
+    /// Ends the channel's canary with everyone on its stable release. `expected`, when given, must
+    /// be the value the pointer holds now (how a rollout refuses to undo someone else's flip).
+    public func abortCanary(channel: String, reason: String, expected: PointerValue? = nil) throws -> FlipResult {
+        try pointer(for: channel).move { current in
+            if let expected, current != expected {
+                throw StrataError(.conflict, "channel '\(channel)' was moved by someone else (it serves \(current.map(Self.describe) ?? "nothing"), not \(Self.describe(expected))); nothing changed")
+            }
+            guard let current, current.canary != nil else {
+                throw StrataError(.notFound, "channel '\(channel)' has no canary to abort")
+            }
+            return Pointer.Move(PointerValue(current.id), action: .abort, reason: reason)
+        }
+    }
+
+    /// `3f2a…`, or `3f2a… with canary 9c8d… at 10%`.
+    public static func describe(_ value: PointerValue) -> String {
+        value.id + (value.canary.map { " with canary \($0.release) at \($0.percent)%" } ?? "")
+    }
+
+    private static func require(_ current: String?, is expected: String??, channel: String) throws {
+        if let expected, current != expected {
+            throw StrataError(.conflict, "channel '\(channel)' points at \(current ?? "nothing"), not \(expected ?? "nothing") as expected; nothing changed")
         }
     }
 
@@ -90,26 +149,42 @@ public struct Channels: Sendable {
     }
 
     /// Points `channel` back at the release that was live before the current one (by history), or at
-    /// `target`. Releases pruned since are skipped.
+    /// `target`. Releases pruned since are skipped. During a canary (and without `target`), ends
+    /// it: everyone goes back to the stable release, recorded as an `abort`.
     public func rollback(channel: String, to target: String? = nil) throws -> FlipResult {
         let pointer = try pointer(for: channel)
         let catalog = ReleaseCatalog(store)
         var skipped: [String] = []
         var checked = Set<String>()
-        let flip = try pointer.flip(action: .rollback) { _ in
+        let flip = try pointer.move { current in
+            guard let current else {
+                throw StrataError(.notFound, "channel '\(channel)' has never been activated; nothing to roll back")
+            }
             if let target {
-                guard let current = try pointer.read() else {
-                    throw StrataError(.notFound, "channel '\(channel)' has never been activated; nothing to roll back")
-                }
                 try requireRelease(target, checked: &checked)
-                guard target != current else { throw StrataError(.invalidInput, "channel '\(channel)' already serves \(target)") }
-                return target
+                guard target != current.id || current.canary != nil else {
+                    throw StrataError(.invalidInput, "channel '\(channel)' already serves \(target)")
+                }
+                return Pointer.Move(PointerValue(target), action: .rollback)
+            }
+            if current.canary != nil {
+                return Pointer.Move(PointerValue(current.id), action: .abort, reason: "rolled back by \(ProcessIdentity.actor())")
             }
             let plan = try pointer.rollbackPlan(isAvailable: catalog.contains)
             skipped = plan.skipped
-            return plan.target
+            return Pointer.Move(PointerValue(plan.target), action: .rollback)
         }
-        return FlipResult(channel: flip.channel, from: flip.from, to: flip.to, changed: flip.changed, skipped: skipped)
+        return flip.skipping(skipped)
+    }
+
+    /// Sets the channel to exactly `value` (how a serve node copies what its bucket says into its
+    /// cache): recorded as the flip it amounts to.
+    public func adopt(_ value: PointerValue, channel: String) throws -> FlipResult {
+        try pointer(for: channel).move { current in
+            if value.canary != nil { return Pointer.Move(value, action: .canary) }
+            if current?.canary != nil && current?.id == value.id { return Pointer.Move(value, action: .abort, reason: "ended upstream") }
+            return Pointer.Move(value, action: .activate)
+        }
     }
 
     /// The release must exist and its manifest keep `ManifestRules`: a crafted manifest in a

@@ -10,6 +10,11 @@ public struct HistoryEntry: Codable, Sendable, Equatable {
         /// Config history only: `strata config set` / `config unset` made a new version.
         case set
         case unset
+        /// A canary started or changed its percent: `from` is the stable release, `to` the canary.
+        case canary
+        /// A canary ended with everyone back on the stable release: `from` is the canary, `to` the
+        /// stable release, `reason` why (a rollout's health check and its figures, or a rollback).
+        case abort
     }
 
     public var time: String
@@ -21,14 +26,35 @@ public struct HistoryEntry: Codable, Sendable, Equatable {
     public var by: String
     /// For a promotion, the channel the release was promoted from.
     public var source: String?
+    /// For a canary flip, the share of visitors it now gets.
+    public var percent: Int?
+    /// For an abort, why.
+    public var reason: String?
 
-    public init(time: String, action: Action, from: String?, to: String, by: String, source: String? = nil) {
+    public init(time: String, action: Action, from: String?, to: String, by: String, source: String? = nil,
+                percent: Int? = nil, reason: String? = nil) {
         self.time = time
         self.action = action
         self.from = from
         self.to = to
         self.by = by
         self.source = source
+        self.percent = percent
+        self.reason = reason
+    }
+
+    /// The entry that records `move` made over `current`.
+    init(_ move: Pointer.Move, from current: PointerValue?, time: String, by: String, source: String?) {
+        switch move.action {
+        case .canary:
+            self.init(time: time, action: .canary, from: move.value.id, to: move.value.canary?.release ?? move.value.id, by: by,
+                      percent: move.value.canary?.percent)
+        case .abort:
+            self.init(time: time, action: .abort, from: current?.canary?.release ?? current?.id, to: move.value.id, by: by,
+                      reason: move.reason)
+        default:
+            self.init(time: time, action: move.action, from: current?.id, to: move.value.id, by: by, source: source, reason: move.reason)
+        }
     }
 }
 
@@ -42,7 +68,8 @@ extension HistoryEntry {
         return bytes.split(separator: 0x0A).compactMap { line in
             guard let entry = try? decoder.decode(HistoryEntry.self, from: Data(line)),
                   Fingerprint.isReleaseID(entry.to), entry.from.map(Fingerprint.isReleaseID) ?? true,
-                  entry.source.map({ (try? Names.validateChannel($0)) != nil }) ?? true else { return nil }
+                  entry.source.map({ (try? Names.validateChannel($0)) != nil }) ?? true,
+                  entry.percent.map(Canary.percents.contains) ?? true else { return nil }
             return entry
         }
     }
@@ -61,6 +88,8 @@ extension HistoryEntry {
         var stack: [String] = []
         for entry in entries {
             switch entry.action {
+            case .canary, .abort:
+                continue  // the stable release, what everyone goes back to, stays as it was
             case .activate, .promote, .set, .unset:
                 if stack.last != entry.to { stack.append(entry.to) }
             case .rollback:

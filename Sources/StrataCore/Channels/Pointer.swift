@@ -7,11 +7,31 @@ public struct FlipResult: Sendable, Equatable, Encodable {
     public let changed: Bool
     /// Releases a rollback passed over because they were pruned.
     public let skipped: [String]
+    /// What the flip was (`activate`, `canary`, `abort`, …), as its history entry says.
+    public let action: HistoryEntry.Action
+    /// The canary the channel has after the flip; nil when everyone gets `to` (or, for a canary
+    /// flip, its stable release `from`).
+    public let canary: Canary?
+
+    init(channel: String, from: String?, to: String, changed: Bool, skipped: [String] = [], action: HistoryEntry.Action,
+         canary: Canary? = nil) {
+        self.channel = channel
+        self.from = from
+        self.to = to
+        self.changed = changed
+        self.skipped = skipped
+        self.action = action
+        self.canary = canary
+    }
+
+    func skipping(_ skipped: [String]) -> FlipResult {
+        FlipResult(channel: channel, from: from, to: to, changed: changed, skipped: skipped, action: action, canary: canary)
+    }
 }
 
 /// One named pointer with its history: a channel's release, or a channel's runtime config.
 ///
-/// The pointer holds `<id>\n`; it is read without a lock, and moved only by a compare-and-swap that
+/// The pointer holds a `PointerValue` (`<id>\n`, and a canary line during a rollout); it is read without a lock, and moved only by a compare-and-swap that
 /// records one history entry with it (under the store's write lock where the store has one). Release channels (`Channels`),
 /// config channels (`ChannelConfigs`) and the server's watchers all go through this type.
 public struct Pointer: Sendable {
@@ -40,31 +60,37 @@ public struct Pointer: Sendable {
 
     /// A value with the stamp it was read at, for watchers that re-read only after a change.
     public struct Stamped: Sendable, Equatable {
-        public let value: String
+        public let pointer: PointerValue
         public let stamp: PointerStamp
+        /// The id everyone (but a canary's share) gets.
+        public var value: String { pointer.id }
     }
 
-    /// The id the pointer names; nil when it was never set.
+    /// The id the pointer names (a canary's stable release); nil when it was never set.
     public func read() throws -> String? {
         try stampedRead()?.value
     }
 
-    public func stampedRead() throws -> Stamped? {
-        guard let (bytes, stamp) = try storage.read(channel) else { return nil }
-        return Stamped(value: try parse(bytes), stamp: stamp)
+    /// The whole value, canary included; nil when it was never set.
+    public func readValue() throws -> PointerValue? {
+        try stampedRead()?.pointer
     }
 
-    /// The pointer's bytes as an id: `<16 hex digits>` and a newline, nothing else (a pointer read
+    public func stampedRead() throws -> Stamped? {
+        guard let (bytes, stamp) = try storage.read(channel) else { return nil }
+        return Stamped(pointer: try parse(bytes), stamp: stamp)
+    }
+
+    /// The pointer's bytes as a value, exactly as `PointerValue.bytes` writes them (a pointer read
     /// from a bucket is untrusted input).
-    private func parse(_ bytes: [UInt8]) throws -> String {
-        let text = String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
-        guard Fingerprint.isReleaseID(text), bytes.count <= Fingerprint.idLength + 2 else {
+    private func parse(_ bytes: [UInt8]) throws -> PointerValue {
+        guard let value = PointerValue.parse(bytes, allowsCanary: family == .releases) else {
             switch family {
             case .releases: throw StrataError(.corrupt, "pointer of channel '\(channel)' in \(store.location) does not hold a release id")
             case .configs: throw StrataError(.corrupt, "config pointer of channel '\(channel)' in \(store.location) does not hold a version id")
             }
         }
-        return text
+        return value
     }
 
     /// The pointer's current stamp, cheaply; nil when it does not exist.
@@ -77,7 +103,7 @@ public struct Pointer: Sendable {
         switch try storage.readIfChanged(channel, from: known) {
         case .unchanged: return .unchanged
         case .absent: return .absent
-        case .changed(let bytes, let stamp): return .changed(Stamped(value: try parse(bytes), stamp: stamp))
+        case .changed(let bytes, let stamp): return .changed(Stamped(pointer: try parse(bytes), stamp: stamp))
         }
     }
 
@@ -98,28 +124,51 @@ public struct Pointer: Sendable {
         readHistoryStamp()
     }
 
+    /// One decided flip: the value to write and how the history names it.
+    public struct Move: Sendable {
+        public let value: PointerValue
+        public let action: HistoryEntry.Action
+        /// Why, for an `abort`: what the health check saw.
+        public let reason: String?
+
+        public init(_ value: PointerValue, action: HistoryEntry.Action, reason: String? = nil) {
+            self.value = value
+            self.action = action
+            self.reason = reason
+        }
+    }
+
+    /// Moves the pointer to one id (ending any canary): see `move`.
+    public func flip(action: HistoryEntry.Action, source: String? = nil, to decide: (_ current: String?) throws -> String,
+                     prepare: (_ target: String) throws -> Void = { _ in }) throws -> FlipResult {
+        try move(source: source) { current in
+            Move(PointerValue(try decide(current?.id)), action: action)
+        } prepare: { try prepare($0.id) }
+    }
+
     /// Moves the pointer: a compare-and-swap that then logs the flip. `decide` sees the current value
     /// and returns the new one, or throws to refuse; it runs before the lock is taken (so a refusal
     /// neither waits for nor touches the lock) and again under it, where its answer counts. `prepare`
     /// runs under the lock just before the pointer moves (to store what the new value names).
-    public func flip(action: HistoryEntry.Action, source: String? = nil, to decide: (_ current: String?) throws -> String,
-                     prepare: (_ target: String) throws -> Void = { _ in }) throws -> FlipResult {
-        _ = try decide(try read())
+    public func move(source: String? = nil, to decide: (_ current: PointerValue?) throws -> Move,
+                     prepare: (_ target: PointerValue) throws -> Void = { _ in }) throws -> FlipResult {
+        _ = try decide(try readValue())
         return try store.withWriteLock {
             // Locally the lock makes the first attempt succeed. An object store has no lock: another
             // writer's flip between our read and our write fails the conditional write, and we read
             // again and decide again (where an `--expect` refuses).
             for _ in 0..<Self.attempts {
                 let current = try stampedRead()
-                let target = try decide(current?.value)
-                guard current?.value != target else {
-                    return FlipResult(channel: channel, from: current?.value, to: target, changed: false, skipped: [])
+                let move = try decide(current?.pointer)
+                let entry = HistoryEntry(move, from: current?.pointer, time: Timestamp.now(), by: ProcessIdentity.actor(), source: source)
+                guard current?.pointer != move.value else {
+                    return FlipResult(channel: channel, from: entry.from, to: entry.to, changed: false, action: move.action,
+                                      canary: move.value.canary)
                 }
-                try prepare(target)
-                let entry = HistoryEntry(time: Timestamp.now(), action: action, from: current?.value, to: target,
-                                         by: ProcessIdentity.actor(), source: source)
-                if try storage.replace(channel, with: Array((target + "\n").utf8), logging: entry.encodedLine(), ifStamp: current?.stamp) {
-                    return FlipResult(channel: channel, from: current?.value, to: target, changed: true, skipped: [])
+                try prepare(move.value)
+                if try storage.replace(channel, with: move.value.bytes, logging: entry.encodedLine(), ifStamp: current?.stamp) {
+                    return FlipResult(channel: channel, from: entry.from, to: entry.to, changed: true, action: move.action,
+                                      canary: move.value.canary)
                 }
             }
             throw StrataError(.conflict, "channel '\(channel)' kept moving while flipping; nothing changed, try again")

@@ -38,7 +38,7 @@ public struct Pruner: Sendable {
         var reasons: [String: Set<RetentionReason>] = [:]
         for release in releases.suffix(count) { reasons[release.id, default: []].insert(.newest) }
         for state in try channels.all() {
-            reasons[state.release, default: []].insert(.live)
+            for id in state.releases { reasons[id, default: []].insert(.live) }
             for entry in try channels.history(state.name).suffix(count) {
                 reasons[entry.to, default: []].insert(.recentHistory)
                 if let from = entry.from { reasons[from, default: []].insert(.recentHistory) }

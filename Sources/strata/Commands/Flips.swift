@@ -9,8 +9,14 @@ struct Activate: ParsableCommand {
             still points at the given release ('none': at nothing yet). The release is checked
             first (`strata check`): one with broken references is refused unless --force.
 
+            --canary serves the release to that share of the channel's visitors (each kept on
+            one release by a cookie) and its current release to the rest; run it again with
+            another percent to widen or narrow. A plain activate ends the canary with everyone
+            on the release; 'strata rollback' ends it with everyone on the stable release.
+
             Example:
               strata activate v42 --channel production --expect 3f2a9c1b
+              strata activate v43 --canary 10
             """)
 
     @OptionGroup var options: StoreOptions
@@ -23,7 +29,16 @@ struct Activate: ParsableCommand {
     @Option(help: ArgumentHelp("Only flip if the channel points at this release now ('none': at nothing).", valueName: "release"))
     var expect: String?
 
+    @Option(help: ArgumentHelp("Serve the release to this percent (1-99) of visitors only.", valueName: "percent"))
+    var canary: Int?
+
     @OptionGroup var gate: CheckGateOptions
+
+    func validate() throws {
+        if let canary, !Canary.percents.contains(canary) {
+            throw ValidationError("--canary must be a percent from 1 to 99, not \(canary); without it, everyone gets the release")
+        }
+    }
 
     func run() throws {
         let store = try options.readable()
@@ -31,7 +46,9 @@ struct Activate: ParsableCommand {
         let id = try catalog.resolve(release)
         let expected = try expect.map { try ReleaseReference.expectation($0, in: catalog) }
         try gate.require(id, store: store)
-        let flip = try Channels(store: store).activate(id, channel: channel.channel, expected: expected)
+        let channels = Channels(store: store)
+        let flip = try canary.map { try channels.startCanary(id, percent: $0, channel: channel.channel, expected: expected) }
+            ?? channels.activate(id, channel: channel.channel, expected: expected)
         try flip.print(json: options.json)
     }
 }
@@ -41,7 +58,8 @@ struct Rollback: ParsableCommand {
         abstract: "Go back to the release that was live before the current one.",
         discussion: """
             Follows the channel's history, not file times: each rollback steps one further back,
-            skipping releases that were pruned. --to picks the release instead. --config rolls
+            skipping releases that were pruned. During a canary, a rollback ends it: everyone
+            goes back to the stable release (an 'abort' in the history). --to picks the release instead. --config rolls
             back the channel's runtime config instead of its release. No pre-flight check: a
             rollback returns to what was live before, and must not be held up.
 
@@ -78,8 +96,18 @@ struct Rollback: ParsableCommand {
 extension FlipResult {
     /// `current: 3f2a… -> 9c8d…`, or that nothing changed.
     var sentence: String {
-        guard changed else { return "\(channel) already serves \(to)" }
-        return "\(channel): \(from ?? "nothing") -> \(to)"
+        switch action {
+        case .canary:
+            let percent = canary.map { "\($0.percent)%" } ?? "?"
+            guard changed else { return "\(channel) already serves \(to) to \(percent)" }
+            return "\(channel): \(from ?? "nothing") with canary \(to) at \(percent)"
+        case .abort:
+            guard changed else { return "\(channel) has no canary" }
+            return "\(channel): canary \(from ?? "nothing") aborted, everyone on \(to)"
+        default:
+            guard changed else { return "\(channel) already serves \(to)" }
+            return "\(channel): \(from ?? "nothing") -> \(to)"
+        }
     }
 
     func print(json: Bool) throws {

@@ -12,7 +12,10 @@ struct Releases: ParsableCommand {
         let channels = try Channels(store: store).all()
         let pinned = try Pins(store: store).pinned()
         let rows = releases.map { release in
-            ReleaseRow(release: release, channels: channels.filter { $0.release == release.id }.map(\.name), pinned: pinned.contains(release.id))
+            ReleaseRow(release: release,
+                       channels: channels.filter { $0.release == release.id }.map(\.name)
+                           + channels.filter { $0.canary?.release == release.id }.map { "\($0.name)(canary \($0.canary!.percent)%)" },
+                       pinned: pinned.contains(release.id))
         }
         if options.json { return try Output.json(rows) }
         if rows.isEmpty { return Output.note("no releases yet; publish one with 'strata publish <folder>'") }
@@ -55,6 +58,14 @@ struct Status: ParsableCommand {
         let label: String?
         let since: String?
         let config: String?
+        let canary: CanaryRow?
+    }
+
+    struct CanaryRow: Encodable {
+        let release: String
+        let percent: Int
+        let label: String?
+        let since: String?
     }
 
     func run() throws {
@@ -63,14 +74,18 @@ struct Status: ParsableCommand {
         let configs = ChannelConfigs(store: store)
         let rows = try Channels(store: store).all().map { state in
             Row(channel: state.name, release: state.release, label: labels[state.release] ?? nil, since: state.since,
-                config: try configs.current(state.name)?.id)
+                config: try configs.current(state.name)?.id,
+                canary: state.canary.map { CanaryRow(release: $0.release, percent: $0.percent, label: labels[$0.release] ?? nil, since: state.canarySince) })
         }
         if options.json { return try Output.json(rows) }
         if rows.isEmpty { return Output.note("no channel is live yet; run 'strata activate <release>'") }
+        func marked(_ id: String) -> String { id + (labels[id] == nil ? " (missing!)" : "") }
         Output.table(
-            ["CHANNEL", "RELEASE", "LABEL", "SINCE", "CONFIG"],
-            rows.map { [$0.channel, $0.release + (labels[$0.release] == nil ? " (missing!)" : ""), $0.label ?? "-",
-                        $0.since.map(Output.time) ?? "-", $0.config ?? "-"] })
+            ["CHANNEL", "RELEASE", "LABEL", "SINCE", "CANARY", "CONFIG"],
+            rows.map { row in
+                [row.channel, marked(row.release), row.label ?? "-", row.since.map(Output.time) ?? "-",
+                 row.canary.map { "\(marked($0.release)) \($0.percent)%" + ($0.label.map { " (\($0))" } ?? "") } ?? "-", row.config ?? "-"]
+            })
     }
 }
 
@@ -85,7 +100,14 @@ struct History: ParsableCommand {
         if options.json { return try Output.json(entries) }
         if entries.isEmpty { return Output.note("channel '\(channel.channel)' has no history") }
         Output.table(
-            ["TIME", "ACTION", "FROM", "TO", "BY"],
-            entries.map { [Output.time($0.time), $0.action.rawValue + ($0.source.map { " from " + $0 } ?? ""), $0.from ?? "-", $0.to, $0.by] })
+            ["TIME", "ACTION", "FROM", "TO", "BY", "REASON"],
+            entries.map { entry in
+                [Output.time(entry.time), Self.action(entry), entry.from ?? "-", entry.to, entry.by, entry.reason.map(Escaped.path) ?? "-"]
+            })
+    }
+
+    /// `activate`, `promote from staging`, `canary 10%`.
+    static func action(_ entry: HistoryEntry) -> String {
+        entry.action.rawValue + (entry.source.map { " from " + $0 } ?? "") + (entry.percent.map { " \($0)%" } ?? "")
     }
 }
