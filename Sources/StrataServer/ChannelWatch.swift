@@ -18,7 +18,7 @@ final class ChannelWatch {
     private let configs: ChannelConfigs
     private let releaseWatcher: any PointerWatcher
     private let configWatcher: any PointerWatcher
-    private var pointer = Cached<String?>(stamp: nil, value: nil)
+    private var pointer = Cached<PointerValue?>(stamp: nil, value: nil)
     private var history = Cached<[HistoryEntry]>(stamp: nil, value: [])
     private var cachedConfig = Cached<ConfigVersion>(stamp: nil, value: .empty)
 
@@ -53,8 +53,19 @@ final class ChannelWatch {
     /// Why the pointer could not be read at the last try (then `currentRelease()` is nil).
     private(set) var pointerProblem: String?
 
-    /// The release id the pointer names, or nil when there is no pointer (or it is unreadable).
+    /// The release everyone (but a canary's share) gets, or nil when there is no pointer (or it is unreadable).
     func currentRelease() -> String? {
+        live()?.id
+    }
+
+    /// True when `id` is the channel's stable release or its canary.
+    func serves(_ id: String) -> Bool {
+        guard let live = live() else { return false }
+        return live.id == id || live.canary?.release == id
+    }
+
+    /// What the pointer holds: the stable release and any canary.
+    func live() -> PointerValue? {
         let stamp = releaseWatcher.stamp()
         if stamp != nil && pointer.stamp == stamp { return pointer.value }
         let read: Pointer.Stamped?
@@ -66,8 +77,8 @@ final class ChannelWatch {
             pointerProblem = "cannot read the pointer of channel '\(name)': \((error as? StrataError)?.message ?? "\(error)")"
             events.sayAtMostEverySecond(.error, "pointer_unreadable", pointerProblem!, [("channel", name)])
         }
-        pointer = Cached(stamp: read?.stamp, value: read?.value)
-        return read?.value
+        pointer = Cached(stamp: read?.stamp, value: read?.pointer)
+        return read?.pointer
     }
 
     /// Releases the channel served recently, newest first: the ids its last few history entries name.

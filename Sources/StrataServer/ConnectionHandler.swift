@@ -58,14 +58,19 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private enum State {
         /// Between requests.
         case idle
-        /// A head arrived; its end (and any body, which is dropped) is on its way.
-        case reading(HTTPRequestHead)
+        /// A head arrived; its end (and any body, which is dropped but for a beacon's) is on its way.
+        case reading(HTTPRequestHead, Beacon?)
         /// Closing once what was written is sent: nothing more is read or answered.
         case closing
     }
 
+    /// A beacon report's body as it arrives; nil once over `BeaconCounter.maxBody`.
+    private struct Beacon {
+        var body: ByteBuffer?
+    }
+
     private enum Queued {
-        case request(HTTPRequestHead)
+        case request(HTTPRequestHead, ByteBuffer?)
         case malformed(HTTPParserError)
     }
 
@@ -131,18 +136,29 @@ final class ConnectionHandler: ChannelDuplexHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             guard case .idle = state else { return }
-            state = .reading(head)
+            let isBeacon = head.method == .POST && BeaconCounter.isBeaconTarget(head.uri)
+            state = .reading(head, isBeacon ? Beacon(body: ByteBuffer()) : nil)
             headArrived = .now()
             extendDeadline(by: services.idleTimeout, context: context)  // for the body, if any
-        case .body:
-            break
-        case .end:
-            guard case .reading(let head) = state else { return }
-            state = .idle
-            if waitingOffLoop {
-                queued.append(.request(head))
+        case .body(var part):
+            guard case .reading(let head, var beacon?) = state else { return }
+            if let body = beacon.body, body.readableBytes + part.readableBytes <= BeaconCounter.maxBody {
+                beacon.body = nil  // held once, so appending does not copy
+                var grown = body
+                grown.writeBuffer(&part)
+                beacon.body = grown
             } else {
-                answer(head, context: context)
+                beacon.body = nil
+            }
+            state = .reading(head, beacon)
+        case .end:
+            guard case .reading(let head, let beacon) = state else { return }
+            state = .idle
+            let body = beacon?.body
+            if waitingOffLoop {
+                queued.append(.request(head, body))
+            } else {
+                answer(head, body: body, context: context)
             }
         }
     }
@@ -174,8 +190,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     // MARK: - Answering
 
-    private func answer(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let response = services.responder.respond(to: head)
+    private func answer(_ head: HTTPRequestHead, body: ByteBuffer? = nil, context: ChannelHandlerContext) {
+        let response = services.responder.respond(to: head, body: body)
         let wait: EventLoopFuture<Void>
         switch response {
         case .needsRelease(let id): wait = services.registry.load(id, on: context.eventLoop)
@@ -183,7 +199,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         default: return send(response, for: head, context: context)
         }
         waitingOffLoop = true
-        queued.prepend(.request(head))
+        queued.prepend(.request(head, body))
         wait.assumeIsolated().whenComplete { _ in
             self.waitingOffLoop = false
             self.drainQueue(context: context)
@@ -194,7 +210,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private func drainQueue(context: ChannelHandlerContext) {
         while !waitingOffLoop, !isClosing, let next = queued.popFirst() {
             switch next {
-            case .request(let head): answer(head, context: context)
+            case .request(let head, let body): answer(head, body: body, context: context)
             case .malformed(let error): answerMalformed(error, context: context)
             }
         }
@@ -246,6 +262,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let micros = (NIODeadline.now() - headArrived).nanoseconds / 1000
         services.metrics.request(channel: services.responder.lastChannelNumber, status: status, bytes: body.length,
                                  micros: UInt32(clamping: max(micros, 0)))
+        if let served = services.responder.lastChannelRelease {
+            var isPage = false
+            if case .file(let file) = response { isPage = file.index.isPage(file.file) && (status == 200 || status == 304) }
+            services.metrics.answered(release: served, channel: services.responder.lastChannelNumber, status: status, isPage: isPage)
+        }
         if let log = services.accessLog {  // before writing, so log lines keep the order of requests
             log.record(client: context.remoteAddress?.ipAddress ?? "-", head: head, status: status, bytes: body.length, release: release)
         }

@@ -22,6 +22,8 @@ final class ReleaseIndex: Sendable {
     let lines: [UInt8]
     /// `Content-Type: …\r\n` lines, each media type once.
     let typeLines: [Lines]
+    /// Per media type (as `typeLines` numbers them): HTML, whose answers count as page views.
+    let pageTypes: [Bool]
     /// `HTTP/1.1 <status>\r\nServer: strata\r\nStrata-Release: <id>\r\n` for each status files are sent with.
     let statusLines: StatusLines
     /// File numbers of pages with a role.
@@ -86,6 +88,7 @@ final class ReleaseIndex: Sendable {
 
         var typeNumbers: [String: UInt16] = [:]
         var typeLines: [Lines] = []
+        var pageTypes: [Bool] = []
         var paths = PathTable(capacity: manifest.files.count)
         var files: [ServedFile] = []
         files.reserveCapacity(manifest.files.count)
@@ -93,6 +96,7 @@ final class ReleaseIndex: Sendable {
             let type = ContentType.isText(entry.type) ? entry.type + "; charset=utf-8" : entry.type
             let typeNumber = typeNumbers[type] ?? {
                 typeLines.append(add("Content-Type: \(type)\r\n"))
+                pageTypes.append(entry.type == "text/html")
                 typeNumbers[type] = UInt16(typeLines.count - 1)
                 return UInt16(typeLines.count - 1)
             }()
@@ -112,6 +116,7 @@ final class ReleaseIndex: Sendable {
         hasImmutableOverrides = plans.contains { $0.declaresImmutable == true }
         redirects = rules.redirects.isEmpty ? nil : RedirectTable(rules.redirects)
         self.typeLines = typeLines
+        self.pageTypes = pageTypes
         self.lines = lines
         self.paths = paths
         self.files = files
@@ -155,6 +160,9 @@ final class ReleaseIndex: Sendable {
     }
 
     func path(of file: Int) -> String { paths.path(file) }
+
+    /// The file is a page (HTML): its answers count as page views.
+    func isPage(_ file: Int) -> Bool { pageTypes[Int(files[file].type)] }
 
     /// Bytes held by the index's tables (what a release costs the server while loaded).
     var footprint: Int {

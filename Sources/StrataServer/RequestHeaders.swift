@@ -12,6 +12,8 @@ struct RequestHeaders {
     var host: String?
     var accept: String?
     var authorization: String?
+    /// Every `Cookie` line, joined with `; ` (HTTP/2 proxies may split them); read only during a canary.
+    var cookie: String?
 
     init(_ headers: HTTPHeaders) {
         for (name, value) in headers {
@@ -23,6 +25,8 @@ struct RequestHeaders {
                 if range == nil { range = value }
             case 6 where HTTPSemantics.equalIgnoringCase(bytes, "accept".utf8):
                 if accept == nil { accept = value }
+            case 6 where HTTPSemantics.equalIgnoringCase(bytes, "cookie".utf8):
+                cookie = cookie.map { $0 + "; " + value } ?? value
             case 8 where HTTPSemantics.equalIgnoringCase(bytes, "if-range".utf8):
                 if ifRange == nil { ifRange = value }
             case 13 where HTTPSemantics.equalIgnoringCase(bytes, "if-none-match".utf8):

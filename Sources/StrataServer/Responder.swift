@@ -24,14 +24,20 @@ final class Responder {
     private(set) var lastChannelNumber = 0
     /// Where `/_strata/metrics` reads from; nil when metrics are served on another address.
     private let metrics: ServerMetrics?
+    /// The release that answered the last request on a channel URL (nil for anything else), for
+    /// the per-release counts a rollout's health check reads.
+    private(set) var lastChannelRelease: String?
+    /// Browser error reports (`/_strata/beacon`), counted per release.
+    let beacons: BeaconCounter
 
     /// A serve node's report on its upstream bucket, for `/_strata/health`.
     private let upstreamProblem: (@Sendable () -> String?)?
 
     init(spa: Bool, trailingSlash: TrailingSlash = .add, releases: LoopReleases, channels: ChannelRouter,
          channelGuard: ChannelGuard? = nil, protectedWatches: [ChannelWatch] = [], openWatches: [ChannelWatch] = [],
-         metrics: ServerMetrics? = nil, upstreamProblem: (@Sendable () -> String?)? = nil) {
+         metrics: ServerMetrics? = nil, upstreamProblem: (@Sendable () -> String?)? = nil, beacons: BeaconCounter = BeaconCounter()) {
         self.metrics = metrics
+        self.beacons = beacons
         self.channelGuard = channelGuard
         self.protectedWatches = protectedWatches
         self.openWatches = openWatches
@@ -42,8 +48,11 @@ final class Responder {
         self.channels = channels
     }
 
-    func respond(to head: HTTPRequestHead) -> Response {
-        guard head.method == .GET || head.method == .HEAD else {
+    /// `body` is what a `POST` to the beacon carried (nil for anything else, or past its cap).
+    func respond(to head: HTTPRequestHead, body: ByteBuffer? = nil) -> Response {
+        lastChannelRelease = nil
+        let isBeacon = head.method == .POST && BeaconCounter.isBeaconTarget(head.uri)
+        guard head.method == .GET || head.method == .HEAD || isBeacon else {
             var reply = GeneratedResponse.text(.methodNotAllowed, "method not allowed\n")
             reply.headers.append(("Allow", "GET, HEAD"))
             return .generated(reply)
@@ -58,6 +67,10 @@ final class Responder {
         let channel = channels.watch(forHost: headers.host)
         answeringPrivately = false
         lastChannelNumber = max(channel.metricsNumber, 0)
+        if isBeacon {
+            if let refusal = authorize(channel, headers: headers) { return refusal }
+            return .generated(beacons.receive(body, live: channel.live(), channel: lastChannelNumber))
+        }
         switch target.path {
         case .raw(let path): return route(path, target, headers, channel: channel, uri: head.uri)
         case .decoded(let path): return route(path, target, headers, channel: channel, uri: head.uri)
@@ -93,16 +106,46 @@ final class Responder {
             }
         }
         if let refusal = authorize(channel, headers: headers) { return refusal }
-        guard let id = channel.currentRelease() else {
+        guard let live = channel.live() else {
             return .generated(.unavailable(channel.pointerProblem ?? "channel '\(channel.name)' has no release yet; run `strata activate` to make one live"))
         }
+        let (id, split) = Self.assign(live, headers: headers)
         switch releases.lookup(id) {
         case .found(let index):
-            return serve(path, isFolder: target.isFolder, isHidden: target.isHidden, from: index, versioned: false,
-                         channel: channel, headers: headers, uri: uri)
+            lastChannelRelease = index.id
+            let response = serve(path, isFolder: target.isFolder, isHidden: target.isHidden, from: index, versioned: false,
+                                 channel: channel, headers: headers, uri: uri)
+            return split.map { Self.mark(response, $0) } ?? response
         case .absent: return .generated(.unavailable("channel '\(channel.name)' points at release \(id), which is not in the store"))
         case .unreadable(let reason): return .generated(.unavailable(reason))
         case .unknown: return .needsRelease(id)
+        }
+    }
+
+    // MARK: - Canaries
+
+    /// The release this request gets from what the channel's pointer holds, and, during a canary,
+    /// how its answer must speak of the split.
+    private static func assign(_ live: PointerValue, headers: RequestHeaders) -> (String, SplitAnswer?) {
+        guard let canary = live.canary else { return (live.id, nil) }
+        let assignment = CanarySplit.assign(cookieHeader: headers.cookie, canary: canary)
+        return (assignment.canary ? canary.release : live.id, SplitAnswer(setCookie: assignment.newCookie))
+    }
+
+    private static func mark(_ response: Response, _ split: SplitAnswer) -> Response {
+        switch response {
+        case .file(var file):
+            file.split = split
+            return .file(file)
+        case .notFound(let index):
+            var reply = GeneratedResponse.text(.notFound, String(describing: ResponseHead.notFoundText), release: index.id)
+            reply.markSplit(split)
+            return .generated(reply)
+        case .generated(var reply):
+            reply.markSplit(split)
+            return .generated(reply)
+        case .needsRelease, .needsVerification:
+            return response  // asked again once ready, and assigned again then
         }
     }
 
@@ -117,9 +160,9 @@ final class Responder {
     /// channel and on none of the open channels this server serves.
     private func authorize(versioned id: String, headers: RequestHeaders) -> Response? {
         guard channelGuard != nil else { return nil }
-        let protecting = protectedWatches.filter { $0.currentRelease() == id || $0.recentReleases().contains(id) }.map(\.name)
+        let protecting = protectedWatches.filter { $0.serves(id) || $0.recentReleases().contains(id) }.map(\.name)
         guard !protecting.isEmpty else { return nil }
-        if openWatches.contains(where: { $0.currentRelease() == id || $0.recentReleases().contains(id) }) { return nil }
+        if openWatches.contains(where: { $0.serves(id) || $0.recentReleases().contains(id) }) { return nil }
         return authorize(protecting, headers: headers)
     }
 
@@ -312,8 +355,14 @@ final class Responder {
         case "metrics":
             guard let metrics else { return .generated(.text(.notFound, "not found\n")) }
             return .generated(Self.metricsReply(metrics))
+        case "rollout.js":
+            guard let live = channel.live() else { return noRelease(channel) }
+            let (id, split) = Self.assign(live, headers: headers)
+            let reply = BeaconCounter.script(release: id, headers: headers)
+            return split.map { Self.mark(.generated(reply), $0) } ?? .generated(reply)
         case "health":
-            guard let id = channel.currentRelease() else { return noRelease(channel) }
+            guard let live = channel.live() else { return noRelease(channel) }
+            let id = live.id
             switch releases.lookup(id) {
             case .found(let index):
                 // The index is in memory, but a probe must learn when the files cannot be read
@@ -321,15 +370,19 @@ final class Responder {
                 if let problem = Self.unreadableFolder(index) { return .generated(.unavailable(problem)) }
                 // A node cut off from its bucket still serves what it holds: healthy, and it says so.
                 let upstream = upstreamProblem?().map { "upstream: \($0)\n" } ?? ""
-                return .generated(.text(.ok, "ok \(id)\n" + upstream))
+                let canary = live.canary.map { "canary \($0.release) \($0.percent)%\n" } ?? ""
+                return .generated(.text(.ok, "ok \(id)\n" + canary + upstream))
             case .absent: return noRelease(channel)
             case .unreadable(let reason): return .generated(.unavailable(reason))
             case .unknown: return .needsRelease(id)
             }
         case "release":
-            guard let id = channel.currentRelease() else { return noRelease(channel) }
+            guard let live = channel.live() else { return noRelease(channel) }
+            let (id, split) = Self.assign(live, headers: headers)
             switch releases.lookup(id) {
-            case .found(let index): return .generated(liveRelease(index, channel: channel))
+            case .found(let index):
+                let reply = Response.generated(liveRelease(index, channel: channel, canary: live.canary))
+                return split.map { Self.mark(reply, $0) } ?? reply
             case .absent: return noRelease(channel)
             case .unreadable(let reason): return .generated(.unavailable(reason))
             case .unknown: return .needsRelease(id)
@@ -362,16 +415,21 @@ final class Responder {
                                  body: buffer, release: nil)
     }
 
-    private func liveRelease(_ index: ReleaseIndex, channel: ChannelWatch) -> GeneratedResponse {
+    /// The release this visitor gets (during a canary, its side and the canary's percent too).
+    private func liveRelease(_ index: ReleaseIndex, channel: ChannelWatch, canary: Canary?) -> GeneratedResponse {
         struct Live: Encodable {
             let channel: String
             let id: String
             let label: String?
             let activated: String?
+            /// During a canary: `canary` or `stable`.
+            let side: String?
+            let canaryPercent: Int?
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let live = Live(channel: channel.name, id: index.id, label: index.release.label, activated: channel.activationTime(of: index.id))
+        let live = Live(channel: channel.name, id: index.id, label: index.release.label, activated: channel.activationTime(of: index.id),
+                        side: canary.map { $0.release == index.id ? "canary" : "stable" }, canaryPercent: canary?.percent)
         let json = (try? encoder.encode(live)) ?? Data()
         var reply = GeneratedResponse.text(.ok, String(decoding: json, as: UTF8.self) + "\n")
         reply.headers[0] = ("Content-Type", "application/json")

@@ -35,6 +35,8 @@ struct FileResponse {
     let immutable: Bool
     /// Answered to an authenticated request: shared caches must not keep it (`private`, not `public`).
     var isPrivate = false
+    /// Answered from one side of a canary split.
+    var split: SplitAnswer?
 
     var served: ServedFile { index.files[file] }
 
@@ -76,6 +78,19 @@ struct GeneratedResponse {
         var headers = [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-cache"), ("X-Content-Type-Options", "nosniff")]
         if let release { headers.append(("Strata-Release", release)) }
         return GeneratedResponse(status: status, headers: headers, body: ByteBuffer(string: text), release: release)
+    }
+
+    /// Kept from shared caches, for one side of a canary split, with a new visitor's cookie.
+    mutating func markSplit(_ split: SplitAnswer) {
+        if let field = headers.firstIndex(where: { $0.0 == "Cache-Control" }) {
+            let value = headers[field].1
+            if value.hasPrefix("public") {
+                headers[field].1 = "private" + value.dropFirst("public".count)
+            } else if !value.hasPrefix("private") && value != "no-store" {
+                headers[field].1 = "private, " + value
+            }
+        }
+        if let cookie = split.setCookie { headers.append(("Set-Cookie", cookie)) }
     }
 
     /// 503 with the reason; never cached, retried soon.
@@ -123,6 +138,22 @@ enum ResponseHead {
             func copy(_ part: ReleaseIndex.Lines) {
                 out.writeBytes(UnsafeRawBufferPointer(rebasing: lines[Int(part.start)..<(Int(part.start) + Int(part.count))]))
             }
+            /// Prepared lines but those whose name is `name` (lowercase, with its colon).
+            func copyLines(_ part: ReleaseIndex.Lines, without name: StaticString) {
+                let block = UnsafeRawBufferPointer(rebasing: lines[Int(part.start)..<(Int(part.start) + Int(part.count))])
+                var start = 0
+                while start < block.count {
+                    var end = start
+                    while end < block.count && block[end] != 0x0A { end += 1 }
+                    end = min(end + 1, block.count)
+                    let line = UnsafeRawBufferPointer(rebasing: block[start..<end])
+                    let named = line.count >= name.utf8CodeUnitCount
+                        && HTTPSemantics.equalIgnoringCase(line.prefix(name.utf8CodeUnitCount),
+                                                           UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+                    if !named { out.writeBytes(line) }
+                    start = end
+                }
+            }
             func copyEntityTag() {
                 let start = Int(representation.start)
                 out.writeBytes(UnsafeRawBufferPointer(rebasing: lines[start..<(start + ReleaseIndex.entityTagLineLength)]))
@@ -135,16 +166,34 @@ enum ResponseHead {
                 if !dropped.contains(.acceptRanges) { out.writeStaticString("Accept-Ranges: bytes\r\n") }
             }
             copy(status)
-            if !dropped.contains(.cacheControl) {
-                if response.immutable && succeeded {
-                    out.writeStaticString(response.isPrivate ? "Cache-Control: private, max-age=31536000, immutable\r\n"
-                                                             : "Cache-Control: public, max-age=31536000, immutable\r\n")
+            let immutable = response.immutable && succeeded
+            // During a canary a channel answer is one side's: no shared cache may keep it, whatever
+            // `_headers` says (a hash-named file is the same on both sides, and stays shared).
+            let splitPrivately = response.split != nil && !immutable
+            if !dropped.contains(.cacheControl) || splitPrivately {
+                if immutable {
+                    out.writeStaticString(response.isPrivate || response.split?.setCookie != nil
+                                          ? "Cache-Control: private, max-age=31536000, immutable\r\n"
+                                          : "Cache-Control: public, max-age=31536000, immutable\r\n")
+                } else if response.split != nil {
+                    out.writeStaticString("Cache-Control: private, no-cache\r\n")
                 } else {
                     out.writeStaticString("Cache-Control: no-cache\r\n")
                 }
             }
             if file.gzip != nil && !dropped.contains(.vary) { out.writeStaticString("Vary: Accept-Encoding\r\n") }
-            if let plan { copy(plan.lines) }
+            if let plan {
+                if splitPrivately && dropped.contains(.cacheControl) {
+                    copyLines(plan.lines, without: "cache-control:")
+                } else {
+                    copy(plan.lines)
+                }
+            }
+            if let cookie = response.split?.setCookie {
+                out.writeStaticString("Set-Cookie: ")
+                out.writeString(cookie)
+                out.writeStaticString("\r\n")
+            }
             switch response.status {
             case .notModified:
                 copyEntityTag()
@@ -190,7 +239,9 @@ enum ResponseHead {
             out.writeString(value)
             out.writeStaticString("\r\n")
         }
-        if response.status != .notModified { out.writeString("Content-Length: \(response.body.readableBytes)\r\n") }
+        if response.status != .notModified && response.status != .noContent {
+            out.writeString("Content-Length: \(response.body.readableBytes)\r\n")
+        }
         finish(connection: connection, date: date, into: &out)
     }
 

@@ -180,7 +180,7 @@ public final class StrataHTTPServer: Sendable {
     private func makeLoopServices() throws -> [ObjectIdentifier: NIOLoopBoundBox<LoopServices>] {
         let channels = Set([configuration.channel] + configuration.channelsByHost.values)
         for channel in channels {  // ready before the first request, which then loads nothing (the listening line says it)
-            if let id = try? Channels(store: store).pointer(for: channel).read() { registry.loadNow(id, announce: false) }
+            for id in (try? Channels(store: store).pointer(for: channel).readValue())??.releases ?? [] { registry.loadNow(id, announce: false) }
         }
         let loops = Array(group.makeIterator())
         var servicesByLoop: [ObjectIdentifier: NIOLoopBoundBox<LoopServices>] = [:]
@@ -217,9 +217,15 @@ public final class StrataHTTPServer: Sendable {
         let observe: @Sendable () -> Void = {
             metrics.observe(openConnections: connections.count)
             for (channel, pointer) in pointers {
-                let release: String?
-                do { release = try pointer.read() } catch { continue }  // unreadable: said by the requests that meet it
-                guard let flip = metrics.observe(channel: channel, release: release) else { continue }
+                let value: PointerValue?
+                do { value = try pointer.readValue() } catch { continue }  // unreadable: said by the requests that meet it
+                if metrics.observe(channel: channel, canary: value?.canary) {
+                    let said = value?.canary.map { "channel '\(channel)' now serves release \($0.release) to \($0.percent)% of visitors" }
+                        ?? "channel '\(channel)' ended its canary"
+                    events.say(.notice, "canary", said, [("channel", channel), ("release", value?.canary?.release),
+                                                         ("percent", value?.canary.map { String($0.percent) })])
+                }
+                guard let flip = metrics.observe(channel: channel, release: value?.id) else { continue }
                 events.say(.notice, "flip", "channel '\(channel)' now serves release \(flip.to ?? "none") (was \(flip.from))",
                            [("channel", channel), ("release", flip.to), ("previous", flip.from)])
             }
@@ -241,17 +247,18 @@ public final class StrataHTTPServer: Sendable {
         }
         let router = ChannelRouter(fallback: watches[configuration.channel]!, byHost: configuration.channelsByHost.mapValues { watches[$0]! })
         let releases = LoopReleases(registry: registry)
+        let loopMetrics = LoopMetrics(channels: metrics.channels.count)
         return LoopServices(
             responder: Responder(spa: configuration.spa, trailingSlash: configuration.trailingSlash, releases: releases, channels: router,
                                  channelGuard: channelGuard,
                                  protectedWatches: configuration.protectedChannels.keys.sorted().map { watches[$0]! },
                                  openWatches: channels.subtracting(configuration.protectedChannels.keys).sorted().map { watches[$0]! },
                                  metrics: configuration.metricsListen == nil ? metrics : nil,
-                                 upstreamProblem: configuration.upstreamProblem),
+                                 upstreamProblem: configuration.upstreamProblem, beacons: BeaconCounter(metrics: loopMetrics)),
             releases: releases, registry: registry,
             bodies: HotBodies(maxFileBytes: configuration.hotFileMaxBytes, budget: configuration.hotCacheBytes / loopCount),
             openFiles: OpenFiles(capacity: openFilesPerThread),
-            accessLog: accessLog, metrics: LoopMetrics(channels: metrics.channels.count),
+            accessLog: accessLog, metrics: loopMetrics,
             headerTimeout: .seconds(configuration.headerTimeoutSeconds), idleTimeout: .seconds(configuration.idleTimeoutSeconds),
             events: configuration.events)
     }

@@ -26,6 +26,27 @@ public final class ServerMetrics: Sendable {
     private let queue = DispatchQueue(label: "strata.metrics")
     /// The live release per channel, as the gauge `strata_live_release{channel,release} 1`.
     private let live = Mutex<[String: (release: String, gauge: CoreMetrics.Gauge)]>([:])
+    /// Each channel's canary, as the gauge `strata_canary_percent{channel,release}`.
+    private let canaries = Mutex<[String: (canary: Canary, gauge: CoreMetrics.Gauge)]>([:])
+    /// Per channel and release: answers by class, page views, browser errors (made on first use,
+    /// on `queue` only).
+    private nonisolated(unsafe) var perRelease: [ReleaseKey: ReleaseCounters] = [:]
+    private let beaconOutcomes: [CoreMetrics.Counter]
+
+    /// `strata_release_responses_total{class}`: what a rollout compares between its two releases.
+    /// 404 is its own class (a page the new release lacks), apart from the other 4xx.
+    static let releaseClasses = ["2xx", "3xx", "404", "4xx", "5xx"]
+
+    struct ReleaseKey: Hashable {
+        let channel: Int
+        let release: String
+    }
+
+    private struct ReleaseCounters {
+        let responses: [CoreMetrics.Counter]
+        let pageViews: CoreMetrics.Counter
+        let beaconErrors: CoreMetrics.Counter
+    }
 
     static let durationBuckets: [Duration] = [
         .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
@@ -46,6 +67,9 @@ public final class ServerMetrics: Sendable {
         cacheHits = CoreMetrics.Counter(label: "strata_body_cache_hits_total", factory: factory)
         cacheMisses = CoreMetrics.Counter(label: "strata_body_cache_misses_total", factory: factory)
         openConnections = CoreMetrics.Gauge(label: "strata_open_connections", factory: factory)
+        beaconOutcomes = BeaconCounter.Outcome.allCases.map {
+            CoreMetrics.Counter(label: "strata_beacon_reports_total", dimensions: [("outcome", $0.label)], factory: factory)
+        }
     }
 
     /// What one loop counted since its last batch.
@@ -55,6 +79,14 @@ public final class ServerMetrics: Sendable {
         var durations: [UInt32]  // microseconds
         var cacheHits = 0
         var cacheMisses = 0
+        var releases: [ReleaseKey: ReleaseCounts] = [:]
+        var beaconOutcomes = Array(repeating: 0, count: BeaconCounter.Outcome.allCases.count)
+    }
+
+    struct ReleaseCounts: Sendable {
+        var responses = Array(repeating: 0, count: ServerMetrics.releaseClasses.count)
+        var pageViews = 0
+        var beaconErrors = 0
     }
 
     func absorb(_ batch: Batch) {
@@ -66,6 +98,51 @@ public final class ServerMetrics: Sendable {
             for micros in batch.durations { duration.recordNanoseconds(Int64(micros) * 1000) }
             if batch.cacheHits > 0 { cacheHits.increment(by: batch.cacheHits) }
             if batch.cacheMisses > 0 { cacheMisses.increment(by: batch.cacheMisses) }
+            for (key, counts) in batch.releases {
+                let counters = releaseCounters(key)
+                for (number, count) in counts.responses.enumerated() where count > 0 { counters.responses[number].increment(by: count) }
+                if counts.pageViews > 0 { counters.pageViews.increment(by: counts.pageViews) }
+                if counts.beaconErrors > 0 { counters.beaconErrors.increment(by: counts.beaconErrors) }
+            }
+            for (number, count) in batch.beaconOutcomes.enumerated() where count > 0 { beaconOutcomes[number].increment(by: count) }
+        }
+    }
+
+    /// On `queue` only.
+    private func releaseCounters(_ key: ReleaseKey) -> ReleaseCounters {
+        if let made = perRelease[key] { return made }
+        let channel = channels.indices.contains(key.channel) ? channels[key.channel] : "-"
+        let dimensions = [("channel", channel), ("release", key.release)]
+        let made = ReleaseCounters(
+            responses: Self.releaseClasses.map {
+                CoreMetrics.Counter(label: "strata_release_responses_total", dimensions: dimensions + [("class", $0)], factory: factory)
+            },
+            pageViews: CoreMetrics.Counter(label: "strata_page_views_total", dimensions: dimensions, factory: factory),
+            beaconErrors: CoreMetrics.Counter(label: "strata_beacon_errors_total", dimensions: dimensions, factory: factory))
+        // Every series exists from the first answer, at 0: a rollout's first reading is a baseline.
+        for counter in made.responses { counter.increment(by: 0) }
+        made.pageViews.increment(by: 0)
+        made.beaconErrors.increment(by: 0)
+        perRelease[key] = made
+        return made
+    }
+
+    /// The channel's canary now (nil: none), as `strata_canary_percent`; true when it changed.
+    @discardableResult
+    func observe(channel: String, canary: Canary?) -> Bool {
+        canaries.withLock { canaries in
+            let previous = canaries[channel]
+            guard previous?.canary != canary else { return false }
+            previous?.gauge.record(0)
+            if let canary {
+                let gauge = CoreMetrics.Gauge(label: "strata_canary_percent", dimensions: [("channel", channel), ("release", canary.release)],
+                                              factory: factory)
+                gauge.record(canary.percent)
+                canaries[channel] = (canary, gauge)
+            } else {
+                canaries[channel] = nil
+            }
+            return previous != nil || canary != nil
         }
     }
 
@@ -104,6 +181,11 @@ public final class ServerMetrics: Sendable {
         "strata_open_connections": "Client connections open now.",
         "strata_flips_observed_total": "Times the server saw a channel's pointer move to another release.",
         "strata_live_release": "1 for the release each channel serves now (0 for ones it served before).",
+        "strata_canary_percent": "The share of visitors each channel's canary release gets (0 once it ended).",
+        "strata_release_responses_total": "Answers on channel URLs, by channel, release and class (404 apart from other 4xx).",
+        "strata_page_views_total": "HTML answers (200 and 304) on channel URLs, by channel and release.",
+        "strata_beacon_errors_total": "Errors browsers reported to /_strata/beacon, by channel and release.",
+        "strata_beacon_reports_total": "Reports to /_strata/beacon, by outcome (counted, ignored, limited, rejected).",
     ]
 
     /// The Prometheus text exposition of everything (waits for batches handed in before).
@@ -140,6 +222,25 @@ final class LoopMetrics {
         batch.requests[channel][statusClass] += 1
         batch.bytes[channel] += Int(bytes)
         batch.durations.append(micros)
+    }
+
+    func answered(release: String, channel: Int, status: Int, isPage: Bool) {
+        let number: Int
+        switch status {
+        case 404: number = 2
+        case 200..<300: number = 0
+        case 300..<400: number = 1
+        case 400..<500: number = 3
+        default: number = status >= 500 ? 4 : 0
+        }
+        let key = ServerMetrics.ReleaseKey(channel: channel, release: release)
+        batch.releases[key, default: ServerMetrics.ReleaseCounts()].responses[number] += 1
+        if isPage { batch.releases[key, default: ServerMetrics.ReleaseCounts()].pageViews += 1 }
+    }
+
+    func beacon(_ outcome: BeaconCounter.Outcome, errors: Int = 0, release: String? = nil, channel: Int = 0) {
+        batch.beaconOutcomes[outcome.rawValue] += 1
+        if let release { batch.releases[ServerMetrics.ReleaseKey(channel: channel, release: release), default: ServerMetrics.ReleaseCounts()].beaconErrors += errors }
     }
 
     func cache(hit: Bool) {
