@@ -44,6 +44,11 @@ enum Output {
         label.map { "\(id) (\($0))" } ?? id
     }
 
+    /// The time now as `17:45:03` (UTC), for lines of a long-running command.
+    static func clock() -> String {
+        String(Timestamp.now().dropFirst(11).prefix(8))
+    }
+
     /// `2026-11-21T17:45:03.125Z` as `2026-11-21 17:45:03`.
     static func time(_ stamp: String) -> String {
         String(stamp.prefix(19)).replacingOccurrences(of: "T", with: " ")

@@ -18,11 +18,12 @@ struct Strata: ParsableCommand {
             The store is --root, else $STRATA_ROOT, else $XDG_DATA_HOME/strata, else ~/.local/share/strata.
             Releases can be named by id, by any unique prefix of 4+ hex digits, or by label.
             Exit status: 0 success, 1 error, 3 refused because the store changed (--expect, label taken),
-            4 the store stayed locked by another writer, 64 bad usage.
+            4 the store stayed locked by another writer, 64 bad usage;
+            'strata rollout' exits 2 when it aborted on a breach.
             """,
         version: version,
         subcommands: [
-            Publish.self, Import.self, Export.self, Releases.self, Status.self, Activate.self, Rollback.self, History.self,
+            Publish.self, Import.self, Export.self, Releases.self, Status.self, Activate.self, RolloutCommand.self, Rollback.self, History.self,
             Promote.self, Config.self, Diff.self, Check.self,
             Serve.self, Password.self, Keygen.self, Verify.self, Prune.self, Pin.self, Unpin.self, Version.self,
         ]

@@ -38,7 +38,7 @@ public struct Channels: Sendable {
             let pointer = Pointer(validated: name, family: .releases, in: store)
             guard let value = try pointer.readValue() else { continue }
             let history = try pointer.history()
-            let since = history.last { $0.to == value.id && $0.action != .canary }?.time
+            let since = history.last { $0.to == value.id && $0.action != .canary && $0.action != .abort }?.time
             let canarySince = value.canary.flatMap { canary in
                 history.last { $0.action == .canary && $0.to == canary.release && $0.percent == canary.percent }?.time
             }
