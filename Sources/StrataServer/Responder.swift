@@ -431,9 +431,8 @@ final class Responder {
         let live = Live(channel: channel.name, id: index.id, label: index.release.label, activated: channel.activationTime(of: index.id),
                         side: canary.map { $0.release == index.id ? "canary" : "stable" }, canaryPercent: canary?.percent)
         let json = (try? encoder.encode(live)) ?? Data()
-        var reply = GeneratedResponse.text(.ok, String(decoding: json, as: UTF8.self) + "\n")
+        var reply = GeneratedResponse.text(.ok, String(decoding: json, as: UTF8.self) + "\n", release: index.id)
         reply.headers[0] = ("Content-Type", "application/json")
-        reply.release = index.id
         return reply
     }
 
