@@ -90,10 +90,15 @@ struct S3PointerStorage: PointerStorage {
         throw StrataError(.conflict, "pointer \(client.describe(key(name))) stayed busy (409) through 8 attempts; nothing changed, try again")
     }
 
-    /// The pointer's first line (with its newline) and the history lines after it.
+    /// The pointer's value (its first line, and a canary's line after it) and the history lines
+    /// after that. History lines are JSON objects, so the value ends at the first line that starts
+    /// with `{`. (A node that predates canaries reads the first line alone: the stable release.)
     static func split(_ body: [UInt8]) -> (value: [UInt8], history: [UInt8]) {
-        guard let newline = body.firstIndex(of: 0x0A) else { return (body, []) }
-        return (Array(body[...newline]), Array(body[(newline + 1)...]))
+        var end = body.startIndex
+        while end < body.endIndex, body[end] != UInt8(ascii: "{") {
+            guard let newline = body[end...].firstIndex(of: 0x0A) else { return (body, []) }
+            end = newline + 1
+        }
+        return (Array(body[..<end]), Array(body[end...]))
     }
 }
-

@@ -199,6 +199,23 @@ import Testing
         }
     }
 
+    /// A canary's pointer is two lines; each backend keeps both apart from the history.
+    @Test(arguments: names) func aCanaryPointerKeepsBothLinesAndItsHistory(_ name: String) throws {
+        try withBackend(name) { store, _ in
+            let pointers = store.backend.pointers(.releases)
+            let canary = Array("aaaaaaaaaaaaaaaa\ncanary bbbbbbbbbbbbbbbb 10\n".utf8)
+            try store.withWriteLock {
+                #expect(try pointers.replace("web", with: Array("aaaaaaaaaaaaaaaa\n".utf8), logging: line(1), ifStamp: nil))
+                let stamp = try #require(try pointers.read("web")).stamp
+                #expect(try pointers.replace("web", with: canary, logging: line(2), ifStamp: stamp))
+            }
+            #expect(try pointers.read("web")?.bytes == canary)
+            #expect(try pointers.history("web") == line(1) + line(2))
+            guard case .changed(let bytes, _) = try pointers.readIfChanged("web", from: nil) else { Issue.record("not read"); return }
+            #expect(bytes == canary)
+        }
+    }
+
     /// One history line, as `Pointer` writes them.
     func line(_ number: Int) -> [UInt8] { Array("{\"n\":\(number)}\n".utf8) }
 

@@ -1,0 +1,69 @@
+import Foundation
+import StrataCore
+import StrataObjectStore
+import StrataTestSupport
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A rollout across serve nodes: three nodes following one bucket on moto, a real Prometheus
+/// scraping them, and `strata rollout --prometheus` judging the canary from what it scraped.
+@Suite struct RolloutNodesTests {
+    @Test func aRolloutAcrossThreeServeNodesJudgedByPrometheusCompletes() throws {
+        let bucket = try TestBucket.make()
+        func publish(_ site: String) throws -> String {
+            let result = try strataS3(["publish", site, "--root", bucket.root])
+            #expect(result.status == 0, "\(result.stderr)")
+            return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let stable = try publish(fixtures + "/aurora-v1")
+        let canary = try publish(fixtures + "/aurora-v2")
+        #expect(try strataS3(["activate", stable, "--root", bucket.root]).status == 0)
+        try withTemporaryDirectory { folder in
+            let nodes = try (1...3).map { number in
+                try ServeNodeTests.Node(["--root", bucket.root, "--cache", folder + "/cache\(number)", "--poll", "200ms"])
+            }
+            let prometheusPort = try MotoServer.freePort()
+            try write("""
+                global:
+                  scrape_interval: 1s
+                scrape_configs:
+                  - job_name: strata
+                    metrics_path: /_strata/metrics
+                    static_configs:
+                      - targets: [\(nodes.map { "\"127.0.0.1:\($0.port)\"" }.joined(separator: ", "))]
+                """, to: folder + "/prometheus.yml")
+            let prometheus = Process()
+            prometheus.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
+            prometheus.arguments = ["--config.file=\(folder)/prometheus.yml", "--storage.tsdb.path=\(folder)/tsdb",
+                                    "--web.listen-address=127.0.0.1:\(prometheusPort)"]
+            prometheus.standardOutput = FileHandle.nullDevice
+            prometheus.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            try prometheus.run()
+            defer { prometheus.terminate(); prometheus.waitUntilExit() }
+            // Prometheus answers and has scraped every node once.
+            let ready = Date().addingTimeInterval(30)
+            while Date() < ready {
+                if let reply = try? request(prometheusPort, "/api/v1/query?query=up"), reply.text.components(separatedBy: "\"up\"").count == 4,
+                   !reply.text.contains("\"0\"") { break }
+                usleep(200_000)
+            }
+
+            let traffic = Traffic(ports: nodes.map(\.port), paths: ["/", "/docs/getting-started/", "/robots.txt"])
+            defer { traffic.stop() }
+            let result = try strataS3(["rollout", canary, "--root", bucket.root, "--steps", "20,60,100", "--every", "3s",
+                                       "--prometheus", "http://127.0.0.1:\(prometheusPort)", "--min-requests", "15"])
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.components(separatedBy: "healthy: ").count == 3, "each canary step was judged: \(result.stdout)")
+            let history = try strataS3(["history", "--root", bucket.root]).stdout
+            #expect(history.contains("canary 20%") && history.contains("canary 60%"), "\(history)")
+            // Every node follows the last flip.
+            for node in nodes {
+                let deadline = Date().addingTimeInterval(10)
+                while try node.release() != canary && Date() < deadline { usleep(100_000) }
+                #expect(try node.release() == canary)
+            }
+        }
+    }
+}
