@@ -97,12 +97,12 @@ soak: build bench-deps
 bench-archive: build bench-deps
 	bench/archive-publish.sh $(RELEASE_BIN)
 
-# The browser end-to-end check: headless Chromium driven by Selenium against strata serve.
-# Screenshots of each step go to .build/e2e/.
-E2E_PACKAGES = chromium chromium-driver python3-pip
+# The browser end-to-end checks: headless Chromium driven by Selenium against strata serve (a
+# release's life; then gradual releases, also behind Varnish). Screenshots go to .build/e2e/.
+E2E_PACKAGES = chromium chromium-driver python3-pip varnish
 e2e-deps:
 	@SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
-	if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! { command -v varnishd >/dev/null || [ -x /usr/sbin/varnishd ]; }; then \
 		echo "installing $(E2E_PACKAGES)"; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(E2E_PACKAGES); \
 	fi; \
@@ -114,6 +114,7 @@ e2e-deps:
 
 e2e: build-debug e2e-deps
 	python3 Tests/e2e/browser_e2e.py --strata $(DEBUG_BIN) --out .build/e2e
+	PATH="$$PATH:/usr/sbin" python3 Tests/e2e/rollout_e2e.py --strata $(DEBUG_BIN)
 
 clean:
 	@chmod -R u+w "$(DEMO_ROOT)" 2>/dev/null; rm -rf "$(DEMO_ROOT)" .build

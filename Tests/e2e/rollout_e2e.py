@@ -111,11 +111,15 @@ sub vcl_backend_response {
     set beresp.ttl = 5s;
     return (deliver);
 }
-sub vcl_deliver { set resp.http.X-Cache = (obj.hits > 0) ? "HIT" : "MISS"; }
+sub vcl_deliver {
+    if (obj.hits > 0) { set resp.http.X-Cache = "HIT"; } else { set resp.http.X-Cache = "MISS"; }
+}
 """ % backend_port)
     name = os.path.join(work, "varnish")
-    subprocess.run(["varnishd", "-a", f"127.0.0.1:{port}", "-f", vcl, "-n", name, "-j", "none", "-s", "malloc,32m",
-                    "-p", "default_grace=0"], check=True, capture_output=True)
+    started = subprocess.run(["varnishd", "-a", f"127.0.0.1:{port}", "-f", vcl, "-n", name, "-j", "none", "-s", "malloc,32m",
+                              "-p", "default_grace=0"], capture_output=True, text=True)
+    if started.returncode != 0:
+        raise Failure(f"varnishd did not start: {started.stderr.strip()}")
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
