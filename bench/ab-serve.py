@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
 """Two strata binaries serving the same store, and nginx, in the same run: did a change slow the server?
 
-    bench/ab-serve.py --before BIN --after BIN --site SITE --work DIR [--duration 5] [--rounds 3] [--out JSON]
+    bench/ab-serve.py --before BIN --after BIN --site SITE --work DIR [--duration 5] [--rounds 3]
+                      [--canary PERCENT] [--out JSON]
 
 Publishes SITE with the --after binary, serves it with both binaries (and nginx from a copy with
 `gzip -9 -k` files), then runs wrk's 1 KiB and mixed cases (as bench/serve.py defines them) against
 each in turns A B C, --rounds times, and prints requests/s and after ÷ before. Used to show that
 metrics (issue 15) cost the hot path nothing measurable.
+
+With --canary, a third server (the --after binary) serves a store whose channel has a canary at
+that percent (SITE with one page changed), asked by a returning visitor (its `strata-bucket`
+cookie sent): what a split channel costs, as canary ÷ after.
 """
+import shutil
 import argparse
 import os
 import signal
@@ -20,13 +26,14 @@ from servers import NginxServer, StrataServer, stop_all
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="strata before vs after a change, and nginx, same run")
-    parser.add_argument("--before", required=True)
+    parser.add_argument("--before", help="the binary before the change (left out: only --after, and its canary)")
     parser.add_argument("--after", required=True)
     parser.add_argument("--site", required=True)
     parser.add_argument("--work", required=True)
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--canary", type=int, help="also serve a store with a canary at this percent")
     parser.add_argument("--out")
     args = parser.parse_args()
     site, work = os.path.realpath(args.site), os.path.realpath(args.work)
@@ -39,23 +46,47 @@ def main() -> None:
     prepare_peer_root(site, peer_root)
     paths_file = write_paths_file(site, f"{work}/paths.txt")
 
-    before = StrataServer(18291, work, os.path.realpath(args.before), store)
-    before.name = "strata before"
+    before = None
+    if args.before:
+        before = StrataServer(18291, work, os.path.realpath(args.before), store)
+        before.name = "strata before"
     after = StrataServer(18292, work, os.path.realpath(args.after), store)
-    after.name = "strata after"
+    after.name = "strata after" if before else "strata"
     nginx = NginxServer(18293, work, peer_root)
-    servers = [before, after, nginx]
+    servers = [server for server in (before, after, nginx) if server]
+    canary = None
+    if args.canary:
+        canary_store, changed = f"{work}/store-canary", f"{work}/site-changed"
+        shutil.copytree(site, changed, dirs_exist_ok=True)
+        with open(f"{changed}/canary.html", "w") as f:
+            f.write("<p>the canary</p>\n")
+        binary = os.path.realpath(args.after)
+        run(f"{binary} publish {site} --root {canary_store} --activate")
+        changed_id = run(f"{binary} publish {changed} --root {canary_store}").strip()
+        run(f"{binary} activate {changed_id} --canary {args.canary} --root {canary_store}")
+        canary = StrataServer(18294, work, binary, canary_store)
+        canary.name = f"{after.name}, canary {args.canary}%"
+        servers.insert(servers.index(after) + 1, canary)
     cases = [Case("1 KiB", PROBES["1k"]), Case("mixed", "/", {"Accept-Encoding": "gzip"}, paths_file=paths_file)]
+    visitor = {"Cookie": "strata-bucket=0123456789abcdef"}
+
+    def asked_by(server, case: Case) -> Case:
+        """The case as a returning visitor of the split channel asks it."""
+        if server is not canary:
+            return case
+        return Case(case.name, case.path, {**case.headers, **visitor}, paths_file=case.paths_file)
+
     results = []
     try:
         for server in servers:
             server.start()
         for case in cases:
             for round_number in range(args.rounds):
-                order = servers if round_number % 2 == 0 else [after, before, nginx]
+                order = servers if round_number % 2 == 0 else list(reversed(servers[:-1])) + [nginx]
                 for server in order:
                     log(f"ab-serve: {case.name} round {round_number + 1}: {server.name}")
-                    results.append({"case": case.name, "server": server.name, **wrk(server, case, args.duration, args.connections)})
+                    results.append({"case": case.name, "server": server.name,
+                                    **wrk(server, asked_by(server, case), args.duration, args.connections)})
     finally:
         stop_all()
 
@@ -69,11 +100,15 @@ def main() -> None:
                          median([r["p99_us"] / 1000 for r in runs]), max(r["rss_mib"] for r in runs),
                          sum(r["socket_errors"] + r["bad_status"] for r in runs)])
     print(table(["case", "server", "req/s", "p50 ms", "p99 ms", "RSS MiB", "errors"], rows,
-                f"Before and after (wrk -t2 -c{args.connections} -d{args.duration}s, median of {args.rounds} rounds, "
-                "before and after alternate going first)"))
+                f"{'Before and after' if before else 'A split channel'} (wrk -t2 -c{args.connections} -d{args.duration}s, "
+                f"median of {args.rounds} rounds, the strata servers alternate going first)"))
     for case in cases:
-        ratio = rates[(case.name, "strata after")] / rates[(case.name, "strata before")]
-        print(f"{case.name}: after ÷ before {ratio:.3f}; after ÷ nginx {rates[(case.name, 'strata after')] / rates[(case.name, 'nginx')]:.2f}")
+        rate = rates[(case.name, after.name)]
+        if before:
+            print(f"{case.name}: after ÷ before {rate / rates[(case.name, before.name)]:.3f}")
+        print(f"{case.name}: {after.name} ÷ nginx {rate / rates[(case.name, 'nginx')]:.2f}")
+        if canary:
+            print(f"{case.name}: canary active ÷ none {rates[(case.name, canary.name)] / rate:.3f}")
     if args.out:
         save(args.out, {"runs": results})
     if any(row[6] for row in rows):

@@ -106,6 +106,17 @@ import Glibc
         }
     }
 
+    @Test func aRolloutRunAgainResumesFromTheCanaryUnderWay() throws {
+        try withTemporaryDirectory { folder in
+            let releases = try Releases(in: folder)
+            _ = try strata(["activate", releases.canary, "--canary", "50", "--root", releases.root])
+            let result = try strata(["rollout", releases.canary, "--root", releases.root, "--steps", "10,50,100", "--every", "1s", "--no-gates"])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.contains("resuming at 50%") && !result.stdout.contains("canary at 10%"), "\(result.stdout)")
+            #expect(try history(releases.root).map(\.action).suffix(2) == [.canary, .activate])
+        }
+    }
+
     @Test func badRolloutRequestsAreOneLineAndChangeNothing() throws {
         try withTemporaryDirectory { folder in
             let releases = try Releases(in: folder)

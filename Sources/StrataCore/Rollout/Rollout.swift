@@ -45,8 +45,7 @@ public struct Rollout: Sendable {
 
     /// Runs the whole rollout; `say` gets one line per step and check.
     public func run(say: (String) -> Void) throws -> Outcome {
-        let channels = Channels(store: store)
-        let pointer = try channels.pointer(for: channel)
+        let pointer = try Channels(store: store).pointer(for: channel)
         guard var expected = try pointer.readValue() else {
             throw StrataError(.notFound, "channel '\(channel)' has never been activated; a rollout needs a stable release to start from")
         }
@@ -60,6 +59,13 @@ public struct Rollout: Sendable {
         say("rollout of \(release) on channel '\(channel)' from \(stable): steps \(steps.map { "\($0)%" }.joined(separator: ", ")), every \(Self.text(every))")
         if health == nil { say("no health source (--watch, --prometheus): widening on time alone") }
 
+        if let canary = expected.canary {
+            // Resumed: the canary under way is held and judged before anything widens.
+            say("resuming at \(canary.percent)%")
+            if let breach = try hold(expected, pointer: pointer, stable: stable, say: say) {
+                return try abort(expected, breach: breach, stable: stable, say: say)
+            }
+        }
         for step in steps {
             if let canary = expected.canary, step < 100, step <= canary.percent { continue }  // resumed past it
             if step == 100 {
@@ -77,12 +83,17 @@ public struct Rollout: Sendable {
             expected = PointerValue(stable, canary: flip.canary)
             say("canary at \(step)%")
             if let breach = try hold(expected, pointer: pointer, stable: stable, say: say) {
-                _ = try channels.abortCanary(channel: channel, reason: "rollout: \(breach)", expected: expected)
-                say("aborted: \(breach); everyone is back on \(stable)")
-                return .aborted(breach)
+                return try abort(expected, breach: breach, stable: stable, say: say)
             }
         }
         return .completed  // not reached: the last step is 100
+    }
+
+    /// One conditional flip back to stable, the breach in its history entry.
+    private func abort(_ expected: PointerValue, breach: String, stable: String, say: (String) -> Void) throws -> Outcome {
+        _ = try Channels(store: store).abortCanary(channel: channel, reason: "rollout: \(breach)", expected: expected)
+        say("aborted: \(breach); everyone is back on \(stable)")
+        return .aborted(breach)
     }
 
     /// Waits out one step: at least `every`, longer while the canary lacks traffic. Returns the
