@@ -20,37 +20,47 @@ enum CanarySplit {
         let newCookie: String?
     }
 
+    /// Read over the header's bytes in place: a returning visitor costs no allocation.
     static func assign(cookieHeader: String?, canary: Canary) -> Assignment {
-        var value: Substring?
-        if let cookieHeader {
-            for pair in cookieHeader.split(separator: ";") {
-                let pair = pair.drop { $0 == " " || $0 == "\t" }
-                guard let equals = pair.firstIndex(of: "=") else { continue }
-                let name = pair[..<equals]
-                let content = pair[pair.index(after: equals)...].prefix { $0 != " " && $0 != "\t" }
-                if name == forceCookie {
-                    if content == "canary" { return Assignment(canary: true, newCookie: nil) }
-                    if content == "stable" { return Assignment(canary: false, newCookie: nil) }
-                } else if name == bucketCookie, isVisitorValue(content) {
-                    value = content
+        if var header = cookieHeader {
+            let found: Assignment? = header.withUTF8 { bytes in
+                var bucket: Int?
+                var start = 0
+                while start < bytes.count {
+                    var end = start
+                    while end < bytes.count && bytes[end] != UInt8(ascii: ";") { end += 1 }
+                    var first = start
+                    while first < end && (bytes[first] == 0x20 || bytes[first] == 0x09) { first += 1 }
+                    var equals = first
+                    while equals < end && bytes[equals] != UInt8(ascii: "=") { equals += 1 }
+                    var last = end
+                    while last > equals + 1 && (bytes[last - 1] == 0x20 || bytes[last - 1] == 0x09) { last -= 1 }
+                    if equals < end {
+                        let name = UnsafeBufferPointer(rebasing: bytes[first..<equals])
+                        let value = UnsafeBufferPointer(rebasing: bytes[(equals + 1)..<last])
+                        if name.elementsEqual(forceCookie.utf8) {
+                            if value.elementsEqual("canary".utf8) { return Assignment(canary: true, newCookie: nil) }
+                            if value.elementsEqual("stable".utf8) { return Assignment(canary: false, newCookie: nil) }
+                        } else if name.elementsEqual(bucketCookie.utf8), isVisitorValue(value) {
+                            bucket = Self.bucket(value, release: canary.release)
+                        }
+                    }
+                    start = end + 1
                 }
+                return bucket.map { Assignment(canary: $0 < canary.percent * 100, newCookie: nil) }
             }
+            if let found { return found }
         }
-        if let value { return Assignment(canary: isCanary(value, canary), newCookie: nil) }
         let fresh = newVisitorValue()
-        return Assignment(canary: isCanary(fresh[...], canary),
+        return Assignment(canary: bucket(fresh.utf8, release: canary.release) < canary.percent * 100,
                           newCookie: "\(bucketCookie)=\(fresh); Path=/; Max-Age=\(cookieLifetime); SameSite=Lax; HttpOnly")
-    }
-
-    static func isCanary(_ value: Substring, _ canary: Canary) -> Bool {
-        bucket(value, release: canary.release) < canary.percent * 100
     }
 
     /// 0–9,999: FNV-1a over the value and the release id, then a 64-bit finalizer (splitmix64's)
     /// so every bit of the hash counts before the remainder.
-    static func bucket(_ value: Substring, release: String) -> Int {
+    static func bucket<Value: Sequence<UInt8>>(_ value: Value, release: String) -> Int {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in value.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        for byte in value { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         hash = (hash ^ 0x2F) &* 0x100_0000_01b3  // a separator: "ab"+"c" and "a"+"bc" differ
         for byte in release.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         hash = (hash ^ (hash >> 30)) &* 0xbf58_476d_1ce4_e5b9
@@ -66,8 +76,8 @@ enum CanarySplit {
         return String(repeating: "0", count: 16 - hex.count) + hex
     }
 
-    static func isVisitorValue(_ value: Substring) -> Bool {
-        value.utf8.count == 16 && value.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
+    static func isVisitorValue<Value: Collection<UInt8>>(_ value: Value) -> Bool {
+        value.count == 16 && value.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
     }
 }
 

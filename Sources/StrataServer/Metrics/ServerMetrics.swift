@@ -79,7 +79,9 @@ public final class ServerMetrics: Sendable {
         var durations: [UInt32]  // microseconds
         var cacheHits = 0
         var cacheMisses = 0
-        var releases: [ReleaseKey: ReleaseCounts] = [:]
+        /// Per channel and release; a short list (a channel serves one release, two during a
+        /// canary), searched in order: cheaper than hashing an id on every request.
+        var releases: [(key: ReleaseKey, counts: ReleaseCounts)] = []
         var beaconOutcomes = Array(repeating: 0, count: BeaconCounter.Outcome.allCases.count)
     }
 
@@ -233,14 +235,22 @@ final class LoopMetrics {
         case 400..<500: number = 3
         default: number = status >= 500 ? 4 : 0
         }
-        let key = ServerMetrics.ReleaseKey(channel: channel, release: release)
-        batch.releases[key, default: ServerMetrics.ReleaseCounts()].responses[number] += 1
-        if isPage { batch.releases[key, default: ServerMetrics.ReleaseCounts()].pageViews += 1 }
+        let slot = releaseSlot(channel: channel, release: release)
+        batch.releases[slot].counts.responses[number] += 1
+        if isPage { batch.releases[slot].counts.pageViews += 1 }
     }
 
     func beacon(_ outcome: BeaconCounter.Outcome, errors: Int = 0, release: String? = nil, channel: Int = 0) {
         batch.beaconOutcomes[outcome.rawValue] += 1
-        if let release { batch.releases[ServerMetrics.ReleaseKey(channel: channel, release: release), default: ServerMetrics.ReleaseCounts()].beaconErrors += errors }
+        if let release { batch.releases[releaseSlot(channel: channel, release: release)].counts.beaconErrors += errors }
+    }
+
+    private func releaseSlot(channel: Int, release: String) -> Int {
+        for (number, entry) in batch.releases.enumerated() where entry.key.channel == channel && entry.key.release == release {
+            return number
+        }
+        batch.releases.append((ServerMetrics.ReleaseKey(channel: channel, release: release), ServerMetrics.ReleaseCounts()))
+        return batch.releases.count - 1
     }
 
     func cache(hit: Bool) {
