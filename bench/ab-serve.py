@@ -10,8 +10,8 @@ each in turns A B C, --rounds times, and prints requests/s and after ÷ before. 
 metrics (issue 15) cost the hot path nothing measurable.
 
 With --canary, a third server (the --after binary) serves a store whose channel has a canary at
-that percent (SITE with one page changed), asked by a returning visitor (its `strata-bucket`
-cookie sent): what a split channel costs, as canary ÷ after.
+that percent (SITE with one page changed), and every server is asked by a returning visitor (its
+`strata-bucket` cookie sent): what a split channel costs, as canary active ÷ none.
 """
 import shutil
 import argparse
@@ -71,8 +71,9 @@ def main() -> None:
     visitor = {"Cookie": "strata-bucket=0123456789abcdef"}
 
     def asked_by(server, case: Case) -> Case:
-        """The case as a returning visitor of the split channel asks it."""
-        if server is not canary:
+        """The case as a returning visitor asks it: with its cookie, whether a canary is on or not
+        (a browser keeps sending it after the canary ends), so only the server's work differs."""
+        if not canary:
             return case
         return Case(case.name, case.path, {**case.headers, **visitor}, paths_file=case.paths_file)
 
