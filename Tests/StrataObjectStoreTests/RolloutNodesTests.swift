@@ -24,24 +24,9 @@ import Glibc
             let nodes = try (1...3).map { number in
                 try ServeNodeTests.Node(["--root", bucket.root, "--cache", folder + "/cache\(number)", "--poll", "200ms"])
             }
-            let prometheusPort = try MotoServer.freePort()
-            try write("""
-                global:
-                  scrape_interval: 1s
-                scrape_configs:
-                  - job_name: strata
-                    metrics_path: /_strata/metrics
-                    static_configs:
-                      - targets: [\(nodes.map { "\"127.0.0.1:\($0.port)\"" }.joined(separator: ", "))]
-                """, to: folder + "/prometheus.yml")
-            let prometheus = Process()
-            prometheus.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
-            prometheus.arguments = ["--config.file=\(folder)/prometheus.yml", "--storage.tsdb.path=\(folder)/tsdb",
-                                    "--web.listen-address=127.0.0.1:\(prometheusPort)"]
-            prometheus.standardOutput = FileHandle.nullDevice
-            prometheus.standardError = FileHandle(forWritingAtPath: "/dev/null")
-            try prometheus.run()
-            defer { prometheus.terminate(); prometheus.waitUntilExit() }
+            let prometheus = try PrometheusProcess(folder: folder, targets: nodes.map { "127.0.0.1:\($0.port)" }, metricsPath: "/_strata/metrics")
+            defer { prometheus.stop() }
+            let prometheusPort = prometheus.port
             // Prometheus answers and has scraped every node once.
             let ready = Date().addingTimeInterval(30)
             while Date() < ready {

@@ -78,25 +78,10 @@ import Testing
             try withServer(served.store, { $0.metricsListen = "127.0.0.1:0" }) { port, server in
                 for _ in 0..<7 { _ = try request(port, "/robots.txt") }
                 let metricsPort = try #require(server.metricsPort)
-                let prometheusPort = try MotoServer.freePort()
-                try write("""
-                    global:
-                      scrape_interval: 1s
-                    scrape_configs:
-                      - job_name: strata
-                        metrics_path: /metrics
-                        static_configs:
-                          - targets: ["127.0.0.1:\(metricsPort)"]
-                    """, to: folder + "/prometheus.yml")
-                #expect(try run("/usr/bin/promtool", ["check", "config", folder + "/prometheus.yml"]).status == 0)
-                let prometheus = Process()
-                prometheus.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
-                prometheus.arguments = ["--config.file=\(folder)/prometheus.yml", "--storage.tsdb.path=\(folder)/tsdb",
-                                        "--web.listen-address=127.0.0.1:\(prometheusPort)"]
-                prometheus.standardOutput = FileHandle.nullDevice
-                prometheus.standardError = FileHandle(forWritingAtPath: "/dev/null")
-                try prometheus.run()
-                defer { prometheus.terminate(); prometheus.waitUntilExit() }
+                let prometheus = try PrometheusProcess(folder: folder, targets: ["127.0.0.1:\(metricsPort)"], metricsPath: "/metrics")
+                defer { prometheus.stop() }
+                #expect(try run("/usr/bin/promtool", ["check", "config", prometheus.configPath]).status == 0)
+                let prometheusPort = prometheus.port
 
                 // Read the series back through Prometheus's HTTP API once it has scraped twice.
                 let query = #"strata_http_requests_total{channel="current",status_class="2xx"}"#
