@@ -52,8 +52,14 @@ test-deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(TEST_PACKAGES); \
 	fi
 
+# A compiler warning in our own targets fails the build (dependencies' warnings are theirs).
+OWN_WARNINGS = ^($(CURDIR)/(Sources|Tests)/[^:]*|macro expansion [^:]*):[0-9]+:[0-9]+: warning:
 test: deps s3-deps test-deps
-	$(SWIFT) build --build-tests
+	@mkdir -p .build
+	@$(SWIFT) build --build-tests > .build/test-build.log 2>&1; status=$$?; cat .build/test-build.log; [ $$status -eq 0 ]
+	@if grep -qE '$(OWN_WARNINGS)' .build/test-build.log; then \
+		grep -E '$(OWN_WARNINGS)' .build/test-build.log | sort -u >&2; \
+		echo "make test: our code has compiler warnings (listed above); fix them" >&2; exit 1; fi
 	$(SWIFT) build --product generate-manual
 	$(SWIFT) test --skip-build
 

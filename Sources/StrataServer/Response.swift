@@ -224,7 +224,7 @@ enum ResponseHead {
 
     static func writeNotFound(_ index: ReleaseIndex, connection: ConnectionHeader, date: DateLine, into out: inout ByteBuffer) {
         let status = index.statusLines.notFound
-        index.lines.withUnsafeBytes { lines in
+        _ = index.lines.withUnsafeBytes { lines in
             out.writeBytes(UnsafeRawBufferPointer(rebasing: lines[Int(status.start)..<(Int(status.start) + Int(status.count))]))
         }
         out.writeStaticString("Content-Type: text/plain; charset=utf-8\r\nCache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 10\r\n")

@@ -20,8 +20,8 @@ public struct RedirectRule: Sendable, Equatable {
             do {
                 try RuleFile.checkLength(line)
                 if let rule = try parseLine(line, number: offset) { rules.append(rule) }
-            } catch let problem as RuleProblem {
-                throw StrataError(.invalidInput, "\(SiteRules.redirectsFile):\(offset): \(problem.reason)")
+            } catch {
+                throw StrataError(.invalidInput, "\(SiteRules.redirectsFile):\(offset): \(error.reason)")
             }
         }
         return rules
