@@ -54,7 +54,6 @@ final class ChannelGuard: Sendable {
     private struct Loaded {
         var file: CredentialFile
         var stamp: FileStamp
-        var checked: NIODeadline
     }
 
     /// What tells an edited file from the one read: inode, size and modification time.
@@ -91,7 +90,7 @@ final class ChannelGuard: Sendable {
             throw ServerError("cannot read the credentials file '\(path)'")
         }
         do {
-            return Loaded(file: try CredentialFile.parse(text, name: path.string), stamp: stamp, checked: .now())
+            return Loaded(file: try CredentialFile.parse(text, name: path.string), stamp: stamp)
         } catch let error as StrataError {
             throw ServerError(error.message)
         }
@@ -105,7 +104,6 @@ final class ChannelGuard: Sendable {
         let key = hasher.finalize()
         let now = NIODeadline.now()
         return state.withLock { state in
-            rereadIfChanged(channel, now: now, state: &state)
             if let answer = state.answers[key], answer.until > now { return answer.right ? .allowed : .challenge }
             if state.pending[key] == nil && state.pending.count >= Self.mostPending { return .busy }
             return .verify(Attempt(channel: channel, user: user, password: password, key: key))
@@ -135,12 +133,18 @@ final class ChannelGuard: Sendable {
         return promise.futureResult
     }
 
-    private func rereadIfChanged(_ channel: String, now: NIODeadline, state: inout State) {
-        guard let loaded = state.credentials[channel], loaded.checked + Self.rereadAfter < now, let path = files[channel] else { return }
-        state.credentials[channel]?.checked = now
-        guard FileStamp(path) != loaded.stamp, let fresh = try? Self.load(path) else { return }  // unreadable: keep the last good one
-        state.credentials[channel] = fresh
-        state.answers.removeAll()
+    /// Reads again each credentials file that changed (by inode, size and time), off the event
+    /// loops: the server runs it on a pool every `rereadAfter`. A file that cannot be read or
+    /// parsed now keeps the last good one.
+    func rereadChangedFiles() {
+        for (channel, path) in files {
+            let known = state.withLock { $0.credentials[channel]?.stamp }
+            guard FileStamp(path) != known, let fresh = try? Self.load(path) else { continue }
+            state.withLock { state in
+                state.credentials[channel] = fresh
+                state.answers.removeAll()
+            }
+        }
     }
 
     /// `Basic base64(user:password)` → (user, password bytes).

@@ -79,6 +79,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var queued = CircularBuffer<Queued>(initialCapacity: 2)
     private var waitingOffLoop = false
     private var quiescing = false
+    /// The client shut its write side (a half-close): answer what it sent, then close.
+    private var inputClosed = false
     private var needsFlush = false
     private var readPending = false
     private var deadline: NIODeadline = .distantFuture
@@ -104,6 +106,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .inputClosed? = event as? ChannelEvent {
+            inputClosed = true
+            closeIfDone(context: context)
+            return
+        }
         guard event is ChannelShouldQuiesceEvent else {
             context.fireUserInboundEventTriggered(event)
             return
@@ -216,6 +223,15 @@ final class ConnectionHandler: ChannelDuplexHandler {
         }
         flushIfNeeded(context: context)
         resumeReading(context: context)
+        closeIfDone(context: context)
+    }
+
+    /// After a half-close: once every request received is answered (none waits for a release or
+    /// a password check), close when what was written has left.
+    private func closeIfDone(context: ChannelHandlerContext) {
+        guard inputClosed, !waitingOffLoop, queued.isEmpty, !isClosing else { return }
+        // A head cut short by the shut is never answered: there is nothing to answer.
+        closeWhenSent(context: context)
     }
 
     private func send(_ response: Response, for head: HTTPRequestHead, context: ChannelHandlerContext) {
@@ -239,7 +255,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             }
         }
 
-        let keepAlive = head.isKeepAlive && !quiescing
+        let keepAlive = head.isKeepAlive && !quiescing && !(inputClosed && queued.isEmpty)
         let connection: ConnectionHeader = !keepAlive ? .close : (head.version.minor == 0 ? .keepAlive : .none)
         services.heads.clear()
         let status: Int

@@ -39,17 +39,19 @@ final class ReleaseIndex: Sendable {
     /// The numbers of `_redirects` and `_headers`, which are files of the release but never served.
     private let ruleFiles: (Int?, Int?)
 
-    /// A range of `lines`.
+    /// A range of `lines`. 32-bit counts: a `_headers` plan or a header line may pass 64 KiB.
     struct Lines: Sendable {
         let start: UInt32
-        let count: UInt16
+        let count: UInt32
     }
 
     struct StatusLines: Sendable {
         let ok, partialContent, notModified, notFound, rangeNotSatisfiable: Lines
     }
 
-    init(manifest: Manifest, folder: FilePath, serial: UInt64, rules: SiteRules = .none) {
+    /// Throws for what no checked manifest holds (a digest that is not 64 hex digits): a release
+    /// the server cannot describe exactly is refused, never served with made-up bytes.
+    init(manifest: Manifest, folder: FilePath, serial: UInt64, rules: SiteRules = .none) throws {
         release = manifest.summary
         self.folder = folder
         self.serial = serial
@@ -58,7 +60,7 @@ final class ReleaseIndex: Sendable {
         func add(_ text: String) -> Lines {
             let start = lines.count
             lines.append(contentsOf: text.utf8)
-            return Lines(start: UInt32(start), count: UInt16(lines.count - start))
+            return Lines(start: UInt32(start), count: UInt32(lines.count - start))
         }
         func statusLine(_ status: String) -> Lines {
             add("HTTP/1.1 \(status)\r\nServer: strata\r\nStrata-Release: \(manifest.id)\r\n")
@@ -69,9 +71,9 @@ final class ReleaseIndex: Sendable {
 
         // Plans first: each file's head depends on the blocks that match it.
         let planner = HeaderPlanner(rules.headers)
-        var planNumbers: [[Int]: UInt16] = [:]
+        var planNumbers: [[Int]: UInt32] = [:]
         var plans: [HeaderPlan] = []
-        var filePlans: [UInt16] = []
+        var filePlans: [UInt32] = []
         filePlans.reserveCapacity(manifest.files.count)
         for entry in manifest.files {
             let blocks = rules.headers.isEmpty ? [] : planner.blocks(for: entry.path)
@@ -80,13 +82,13 @@ final class ReleaseIndex: Sendable {
             let merged = HeaderPlan.merge(planner.rules(blocks))
             let start = lines.count
             for (name, value) in merged.fields { lines.append(contentsOf: "\(name): \(value)\r\n".utf8) }
-            plans.append(HeaderPlan(dropped: merged.dropped, lines: Lines(start: UInt32(start), count: UInt16(clamping: lines.count - start)),
+            plans.append(HeaderPlan(dropped: merged.dropped, lines: Lines(start: UInt32(start), count: UInt32(lines.count - start)),
                                     declaresImmutable: merged.immutable))
-            planNumbers[blocks] = UInt16(clamping: plans.count)
-            filePlans.append(UInt16(clamping: plans.count))
+            planNumbers[blocks] = UInt32(plans.count)
+            filePlans.append(UInt32(plans.count))
         }
 
-        var typeNumbers: [String: UInt16] = [:]
+        var typeNumbers: [String: UInt32] = [:]
         var typeLines: [Lines] = []
         var pageTypes: [Bool] = []
         var paths = PathTable(capacity: manifest.files.count)
@@ -97,8 +99,8 @@ final class ReleaseIndex: Sendable {
             let typeNumber = typeNumbers[type] ?? {
                 typeLines.append(add("Content-Type: \(type)\r\n"))
                 pageTypes.append(entry.type == "text/html")
-                typeNumbers[type] = UInt16(typeLines.count - 1)
-                return UInt16(typeLines.count - 1)
+                typeNumbers[type] = UInt32(typeLines.count - 1)
+                return UInt32(typeLines.count - 1)
             }()
             // ETag first and always 42 bytes: a 304 sends just that line, and If-None-Match compares with it.
             let identity = add("ETag: \"\(entry.sha256.prefix(32))\"\r\nContent-Length: \(entry.size)\r\n")
@@ -108,7 +110,10 @@ final class ReleaseIndex: Sendable {
             paths.append(entry.path)
             let plan = filePlans[number]
             let immutable = plan == 0 ? nil : plans[Int(plan) - 1].declaresImmutable
-            files.append(ServedFile(size: entry.size, digest: ContentDigest(hex: entry.sha256) ?? ContentDigest(hex: String(repeating: "0", count: 64))!,
+            guard let digest = ContentDigest(hex: entry.sha256) else {
+                throw StrataError(.corrupt, "release \(manifest.id) has a sha256 that is not 64 hex digits for '\(Escaped.path(entry.path))'")
+            }
+            files.append(ServedFile(size: entry.size, digest: digest,
                                     identity: identity, gzip: gzip, type: typeNumber,
                                     isHashNamed: immutable ?? HashedName.matches(entry.path.utf8[...]), plan: plan))
         }
@@ -179,11 +184,11 @@ struct ServedFile: Sendable {
     let identity: ReleaseIndex.Lines
     let gzip: Variant?
     /// Index into `ReleaseIndex.typeLines`.
-    let type: UInt16
+    let type: UInt32
     /// The name carries a content hash (`app.3f9a12c4.js`): safe to cache forever, even on channel URLs.
     let isHashNamed: Bool
     /// Its `_headers` plan, numbered from 1; 0: none.
-    let plan: UInt16
+    let plan: UInt32
 
     struct Variant: Sendable {
         let size: Int64

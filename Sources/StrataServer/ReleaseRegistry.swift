@@ -164,8 +164,15 @@ final class ReleaseRegistry: Sendable {
             return .unreadable(since: .now(), reason: reason)
         }
         let folder = layout.release(id)
-        let index = ReleaseIndex(manifest: manifest, folder: folder, serial: serials.wrappingAdd(1, ordering: .relaxed).newValue,
-                                 rules: siteRules(of: manifest, in: folder))
+        let index: ReleaseIndex
+        do {
+            index = try ReleaseIndex(manifest: manifest, folder: folder, serial: serials.wrappingAdd(1, ordering: .relaxed).newValue,
+                                     rules: siteRules(of: manifest, in: folder))
+        } catch {
+            let reason = (error as? StrataError)?.message ?? "\(error)"
+            events.sayAtMostEverySecond(.error, "release_refused", reason, [("release", id)])
+            return .unreadable(since: .now(), reason: reason)
+        }
         let millis = (NIODeadline.now() - started).nanoseconds / 1_000_000
         if announce {
             events.say(.info, "release_loaded", "loaded release \(id): \(manifest.files.count) files in \(millis) ms",

@@ -200,7 +200,7 @@ final class Responder {
         if !isHidden {
             let rules = versioned ? nil : index.redirects
             if let rules, rules.hasForced, let rule = rules.first(path, forcedOnly: true) {
-                return apply(rule, to: path, in: index, headers: headers, uri: uri)
+                return apply(rule, to: path, isFolder: isFolder, in: index, headers: headers, uri: uri)
             }
             if let found = locate(path, isFolder: isFolder, in: index) {
                 switch found {
@@ -225,7 +225,7 @@ final class Responder {
                 }
             }
             if let rules, let rule = rules.first(path, forcedOnly: false) {
-                return apply(rule, to: path, in: index, headers: headers, uri: uri)
+                return apply(rule, to: path, isFolder: isFolder, in: index, headers: headers, uri: uri)
             }
             if spa, !Self.hasExtension(path), HTTPSemantics.acceptsHTML(headers.accept), let page = index.indexPage {
                 return fileResponse(page, in: index, notFound: false, immutable: false, headers: headers)
@@ -263,9 +263,12 @@ final class Responder {
 
     /// Answers with a `_redirects` rule: a redirect (the query passed on), or a file of the release
     /// served with 200 or 404.
-    private func apply<Path: Collection<UInt8>>(_ rule: RedirectRule, to path: Path, in index: ReleaseIndex, headers: RequestHeaders,
-                                                uri: String) -> Response {
-        let values = rule.from.match(String(decoding: path, as: UTF8.self)) ?? [:]
+    private func apply<Path: Collection<UInt8>>(_ rule: RedirectRule, to path: Path, isFolder: Bool, in index: ReleaseIndex,
+                                                headers: RequestHeaders, uri: String) -> Response {
+        var values = rule.from.match(String(decoding: path, as: UTF8.self)) ?? [:]
+        // `/old-blog/*  /blog/:splat` keeps the slash `/old-blog/post/` had: `/blog/post/`, not a
+        // second redirect to add it back.
+        if isFolder, rule.to.endsWithSplat, let splat = values["splat"], !splat.isEmpty { values["splat"] = splat + "/" }
         let query = Self.query(of: uri)
         guard rule.isRewrite else {
             var location = rule.to.expand(values, encoded: true)

@@ -43,6 +43,8 @@ public final class StrataHTTPServer: Sendable {
     private let metricsChannel = Mutex<Channel?>(nil)
     /// The periodic check for pruned releases.
     private let sweeper = Mutex<RepeatedTask?>(nil)
+    /// Rereads edited credentials files for `--protect`, on the index pool, never on a loop.
+    private let credentialsWatch = Mutex<RepeatedTask?>(nil)
     /// Each event loop's services, kept to close their descriptors at the end.
     private let loopServices = Mutex<[ObjectIdentifier: NIOLoopBoundBox<LoopServices>]>([:])
     /// Released before the event loops stop: its deinit touches an event loop. Nil once stopped.
@@ -158,6 +160,8 @@ public final class StrataHTTPServer: Sendable {
                 }
             }
             .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+            // A client may shut its write side once it has sent its requests; it still gets the answers.
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
             .childChannelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator())
 
@@ -195,6 +199,13 @@ public final class StrataHTTPServer: Sendable {
         sweeper.withLock { sweeper in
             sweeper = group.next().scheduleRepeatedTask(initialDelay: Self.sweepInterval, delay: Self.sweepInterval) { _ in
                 pool.submit { _ in registry.sweep() }
+            }
+        }
+        if let channelGuard {
+            credentialsWatch.withLock { watch in
+                watch = group.next().scheduleRepeatedTask(initialDelay: ChannelGuard.rereadAfter, delay: ChannelGuard.rereadAfter) { _ in
+                    pool.submit { _ in channelGuard.rereadChangedFiles() }
+                }
             }
         }
         return servicesByLoop
@@ -306,6 +317,7 @@ public final class StrataHTTPServer: Sendable {
 
     private func stopBackgroundWork() {
         sweeper.withLock { $0?.cancel(); $0 = nil }
+        credentialsWatch.withLock { $0?.cancel(); $0 = nil }
         metricsTasks.withLock { tasks in tasks.forEach { $0.cancel() }; tasks = [] }
         if let listener = metricsChannel.withLock({ channel in defer { channel = nil }; return channel }) { try? listener.close().wait() }
         let services = loopServices.withLock { all in defer { all = [:] }; return all }

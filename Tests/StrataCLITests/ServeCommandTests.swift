@@ -143,12 +143,12 @@ import Darwin
     }
 
     /// Starts a server, flips the channel, stops it; returns its stderr and the two releases.
-    func flipAndStop(format: String) throws -> (said: String, v1: String, v2: String) {
+    func flipAndStop(format: String, flag: String = "--log-format") throws -> (said: String, v1: String, v2: String) {
         try withTemporaryDirectory { folder in
             let root = folder + "/store"
             let v1 = try strata(["publish", fixtures + "/aurora-v1", "--root", root, "--activate"]).stdout.trimmingCharacters(in: .newlines)
             let v2 = try strata(["publish", fixtures + "/aurora-v2", "--root", root]).stdout.trimmingCharacters(in: .newlines)
-            let server = try ServeProcess(["--root", root, "--log-format", format])
+            let server = try ServeProcess(["--root", root, flag, format])
             #expect(try strata(["activate", v2, "--root", root]).status == 0)
             #expect(server.waitForLine(containing: "now serves release \(v2)"))
             #expect(server.stop() == 0)
@@ -167,6 +167,12 @@ import Darwin
         let flip = try #require(lines.first { $0.contains("\"event\":\"flip\"") })
         #expect(flip.contains("\"release\":\"\(v2)\"") && flip.contains("\"previous\":\"\(v1)\"") && flip.contains("\"channel\":\"current\""))
         #expect(lines.contains { $0.contains("\"event\":\"listening\"") && $0.contains("\"url\":\"http://127.0.0.1:") })
+    }
+
+    /// The operations issue named the flag `--access-log-format`; scripts still pass it.
+    @Test func theOldFlagNameStillSetsTheFormat() throws {
+        let (said, _, v2) = try flipAndStop(format: "json", flag: "--access-log-format")
+        #expect(said.split(separator: "\n").contains { $0.hasPrefix("{") && $0.contains("\"event\":\"flip\"") && $0.contains(v2) }, "\(said)")
     }
 
     @Test func combinedEventsReadLikeNginxsErrorLog() throws {

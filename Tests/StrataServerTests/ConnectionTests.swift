@@ -145,7 +145,7 @@ import Darwin
         }
         let manifest = Manifest(id: "0123456789abcdef", fingerprint: String(repeating: "0", count: 64), created: "2026-11-22T00:00:00Z",
                                 label: nil, source: "test", files: files)
-        let index = ReleaseIndex(manifest: manifest, folder: "/nowhere", serial: 1)
+        let index = try ReleaseIndex(manifest: manifest, folder: "/nowhere", serial: 1)
         #expect(index.footprint <= 2 << 20, "\(index.footprint) bytes")
         let probe = files[4321]
         let number = try #require(index.paths.find(probe.path.utf8))

@@ -51,6 +51,9 @@ import Testing
                 let news = try request(port, "/news/2024/a%20b/c")
                 #expect(news.status == 308 && news.header("Location") == "https://news.example.com/2024/a%20b/c")
                 #expect(try request(port, "/news").header("Location") == "https://news.example.com/")
+                // The slash a request had stays on the splat: one redirect, not a second to add it back.
+                #expect(try request(port, "/news/new-post/").header("Location") == "https://news.example.com/new-post/")
+                #expect(try request(port, "/news/new-post").header("Location") == "https://news.example.com/new-post")
 
                 let search = try request(port, "/search?q=x")
                 #expect(search.status == 307 && search.header("Location") == "/find?source=old&q=x")

@@ -13,6 +13,8 @@ public struct RuleTemplate: Sendable, Equatable {
     /// A path of this site rather than another origin.
     public var isLocal: Bool { text.hasPrefix("/") }
     public var hasQuery: Bool { text.contains("?") }
+    /// The target ends with `:splat` (`/blog/:splat`): a trailing slash the request had belongs on it.
+    public var endsWithSplat: Bool { parts.last == .value("splat") }
 
     static func isPlaceholderName<Name: StringProtocol>(_ name: Name) -> Bool {
         guard let first = name.unicodeScalars.first, first.isASCIILetterOrUnderscore else { return false }

@@ -91,7 +91,9 @@ struct Serve: ParsableCommand {
                                valueName: "host:port"))
     var metricsListen: String?
 
-    @Option(help: ArgumentHelp("Access log and stderr events: combined (nginx's formats) or json (one object per line).",
+    // `--access-log-format` is the name the operations issue gave; scripts still use it.
+    @Option(name: [.customLong("log-format"), .customLong("access-log-format")],
+            help: ArgumentHelp("Access log and stderr events: combined (nginx's formats) or json (one object per line).",
                                valueName: "combined|json"))
     var logFormat: LogFormat = .combined
 
