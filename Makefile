@@ -80,10 +80,11 @@ demo: build-debug
 	$(DEBUG_BIN) serve --root "$(DEMO_ROOT)" --port $(DEMO_PORT) --access-log -
 
 # Benchmarks against real peers (see docs/benchmarks.md): publish against cp/sha256sum/gzip and
-# rsync, serve against nginx and Caddy, flips under load. BENCH=quick for a small, fast run.
-BENCH_PACKAGES = wrk nginx-light caddy rsync curl time python3
+# rsync, serve against nginx, Caddy, h2o, lighttpd and a floor (bench/floor.c), flips under load. BENCH=quick for a small, fast run.
+BENCH_PACKAGES = wrk nginx-light caddy h2o lighttpd gcc rsync curl time python3
 bench-deps:
 	@if ! command -v wrk >/dev/null || ! command -v caddy >/dev/null || ! command -v rsync >/dev/null \
+		|| ! command -v h2o >/dev/null || ! { command -v lighttpd >/dev/null || [ -x /usr/sbin/lighttpd ]; } || ! command -v cc >/dev/null \
 		|| ! [ -x /usr/bin/time ] || ! { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; }; then \
 		echo "installing $(BENCH_PACKAGES)"; \
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \

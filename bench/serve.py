@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""strata serve against nginx and Caddy on the same files, same machine, same run, with wrk.
+"""strata serve against nginx, Caddy, h2o and lighttpd on the same files, same machine, same run, with wrk.
 
     bench/serve.py --strata BIN --site SITE --work DIR [--duration 5] [--connections 64] [--rounds 2] [--out JSON]
 
-strata serves SITE published into a store (channel URLs); nginx and Caddy serve the same files
-from a folder with `gzip -9 -k` files beside the text files (what their gzip_static and
-precompressed options read). Before measuring, every server's answers are checked (status, bytes,
+strata serves SITE published into a store (channel URLs); nginx, Caddy and h2o serve the same
+files from a folder with `gzip -9 -k` files beside the text files (what their gzip_static,
+precompressed and send-gzip options read); lighttpd gzips from mod_deflate's cache. The floor
+(bench/floor.c, compiled here) answers every request with one prepared 1 KiB response: it takes
+part in the 1 KiB case only, to show how far every server is from free. Before measuring, every server's answers are checked (status, bytes,
 Content-Encoding, ETag) so no server is measured serving errors. Then, per case, servers take
 turns A B C A B C with `wrk -t2 -c64 --latency`:
 
@@ -17,7 +19,8 @@ turns A B C A B C with `wrk -t2 -c64 --latency`:
   mixed       every file of the site in turn (wrk Lua script), Accept-Encoding: gzip, as a browser
 
 Reports the median over rounds of requests/s, p50 and p99 latency, the server's RSS (all its
-processes) after the run, and strata's requests/s as a ratio of each peer's.
+processes) after the run, and strata's requests/s as a ratio of each peer's, of the best of h2o
+and lighttpd, and of the floor.
 """
 import argparse
 import gzip
@@ -30,7 +33,7 @@ import subprocess
 import sys
 
 from benchlib import log, median, rss_mib, run, save, table
-from servers import CaddyServer, NginxServer, StrataServer, stop_all
+from servers import CaddyServer, FloorServer, H2OServer, LighttpdServer, NginxServer, StrataServer, build_floor, stop_all
 
 HERE = os.path.dirname(os.path.realpath(__file__))
 PROBES = {"1k": "/bench/icon-1k.png", "100k": "/bench/photo-100k.jpg", "js": "/bench/app-100k.js"}
@@ -137,20 +140,27 @@ def main() -> None:
     paths_file = write_paths_file(site, f"{work}/paths.txt")
 
     servers = [StrataServer(18091, work, os.path.realpath(args.strata), store),
-               NginxServer(18092, work, peer_root), CaddyServer(18093, work, peer_root)]
+               NginxServer(18092, work, peer_root), CaddyServer(18093, work, peer_root),
+               H2OServer(18094, work, peer_root), LighttpdServer(18095, work, peer_root)]
+    floor = FloorServer(18096, work, build_floor(work))
     results = []
     try:
-        for server in servers:
+        for server in servers + [floor]:
             server.start()
         cases = check_and_build_cases(servers, site, paths_file)
+        # The floor answers anything with its one 1 KiB response: it takes part in that case only.
+        cases["floor"] = [Case("1 KiB", PROBES["1k"])]
         for index in range(len(cases["strata"])):
             for round_number in range(args.rounds):
-                for server in servers:
+                for server in servers + [floor]:
+                    if index >= len(cases[server.name]):
+                        continue
                     case = cases[server.name][index]
                     log(f"serve: {case.name:8} round {round_number + 1}: {server.name}")
                     report = wrk(server, case, args.duration, args.connections)
                     results.append({"case": case.name, "server": server.name, "round": round_number + 1, **report})
         peaks = {server.name: rss_mib(server.pid, "VmHWM") for server in servers}
+        servers.append(floor)
     finally:
         stop_all()
 
@@ -159,6 +169,8 @@ def main() -> None:
         rate = {}
         for server in servers:
             runs = [r for r in results if r["case"] == case and r["server"] == server.name]
+            if not runs:
+                continue
             rate[server.name] = median([r["requests"] / (r["duration_us"] / 1e6) for r in runs])
             entry = {"case": case, "server": server.name, "requests_per_s": rate[server.name],
                      "p50_ms": median([r["p50_us"] / 1000 for r in runs]),
@@ -166,14 +178,23 @@ def main() -> None:
                      "rss_mib": max(r["rss_mib"] for r in runs),
                      "errors": sum(r["socket_errors"] + r["bad_status"] for r in runs)}
             summary.append(entry)
-        for entry in summary[-len(servers):]:
+        for entry in summary[-len(rate):]:
             ratio = "" if entry["server"] == "strata" else f"{rate['strata'] / rate[entry['server']]:.2f}"
             entry["strata_ratio"] = ratio
             rows.append([case, entry["server"], entry["requests_per_s"], entry["p50_ms"], entry["p99_ms"],
                          entry["rss_mib"], entry["errors"], ratio])
     print(table(["case", "server", "req/s", "p50 ms", "p99 ms", "RSS MiB", "errors", "strata ÷ peer"], rows,
                 f"Serve (wrk -t2 -c{args.connections} -d{args.duration}s, median of {args.rounds} rounds; "
-                "strata ÷ peer is requests/s, higher is better for strata)"))
+                "strata ÷ peer is requests/s, higher is better for strata; the floor is bench/floor.c)"))
+    best = {}
+    for entry in summary:
+        if entry["server"] in ("h2o", "lighttpd"):
+            best[entry["case"]] = max(best.get(entry["case"], 0), entry["requests_per_s"])
+    rates = {(e["case"], e["server"]): e["requests_per_s"] for e in summary}
+    print("\nstrata ÷ best of h2o and lighttpd: " + ", ".join(
+        f"{case} {rates[(case, 'strata')] / value:.2f}" for case, value in best.items() if value))
+    if ("1 KiB", "floor") in rates:
+        print(f"strata ÷ floor (1 KiB): {rates[('1 KiB', 'strata')] / rates[('1 KiB', 'floor')]:.2f}")
     print("\nPeak RSS over the whole run (MiB): " + ", ".join(f"{k} {v:.1f}" for k, v in peaks.items()))
     if args.out:
         save(args.out, {"runs": results, "summary": summary, "peak_rss_mib": peaks,

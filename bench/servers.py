@@ -1,4 +1,5 @@
-"""The HTTP servers the serving benchmarks start: strata, nginx and Caddy, each on its own port,
+"""The HTTP servers the serving benchmarks start: strata, nginx, Caddy, h2o, lighttpd and the
+floor (bench/floor.c), each on its own port,
 each stopped by pid. Every server started here is registered, so `stop_all` can end them even
 when a benchmark fails half-way."""
 import os
@@ -142,6 +143,90 @@ http://127.0.0.1:{self.port} {{
 }}
 """)
         return ["caddy", "run", "--config", config, "--adapter", "caddyfile"]
+
+
+class H2OServer(Server):
+    """h2o's static file handler at its fastest settings for this machine: 2 threads, precompressed
+    gzip files sent as they are (`file.send-gzip`), no access log, keep-alive without a cap."""
+    name = "h2o"
+
+    def __init__(self, port: int, work: str, root: str):
+        super().__init__(port, work)
+        self.root = root
+
+    def command(self) -> list[str]:
+        config = f"{self.work}/h2o.conf"
+        user = "user: root\n" if os.geteuid() == 0 else ""  # as root, h2o would switch to nobody
+        with open(config, "w") as f:
+            f.write(f"""{user}num-threads: 2
+listen:
+  host: 127.0.0.1
+  port: {self.port}
+pid-file: {self.work}/h2o.pid
+error-log: {self.work}/h2o-error.log
+file.send-gzip: ON
+file.etag: ON
+http1-request-timeout: 60
+hosts:
+  default:
+    paths:
+      /:
+        file.dir: {self.root}
+""")
+        return ["h2o", "-c", config]
+
+
+class LighttpdServer(Server):
+    """lighttpd 1.4 at its fastest static settings: 2 workers, sendfile, an ETag per file, no
+    access log, keep-alive without a practical cap, and gzip from mod_deflate's cache (it has no
+    precompressed-file mode; every answer after the first comes from the cache)."""
+    name = "lighttpd"
+
+    def __init__(self, port: int, work: str, root: str):
+        super().__init__(port, work)
+        self.root = root
+
+    def command(self) -> list[str]:
+        config = f"{self.work}/lighttpd.conf"
+        os.makedirs(f"{self.work}/lighttpd-cache", exist_ok=True)
+        with open(config, "w") as f:
+            f.write(f"""server.document-root = "{self.root}"
+server.bind = "127.0.0.1"
+server.port = {self.port}
+server.pid-file = "{self.work}/lighttpd.pid"
+server.errorlog = "{self.work}/lighttpd-error.log"
+server.max-worker = 2
+server.max-keep-alive-requests = 10000000
+server.max-keep-alive-idle = 60
+server.max-fds = 16384
+server.modules = ("mod_deflate")
+static-file.etags = "enable"
+deflate.mimetypes = ("text/", "application/javascript", "image/svg+xml")
+deflate.allowed-encodings = ("gzip")
+deflate.cache-dir = "{self.work}/lighttpd-cache"
+include_shell "/usr/share/lighttpd/create-mime.conf.pl"
+""")
+        return [shutil.which("lighttpd") or "/usr/sbin/lighttpd", "-D", "-f", config]
+
+
+class FloorServer(Server):
+    """bench/floor.c: one fixed prepared 1 KiB answer to every request, an epoll loop per thread."""
+    name = "floor"
+
+    def __init__(self, port: int, work: str, binary: str):
+        super().__init__(port, work)
+        self.binary = binary
+
+    def command(self) -> list[str]:
+        return [self.binary, str(self.port), "2"]
+
+
+def build_floor(work: str) -> str:
+    """Compiles bench/floor.c into `work`; returns the binary's path."""
+    binary = f"{work}/floor"
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "floor.c")
+    subprocess.run(["cc", "-O2", "-o", binary, source, "-lpthread"], check=True)
+    return binary
 
 
 def stop_all() -> None:
