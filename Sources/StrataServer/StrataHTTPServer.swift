@@ -31,7 +31,7 @@ public final class StrataHTTPServer: Sendable {
     private let fetchPool: NIOThreadPool?
     static let fetchWidth = 4
     private let registry: ReleaseRegistry
-    private let channelGuard: ChannelGuard?
+    private let basicAuthentication: BasicAuthentication?
     /// Requests, bytes, latency, cache, connections, flips and live releases, for Prometheus.
     public let metrics: ServerMetrics
     private let connections: ConnectionCounter
@@ -54,7 +54,7 @@ public final class StrataHTTPServer: Sendable {
         try Names.validateChannel(configuration.channel)
         for (host, channel) in configuration.channelsByHost {
             try Names.validateChannel(channel)
-            guard !host.isEmpty, ChannelRouter.hostName(host) == host else {
+            guard !host.isEmpty, HostRouter.hostName(host) == host else {
                 throw ServerError("host '\(host)' for --channel-for-host must be a lowercase host name without a port")
             }
         }
@@ -81,7 +81,7 @@ public final class StrataHTTPServer: Sendable {
                                    fetchMissing: configuration.fetchMissingRelease, fetchPool: fetchPool, trust: configuration.trust)
         do {
             for channel in configuration.protectedChannels.keys { try Names.validateChannel(channel) }
-            channelGuard = configuration.protectedChannels.isEmpty ? nil : try ChannelGuard(files: configuration.protectedChannels, pool: passwordPool)
+            basicAuthentication = configuration.protectedChannels.isEmpty ? nil : try BasicAuthentication(files: configuration.protectedChannels, pool: passwordPool)
         } catch {
             try? pool.syncShutdownGracefully()
             try? passwordPool.syncShutdownGracefully()
@@ -201,10 +201,10 @@ public final class StrataHTTPServer: Sendable {
                 pool.submit { _ in registry.sweep() }
             }
         }
-        if let channelGuard {
+        if let basicAuthentication {
             credentialsWatch.withLock { watch in
-                watch = group.next().scheduleRepeatedTask(initialDelay: ChannelGuard.rereadAfter, delay: ChannelGuard.rereadAfter) { _ in
-                    pool.submit { _ in channelGuard.rereadChangedFiles() }
+                watch = group.next().scheduleRepeatedTask(initialDelay: BasicAuthentication.rereadAfter, delay: BasicAuthentication.rereadAfter) { _ in
+                    pool.submit { _ in basicAuthentication.rereadChangedFiles() }
                 }
             }
         }
@@ -256,12 +256,12 @@ public final class StrataHTTPServer: Sendable {
                                                 events: configuration.events)
             watches[channel]!.metricsNumber = metrics.channels.firstIndex(of: channel) ?? -1
         }
-        let router = ChannelRouter(fallback: watches[configuration.channel]!, byHost: configuration.channelsByHost.mapValues { watches[$0]! })
+        let router = HostRouter(fallback: watches[configuration.channel]!, byHost: configuration.channelsByHost.mapValues { watches[$0]! })
         let releases = LoopReleases(registry: registry)
         let loopMetrics = LoopMetrics(channels: metrics.channels.count)
         return LoopServices(
             responder: Responder(spa: configuration.spa, trailingSlash: configuration.trailingSlash, releases: releases, channels: router,
-                                 channelGuard: channelGuard,
+                                 basicAuthentication: basicAuthentication,
                                  protectedWatches: configuration.protectedChannels.keys.sorted().map { watches[$0]! },
                                  openWatches: channels.subtracting(configuration.protectedChannels.keys).sorted().map { watches[$0]! },
                                  metrics: configuration.metricsListen == nil ? metrics : nil,

@@ -14,7 +14,30 @@ enum Response {
     /// The answer needs a release this loop has not loaded: load it off the loop, then ask again.
     case needsRelease(String)
     /// The answer needs a password checked (slowly, on purpose): check it off the loop, then ask again.
-    case needsVerification(ChannelGuard.Attempt)
+    case needsVerification(BasicAuthentication.Attempt)
+}
+
+/// A response and what it says of itself for the connection's counts.
+struct Answer {
+    var response: Response
+    /// The channel the request was for (its number in `ServerMetrics.channels`).
+    var channel = 0
+    /// The release that answered a channel URL; nil for versioned URLs, endpoints and refusals.
+    var channelRelease: String?
+
+    init(_ response: Response, channel: Int = 0) {
+        self.response = response
+        self.channel = channel
+    }
+}
+
+/// One request as the responder sees it: its headers and target, the channel it is for, and
+/// whether its credentials were checked (then no answer to it may be `public`).
+struct RequestContext {
+    let headers: RequestHeaders
+    let uri: String
+    let channel: ChannelWatch
+    var authenticated = false
 }
 
 struct FileResponse {

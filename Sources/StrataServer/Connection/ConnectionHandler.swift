@@ -3,40 +3,6 @@ import NIOHTTP1
 import StrataCore
 import SystemPackage
 
-/// Everything the connections of one event loop share. Only that loop's thread uses it.
-final class LoopServices {
-    let responder: Responder
-    let releases: LoopReleases
-    let registry: ReleaseRegistry
-    let bodies: HotBodies
-    let openFiles: OpenFiles
-    let date = DateLine()
-    /// Response heads are written here. Once the socket has taken a head, NIO lets go of the
-    /// buffer and the next response reuses its memory; a head still queued makes `clear()`
-    /// allocate afresh, so sharing is never a hazard.
-    var heads = ByteBufferAllocator().buffer(capacity: 1024)
-    let accessLog: AccessLog?
-    let metrics: LoopMetrics
-    let headerTimeout: TimeAmount
-    let idleTimeout: TimeAmount
-    let events: EventLog
-
-    init(responder: Responder, releases: LoopReleases, registry: ReleaseRegistry, bodies: HotBodies, openFiles: OpenFiles,
-         accessLog: AccessLog?, metrics: LoopMetrics, headerTimeout: TimeAmount, idleTimeout: TimeAmount, events: EventLog) {
-        self.events = events
-        self.metrics = metrics
-        self.responder = responder
-        self.releases = releases
-        self.registry = registry
-        self.bodies = bodies
-        self.openFiles = openFiles
-        self.accessLog = accessLog
-        self.headerTimeout = headerTimeout
-        self.idleTimeout = idleTimeout
-        releases.onForget = { [openFiles] in openFiles.closeAll() }
-    }
-}
-
 /// One HTTP/1.1 connection, from its first byte to its close: an explicit state machine over the
 /// decoded request parts, with one deadline.
 ///
@@ -198,12 +164,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
     // MARK: - Answering
 
     private func answer(_ head: HTTPRequestHead, body: ByteBuffer? = nil, context: ChannelHandlerContext) {
-        let response = services.responder.respond(to: head, body: body)
+        let answer = services.responder.respond(to: head, body: body)
         let wait: EventLoopFuture<Void>
-        switch response {
+        switch answer.response {
         case .needsRelease(let id): wait = services.registry.load(id, on: context.eventLoop)
-        case .needsVerification(let attempt): wait = services.responder.channelGuard!.verify(attempt, on: context.eventLoop)
-        default: return send(response, for: head, context: context)
+        case .needsVerification(let attempt): wait = services.responder.basicAuthentication!.verify(attempt, on: context.eventLoop)
+        default: return send(answer, for: head, context: context)
         }
         waitingOffLoop = true
         queued.prepend(.request(head, body))
@@ -234,8 +200,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
         closeWhenSent(context: context)
     }
 
-    private func send(_ response: Response, for head: HTTPRequestHead, context: ChannelHandlerContext) {
-        var response = response
+    private func send(_ answer: Answer, for head: HTTPRequestHead, context: ChannelHandlerContext) {
+        var response = answer.response
         var body = Body.none
         if head.method != .HEAD {
             body = self.body(of: response, context: context)
@@ -276,12 +242,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
             preconditionFailure("answered only once the release is known and the password checked")
         }
         let micros = (NIODeadline.now() - headArrived).nanoseconds / 1000
-        services.metrics.request(channel: services.responder.lastChannelNumber, status: status, bytes: body.length,
-                                 micros: UInt32(clamping: max(micros, 0)))
-        if let served = services.responder.lastChannelRelease {
+        services.metrics.request(channel: answer.channel, status: status, bytes: body.length, micros: UInt32(clamping: max(micros, 0)))
+        if let served = answer.channelRelease {
             var isPage = false
             if case .file(let file) = response { isPage = file.index.isPage(file.file) && (status == 200 || status == 304) }
-            services.metrics.answered(release: served, channel: services.responder.lastChannelNumber, status: status, isPage: isPage)
+            services.metrics.answered(release: served, channel: answer.channel, status: status, isPage: isPage)
         }
         if let log = services.accessLog {  // before writing, so log lines keep the order of requests
             log.record(client: context.remoteAddress?.ipAddress ?? "-", head: head, status: status, bytes: body.length, release: release)

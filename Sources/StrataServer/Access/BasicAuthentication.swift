@@ -15,7 +15,7 @@ import SystemPackage
 /// 10 minutes for a right one, 5 seconds for a wrong one — so a browser's later requests cost a
 /// hash. A credentials file edited while serving is read again within a second, and forgets
 /// every remembered answer for its channel.
-final class ChannelGuard: Sendable {
+final class BasicAuthentication: Sendable {
     let channels: Set<String>
     private let files: [String: FilePath]
     private let pool: NIOThreadPool

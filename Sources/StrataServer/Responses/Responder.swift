@@ -11,34 +11,27 @@ final class Responder {
     private let spa: Bool
     private let trailingSlash: TrailingSlash
     private let releases: LoopReleases
-    private let channels: ChannelRouter
+    private let channels: HostRouter
 
     /// Protected channels, and per protected channel a watch of its history (for `/_v/` URLs).
-    let channelGuard: ChannelGuard?
+    let basicAuthentication: BasicAuthentication?
     private let protectedWatches: [ChannelWatch]
     /// Channels this server serves without protection: a release live on one is public.
     private let openWatches: [ChannelWatch]
-    /// The request being answered passed authentication: nothing may be `public`.
-    private var answeringPrivately = false
-    /// The channel the last request was for (its metrics number), for the connection's counts.
-    private(set) var lastChannelNumber = 0
     /// Where `/_strata/metrics` reads from; nil when metrics are served on another address.
     private let metrics: ServerMetrics?
-    /// The release that answered the last request on a channel URL (nil for anything else), for
-    /// the per-release counts a rollout's health check reads.
-    private(set) var lastChannelRelease: String?
     /// Browser error reports (`/_strata/beacon`), counted per release.
     let beacons: BeaconCounter
 
     /// A serve node's report on its upstream bucket, for `/_strata/health`.
     private let upstreamProblem: (@Sendable () -> String?)?
 
-    init(spa: Bool, trailingSlash: TrailingSlash = .add, releases: LoopReleases, channels: ChannelRouter,
-         channelGuard: ChannelGuard? = nil, protectedWatches: [ChannelWatch] = [], openWatches: [ChannelWatch] = [],
+    init(spa: Bool, trailingSlash: TrailingSlash = .add, releases: LoopReleases, channels: HostRouter,
+         basicAuthentication: BasicAuthentication? = nil, protectedWatches: [ChannelWatch] = [], openWatches: [ChannelWatch] = [],
          metrics: ServerMetrics? = nil, upstreamProblem: (@Sendable () -> String?)? = nil, beacons: BeaconCounter = BeaconCounter()) {
         self.metrics = metrics
         self.beacons = beacons
-        self.channelGuard = channelGuard
+        self.basicAuthentication = basicAuthentication
         self.protectedWatches = protectedWatches
         self.openWatches = openWatches
         self.trailingSlash = trailingSlash
@@ -49,42 +42,44 @@ final class Responder {
     }
 
     /// `body` is what a `POST` to the beacon carried (nil for anything else, or past its cap).
-    func respond(to head: HTTPRequestHead, body: ByteBuffer? = nil) -> Response {
-        lastChannelRelease = nil
+    func respond(to head: HTTPRequestHead, body: ByteBuffer? = nil) -> Answer {
         let isBeacon = head.method == .POST && BeaconCounter.isBeaconTarget(head.uri)
         guard head.method == .GET || head.method == .HEAD || isBeacon else {
             var reply = GeneratedResponse.text(.methodNotAllowed, "method not allowed\n")
             reply.headers.append(("Allow", "GET, HEAD"))
-            return .generated(reply)
+            return Answer(.generated(reply))
         }
         let target: RequestTarget
         do {
             target = try RequestTarget.parse(head.uri)
         } catch {
-            return .generated(.text(.badRequest, "bad request: \(error.reason)\n"))
+            return Answer(.generated(.text(.badRequest, "bad request: \(error.reason)\n")))
         }
         let headers = RequestHeaders(head.headers)
-        let channel = channels.watch(forHost: headers.host)
-        answeringPrivately = false
-        lastChannelNumber = max(channel.metricsNumber, 0)
+        var request = RequestContext(headers: headers, uri: head.uri, channel: channels.watch(forHost: headers.host))
+        var answer = Answer(.generated(.text(.notFound, "not found\n")), channel: max(request.channel.metricsNumber, 0))
         if isBeacon {
-            if let refusal = authorize(channel, headers: headers) { return refusal }
-            return .generated(beacons.receive(body, live: channel.live(), channel: lastChannelNumber))
+            answer.response = authorize(&request) ?? .generated(beacons.receive(body, live: request.channel.live(), channel: answer.channel))
+            return answer
         }
         switch target.path {
-        case .raw(let path): return route(path, target, headers, channel: channel, uri: head.uri)
-        case .decoded(let path): return route(path, target, headers, channel: channel, uri: head.uri)
+        case .raw(let path): answer.response = route(path, target, &request, servedRelease: &answer.channelRelease)
+        case .decoded(let path): answer.response = route(path, target, &request, servedRelease: &answer.channelRelease)
         }
+        return answer
     }
 
-    private func route<Path: BidirectionalCollection<UInt8>>(_ path: Path, _ target: RequestTarget, _ headers: RequestHeaders,
-                                                             channel: ChannelWatch, uri: String) -> Response where Path.SubSequence == Path {
+    /// `servedRelease` is set to the release that answers a channel URL (what the per-release
+    /// counts a rollout reads are for).
+    private func route<Path: BidirectionalCollection<UInt8>>(_ path: Path, _ target: RequestTarget, _ request: inout RequestContext,
+                                                             servedRelease: inout String?) -> Response where Path.SubSequence == Path {
+        let (channel, headers) = (request.channel, request.headers)
         let slash = path.firstIndex(of: UInt8(ascii: "/")) ?? path.endIndex
         let first = path[..<slash]
         let rest = slash == path.endIndex ? path[slash...] : path[path.index(after: slash)...]
         if first.elementsEqual("_strata".utf8) {
             // Health stays open: load balancers probe it without credentials, and it tells only the release id.
-            if !rest.elementsEqual("health".utf8), let refusal = authorize(channel, headers: headers) { return refusal }
+            if !rest.elementsEqual("health".utf8), let refusal = authorize(&request) { return refusal }
             return strataEndpoint(rest, channel: channel, headers: headers)
         }
         if first.elementsEqual("_v".utf8) {
@@ -95,26 +90,24 @@ final class Responder {
             }
             switch releases.lookup(id) {
             case .found(let index):
-                if let refusal = authorize(versioned: index.id, headers: headers) { return refusal }
+                if let refusal = authorize(versioned: index.id, &request) { return refusal }
                 let inside = idEnd == rest.endIndex ? rest[idEnd...] : rest[rest.index(after: idEnd)...]
                 let isFolder = target.isFolder || idEnd == rest.endIndex
-                return serve(inside, isFolder: isFolder, isHidden: target.isHidden, from: index, versioned: true,
-                             channel: channel, headers: headers, uri: uri)
+                return serve(inside, isFolder: isFolder, isHidden: target.isHidden, from: index, versioned: true, request)
             case .absent: return .generated(.text(.notFound, "no such release\n"))
             case .unreadable(let reason): return .generated(.unavailable(reason))
             case .unknown: return .needsRelease(String(decoding: id, as: UTF8.self))
             }
         }
-        if let refusal = authorize(channel, headers: headers) { return refusal }
+        if let refusal = authorize(&request) { return refusal }
         guard let live = channel.live() else {
             return .generated(.unavailable(channel.pointerProblem ?? "channel '\(channel.name)' has no release yet; run `strata activate` to make one live"))
         }
         let (id, split) = Self.assign(live, headers: headers)
         switch releases.lookup(id) {
         case .found(let index):
-            lastChannelRelease = index.id
-            let response = serve(path, isFolder: target.isFolder, isHidden: target.isHidden, from: index, versioned: false,
-                                 channel: channel, headers: headers, uri: uri)
+            servedRelease = index.id
+            let response = serve(path, isFolder: target.isFolder, isHidden: target.isHidden, from: index, versioned: false, request)
             return split.map { Self.mark(response, $0) } ?? response
         case .absent: return .generated(.unavailable("channel '\(channel.name)' points at release \(id), which is not in the store"))
         case .unreadable(let reason): return .generated(.unavailable(reason))
@@ -151,30 +144,31 @@ final class Responder {
 
     // MARK: - Protected channels
 
-    private func authorize(_ channel: ChannelWatch, headers: RequestHeaders) -> Response? {
-        guard let channelGuard, channelGuard.channels.contains(channel.name) else { return nil }
-        return authorize([channel.name], headers: headers)
+    private func authorize(_ request: inout RequestContext) -> Response? {
+        guard let basicAuthentication, basicAuthentication.channels.contains(request.channel.name) else { return nil }
+        return authorize([request.channel.name], &request)
     }
 
     /// A release's versioned URL is protected when the release was live (recently) on a protected
     /// channel and on none of the open channels this server serves.
-    private func authorize(versioned id: String, headers: RequestHeaders) -> Response? {
-        guard channelGuard != nil else { return nil }
+    private func authorize(versioned id: String, _ request: inout RequestContext) -> Response? {
+        guard basicAuthentication != nil else { return nil }
         let protecting = protectedWatches.filter { $0.serves(id) || $0.recentReleases().contains(id) }.map(\.name)
         guard !protecting.isEmpty else { return nil }
         if openWatches.contains(where: { $0.serves(id) || $0.recentReleases().contains(id) }) { return nil }
-        return authorize(protecting, headers: headers)
+        return authorize(protecting, &request)
     }
 
-    /// Nil when the request's credentials are good for one of `channels`; else 401, a check to run first, or 503.
-    private func authorize(_ channels: [String], headers: RequestHeaders) -> Response? {
-        guard let channelGuard else { return nil }
-        var attempt: ChannelGuard.Attempt?
+    /// Nil when the request's credentials are good for one of `channels` (then it is answered
+    /// privately); else 401, a check to run first, or 503.
+    private func authorize(_ channels: [String], _ request: inout RequestContext) -> Response? {
+        guard let basicAuthentication else { return nil }
+        var attempt: BasicAuthentication.Attempt?
         var busy = false
         for name in channels {
-            switch channelGuard.decide(channel: name, authorization: headers.authorization) {
+            switch basicAuthentication.decide(channel: name, authorization: request.headers.authorization) {
             case .allowed:
-                answeringPrivately = true
+                request.authenticated = true
                 return nil
             case .challenge: continue
             case .verify(let pending): attempt = attempt ?? pending
@@ -195,17 +189,17 @@ final class Responder {
     // MARK: - Files
 
     private func serve<Path: BidirectionalCollection<UInt8>>(_ path: Path, isFolder: Bool, isHidden: Bool, from index: ReleaseIndex,
-                                                             versioned: Bool, channel: ChannelWatch, headers: RequestHeaders,
-                                                             uri: String) -> Response where Path.SubSequence == Path {
+                                                             versioned: Bool, _ request: RequestContext) -> Response where Path.SubSequence == Path {
+        let (channel, headers, uri) = (request.channel, request.headers, request.uri)
         if !isHidden {
             let rules = versioned ? nil : index.redirects
             if let rules, rules.hasForced, let rule = rules.first(path, forcedOnly: true) {
-                return apply(rule, to: path, isFolder: isFolder, in: index, headers: headers, uri: uri)
+                return apply(rule, to: path, isFolder: isFolder, in: index, request)
             }
             if let found = locate(path, isFolder: isFolder, in: index) {
                 switch found {
                 case .file(let file):
-                    return fileResponse(file, in: index, notFound: false, immutable: versioned || index.files[file].isHashNamed, headers: headers)
+                    return fileResponse(file, in: index, notFound: false, immutable: versioned || index.files[file].isHashNamed, request)
                 case .redirect(let addSlash):
                     return .generated(addSlash ? redirectToFolder(uri) : redirectWithoutSlash(uri))
                 }
@@ -217,7 +211,7 @@ final class Responder {
                     switch releases.lookup(id) {
                     case .found(let older):
                         if let file = older.find(path), older.files[file].isHashNamed {
-                            return fileResponse(file, in: older, notFound: false, immutable: true, headers: headers)
+                            return fileResponse(file, in: older, notFound: false, immutable: true, request)
                         }
                     case .absent, .unreadable: continue
                     case .unknown: return .needsRelease(id)
@@ -225,18 +219,18 @@ final class Responder {
                 }
             }
             if let rules, let rule = rules.first(path, forcedOnly: false) {
-                return apply(rule, to: path, isFolder: isFolder, in: index, headers: headers, uri: uri)
+                return apply(rule, to: path, isFolder: isFolder, in: index, request)
             }
             if spa, !Self.hasExtension(path), HTTPSemantics.acceptsHTML(headers.accept), let page = index.indexPage {
-                return fileResponse(page, in: index, notFound: false, immutable: false, headers: headers)
+                return fileResponse(page, in: index, notFound: false, immutable: false, request)
             }
         }
-        return notFound(in: index, headers: headers)
+        return notFound(in: index, request)
     }
 
-    private func notFound(in index: ReleaseIndex, headers: RequestHeaders) -> Response {
+    private func notFound(in index: ReleaseIndex, _ request: RequestContext) -> Response {
         if let page = index.notFoundPage {
-            return fileResponse(page, in: index, notFound: true, immutable: false, headers: headers)
+            return fileResponse(page, in: index, notFound: true, immutable: false, request)
         }
         return .notFound(index)
     }
@@ -264,7 +258,8 @@ final class Responder {
     /// Answers with a `_redirects` rule: a redirect (the query passed on), or a file of the release
     /// served with 200 or 404.
     private func apply<Path: Collection<UInt8>>(_ rule: RedirectRule, to path: Path, isFolder: Bool, in index: ReleaseIndex,
-                                                headers: RequestHeaders, uri: String) -> Response {
+                                                _ request: RequestContext) -> Response {
+        let uri = request.uri
         var values = rule.from.match(String(decoding: path, as: UTF8.self)) ?? [:]
         // `/old-blog/*  /blog/:splat` keeps the slash `/old-blog/post/` had: `/blog/post/`, not a
         // second redirect to add it back.
@@ -283,10 +278,9 @@ final class Responder {
         let trimmed = Array(target.split(separator: "/").joined(separator: "/").utf8)
         let file = trimmed.isEmpty ? index.indexPage
             : isFolder ? index.findIndex(trimmed) : (index.find(trimmed) ?? index.findIndex(trimmed) ?? index.findPage(trimmed))
-        guard let file else { return notFound(in: index, headers: headers) }
+        guard let file else { return notFound(in: index, request) }
         let missing = rule.status == 404
-        return fileResponse(file, in: index, notFound: missing, immutable: !missing && index.files[file].isHashNamed,
-                            headers: headers)
+        return fileResponse(file, in: index, notFound: missing, immutable: !missing && index.files[file].isHashNamed, request)
     }
 
     /// The query of a request target, without `?`.
@@ -295,14 +289,15 @@ final class Responder {
         return uri[uri.index(after: mark)...].prefix { $0 != "#" }
     }
 
-    private func fileResponse(_ number: Int, in index: ReleaseIndex, notFound: Bool, immutable: Bool, headers: RequestHeaders) -> Response {
+    private func fileResponse(_ number: Int, in index: ReleaseIndex, notFound: Bool, immutable: Bool, _ request: RequestContext) -> Response {
+        let headers = request.headers
         let file = index.files[number]
         let range = notFound ? nil : headers.range
         // Ranges are served from the identity bytes only.
         let gzip = range == nil && file.gzip != nil && headers.gzip.accepted
         let representation = gzip ? file.gzip!.lines : file.identity
         func response(_ status: FileResponse.Status) -> Response {
-            .file(FileResponse(index: index, file: number, status: status, gzip: gzip, immutable: immutable, isPrivate: answeringPrivately))
+            .file(FileResponse(index: index, file: number, status: status, gzip: gzip, immutable: immutable, isPrivate: request.authenticated))
         }
         if !notFound && headers.noneMatchHits(index.entityTag(representation)) {
             return response(.notModified)

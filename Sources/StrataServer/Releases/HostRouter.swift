@@ -1,6 +1,6 @@
 /// Picks the channel a request is for by its Host header: `--channel-for-host name=channel`
 /// entries first, the default channel for every other host. One per event loop, like its watches.
-struct ChannelRouter {
+struct HostRouter {
     let fallback: ChannelWatch
     let byHost: [String: ChannelWatch]
 

@@ -1,0 +1,36 @@
+import NIOCore
+import StrataCore
+
+/// Everything the connections of one event loop share. Only that loop's thread uses it.
+final class LoopServices {
+    let responder: Responder
+    let releases: LoopReleases
+    let registry: ReleaseRegistry
+    let bodies: HotBodies
+    let openFiles: OpenFiles
+    let date = DateLine()
+    /// Response heads are written here. Once the socket has taken a head, NIO lets go of the
+    /// buffer and the next response reuses its memory; a head still queued makes `clear()`
+    /// allocate afresh, so sharing is never a hazard.
+    var heads = ByteBufferAllocator().buffer(capacity: 1024)
+    let accessLog: AccessLog?
+    let metrics: LoopMetrics
+    let headerTimeout: TimeAmount
+    let idleTimeout: TimeAmount
+    let events: EventLog
+
+    init(responder: Responder, releases: LoopReleases, registry: ReleaseRegistry, bodies: HotBodies, openFiles: OpenFiles,
+         accessLog: AccessLog?, metrics: LoopMetrics, headerTimeout: TimeAmount, idleTimeout: TimeAmount, events: EventLog) {
+        self.events = events
+        self.metrics = metrics
+        self.responder = responder
+        self.releases = releases
+        self.registry = registry
+        self.bodies = bodies
+        self.openFiles = openFiles
+        self.accessLog = accessLog
+        self.headerTimeout = headerTimeout
+        self.idleTimeout = idleTimeout
+        releases.onForget = { [openFiles] in openFiles.closeAll() }
+    }
+}
