@@ -115,11 +115,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
             extendDeadline(by: services.idleTimeout, context: context)  // for the body, if any
         case .body(var part):
             guard case .reading(let head, var beacon?) = state else { return }
-            if let body = beacon.body, body.readableBytes + part.readableBytes <= BeaconCounter.maxBody {
-                beacon.body = nil  // held once, so appending does not copy
-                var grown = body
-                grown.writeBuffer(&part)
-                beacon.body = grown
+            // At most 1 KiB is kept, so copying it as it grows costs nothing worth avoiding.
+            if var body = beacon.body, body.readableBytes + part.readableBytes <= BeaconCounter.maxBody {
+                body.writeBuffer(&part)
+                beacon.body = body
             } else {
                 beacon.body = nil
             }
