@@ -102,28 +102,40 @@ public struct HealthThresholds: Sendable, Equatable {
         case breach(String)
     }
 
+    /// One figure compared: the canary's bad of all against the stable release's.
+    private struct Comparison {
+        let name: String
+        let unit: String
+        let canary: (bad: Double, all: Double)
+        let stable: (bad: Double, all: Double)
+        let limit: Double
+        /// False while the canary has too little of `unit` for the ratio to mean anything.
+        let judged: Bool
+
+        static func ratio(_ counts: (bad: Double, all: Double)) -> Double { counts.bad / max(counts.all, 1) }
+        var isBreach: Bool { judged && (Self.ratio(canary) - Self.ratio(stable)) * 100 > limit }
+    }
+
     /// The canary judged against the stable release over the same interval.
     public func judge(canary: ReleaseHealth, stable: ReleaseHealth, seconds: Int) -> Verdict {
         let over = "over \(seconds)s"
         func percent(_ ratio: Double) -> String { String(format: "%.1f%%", ratio * 100) }
-        func points(_ value: Double) -> String { String(format: "%.1f", value) }
-        let checks: [(name: String, canary: Double, stable: Double, limit: Double, counts: (Double, Double, Double, Double), unit: String)] = [
-            ("404 ratio", canary.notFoundRatio, stable.notFoundRatio, max404Increase,
-             (canary.notFound, canary.requests, stable.notFound, stable.requests), "requests"),
-            ("5xx ratio", canary.serverErrorRatio, stable.serverErrorRatio, max5xxIncrease,
-             (canary.serverErrors, canary.requests, stable.serverErrors, stable.requests), "requests"),
-            ("browser errors per page view", canary.errorsPerPage, stable.errorsPerPage, maxErrorIncrease,
-             (canary.browserErrors, canary.pageViews, stable.browserErrors, stable.pageViews), "page views"),
-        ]
         // A breach counts once the canary has had its share of traffic; until then, wait.
         guard canary.requests >= Double(minRequests) else { return .waiting(have: Int(canary.requests), need: minRequests) }
-        // Errors per page need pages to count over: a tenth of the requests asked for.
-        let enoughPages = canary.pageViews >= max(1, Double(minRequests) / 10)
-        for check in checks where (check.canary - check.stable) * 100 > check.limit {
-            if check.unit == "page views" && !enoughPages { continue }
-            let (cBad, cAll, sBad, sAll) = check.counts
-            return .breach("\(check.name): canary \(percent(check.canary)) (\(Int(cBad)) of \(Int(cAll)) \(check.unit)), "
-                           + "stable \(percent(check.stable)) (\(Int(sBad)) of \(Int(sAll))) \(over); limit +\(points(check.limit)) points")
+        let comparisons = [
+            Comparison(name: "404 ratio", unit: "requests", canary: (canary.notFound, canary.requests),
+                       stable: (stable.notFound, stable.requests), limit: max404Increase, judged: true),
+            Comparison(name: "5xx ratio", unit: "requests", canary: (canary.serverErrors, canary.requests),
+                       stable: (stable.serverErrors, stable.requests), limit: max5xxIncrease, judged: true),
+            // Errors per page need pages to count over: a tenth of the requests asked for.
+            Comparison(name: "browser errors per page view", unit: "page views", canary: (canary.browserErrors, canary.pageViews),
+                       stable: (stable.browserErrors, stable.pageViews), limit: maxErrorIncrease,
+                       judged: canary.pageViews >= max(1, Double(minRequests) / 10)),
+        ]
+        if let breach = comparisons.first(where: \.isBreach) {
+            return .breach("\(breach.name): canary \(percent(Comparison.ratio(breach.canary))) (\(Int(breach.canary.bad)) of \(Int(breach.canary.all)) \(breach.unit)), "
+                           + "stable \(percent(Comparison.ratio(breach.stable))) (\(Int(breach.stable.bad)) of \(Int(breach.stable.all))) \(over); "
+                           + "limit +\(String(format: "%.1f", breach.limit)) points")
         }
         return .healthy("canary \(Int(canary.requests)) requests, 404 \(percent(canary.notFoundRatio)) (stable \(percent(stable.notFoundRatio))), "
                         + "5xx \(percent(canary.serverErrorRatio)) (\(percent(stable.serverErrorRatio))), "
