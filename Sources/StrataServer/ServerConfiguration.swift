@@ -40,7 +40,7 @@ public struct ServerConfiguration: Sendable {
     public var upstreamProblem: (@Sendable () -> String?)?
 
     // Hardening.
-    /// All header names and values of one request together, in bytes (431 beyond).
+    /// A request's whole head (request line and header lines), in bytes (431 beyond).
     public var maxHeaderBytes = 16 * 1024
     /// Header fields in one request (431 beyond).
     public var maxHeaderCount = 100

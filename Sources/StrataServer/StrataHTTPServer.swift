@@ -128,11 +128,6 @@ public final class StrataHTTPServer: Sendable {
 
     private func bind() throws -> Int {
         let servicesByLoop = try makeLoopServices()
-        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-        decoderLimits.maxHeaderListSize = configuration.maxHeaderBytes
-        decoderLimits.maxHeaderFieldSize = configuration.maxHeaderBytes
-        decoderLimits.maxHeaderFieldCount = configuration.maxHeaderCount
-        let limits = decoderLimits
         let connections = self.connections
         guard let quiescing = self.quiescing.withLock({ $0 }) else { throw ServerError("the server was already stopped") }
 
@@ -154,9 +149,7 @@ public final class StrataHTTPServer: Sendable {
                 channel.closeFuture.whenComplete { _ in connections.leave() }
                 return channel.eventLoop.makeCompletedFuture {
                     let services = servicesByLoop[ObjectIdentifier(channel.eventLoop)]!.value
-                    let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)))
-                    try pipeline.addHandler(ConnectionHandler(services))
+                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(services))
                 }
             }
             .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
@@ -255,6 +248,9 @@ public final class StrataHTTPServer: Sendable {
             watches[channel] = try ChannelWatch(store: store, folders: folders, channel: channel, historyDepth: configuration.fallbackHistoryEntries,
                                                 events: configuration.events)
             watches[channel]!.metricsNumber = metrics.channels.firstIndex(of: channel) ?? -1
+            // Read now, so a loop's first request needs no descriptor (a flood may have taken them all).
+            _ = watches[channel]!.live()
+            _ = watches[channel]!.recentReleases()
         }
         let router = HostRouter(fallback: watches[configuration.channel]!, byHost: configuration.channelsByHost.mapValues { watches[$0]! })
         let releases = LoopReleases(registry: registry)
@@ -271,7 +267,7 @@ public final class StrataHTTPServer: Sendable {
             openFiles: OpenFiles(capacity: openFilesPerThread),
             accessLog: accessLog, metrics: loopMetrics,
             headerTimeout: .seconds(configuration.headerTimeoutSeconds), idleTimeout: .seconds(configuration.idleTimeoutSeconds),
-            events: configuration.events)
+            maxHeadBytes: configuration.maxHeaderBytes, maxHeaderCount: configuration.maxHeaderCount, events: configuration.events)
     }
 
     /// Kept descriptors and connections both need descriptors; the soft limit is often 1,024 while

@@ -55,6 +55,68 @@ import Darwin
         }
     }
 
+    /// Smuggling shapes: whatever a proxy in front made of them, this server answers the first
+    /// request with an error and closes, so no second request can hide inside it.
+    @Test func framingAttacksGetOneRefusalAndTheClose() throws {
+        try withTemporaryDirectory { folder in
+            let served = try ServedStore(in: folder)
+            try withServer(served.store) { port, _ in
+                let hidden = "GET /robots.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+                let attacks: [(String, Int)] = [
+                    ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \(hidden.utf8.count)\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n\(hidden)", 400),
+                    ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: \(hidden.utf8.count)\r\n\r\n\(hidden)", 400),
+                    ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n x\r\n\r\n0\r\n\r\n\(hidden)", 400),
+                    ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n\(hidden)", 501),
+                    ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n\(hidden)", 400),
+                    ("GET / HTTP/1.1\r\nHost: x\r\nX: a\rHost: y\r\n\r\n\(hidden)", 400),
+                    ("GET / HTTP/1.1\r\nHost: x\r\nX: a\u{0}\r\n\r\n\(hidden)", 400),
+                    ("GET / HTTP/1.1\r\n\r\n\(hidden)", 400),
+                    ("GET / HTTP/2.0\r\nHost: x\r\n\r\n\(hidden)", 505),
+                ]
+                for (attack, status) in attacks {
+                    let connection = try RawConnection(port: port)
+                    try connection.send(attack)
+                    let response = try connection.readResponse()
+                    #expect(response.status == status, "\(attack.debugDescription)")
+                    #expect(response.header("Connection") == "close")
+                    #expect(connection.isClosedByServer(), "\(attack.debugDescription): a second answer followed")
+                }
+                #expect(try request(port, "/robots.txt").status == 200)
+            }
+        }
+    }
+
+    /// RFC 9110 §10.1.1: `100 Continue` only for a body the server wants (a beacon report within
+    /// its cap); any other announced body is answered at once, and the connection closed, since
+    /// the client may never send it.
+    @Test func expectContinueIsAnsweredOnlyForABodyTheServerWants() throws {
+        try withTemporaryDirectory { folder in
+            let served = try ServedStore(in: folder)
+            try withServer(served.store) { port, _ in
+                let wanted = try RawConnection(port: port)
+                try wanted.send("POST /_strata/beacon HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 33\r\n\r\n")
+                let interim = try wanted.readResponse(bodyless: true)
+                #expect(interim.status == 100)
+                try wanted.send("release=0123456789abcdef&errors=1")
+                #expect(try wanted.readResponse().status == 204)  // a release not served here: ignored, still 204
+
+                let unwanted = try RawConnection(port: port)
+                try unwanted.send("POST /_strata/beacon HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n")
+                let tooLarge = try unwanted.readResponse()
+                #expect(tooLarge.status == 413)
+                #expect(unwanted.isClosedByServer())
+
+                let upload = try RawConnection(port: port)
+                try upload.send("PUT /robots.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+                #expect(try upload.readResponse().status == 405)
+                #expect(upload.isClosedByServer())
+
+                let odd = try rawRequest(port, "POST /_strata/beacon HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\nx")
+                #expect(odd.status == 417)
+            }
+        }
+    }
+
     @Test func aSlowClientIsCutOffWhileOthersAreServed() throws {
         try withTemporaryDirectory { folder in
             let served = try ServedStore(in: folder)

@@ -45,22 +45,22 @@ final class AccessLog: @unchecked Sendable {
         }
     }
 
-    func record(client: String, head: HTTPRequestHead, status: Int, bytes: Int64, release: String?) {
+    func record(client: String, head: RequestHead, status: Int, bytes: Int64, release: String?) {
         let now = time(nil)
         let line: String
         switch format {
         case .combined:
             // nginx: $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"
             line = "\(client) - - [\(LogText.utc(now, "%d/%b/%Y:%H:%M:%S +0000"))] "
-                + "\"\(Self.escaped("\(head.method.rawValue) \(head.uri) HTTP/\(head.version.major).\(head.version.minor)"))\" "
-                + "\(status) \(bytes) \"\(Self.escaped(head.headers.first(name: "Referer") ?? "-"))\" "
-                + "\"\(Self.escaped(head.headers.first(name: "User-Agent") ?? "-"))\"\n"
+                + "\"\(Self.escaped("\(head.methodName) \(head.uri) HTTP/1.\(head.minorVersion)"))\" "
+                + "\(status) \(bytes) \"\(Self.escaped(head.string(head.fields.referer) ?? "-"))\" "
+                + "\"\(Self.escaped(head.string(head.fields.userAgent) ?? "-"))\"\n"
         case .json:
             line = "{\"time\":\"\(LogText.utc(now, "%Y-%m-%dT%H:%M:%SZ"))\",\"client\":\(LogText.json(client)),"
-                + "\"method\":\(LogText.json(head.method.rawValue)),\"uri\":\(LogText.json(head.uri)),"
-                + "\"protocol\":\"HTTP/\(head.version.major).\(head.version.minor)\",\"status\":\(status),\"bytes\":\(bytes),"
-                + "\"referer\":\(LogText.json(head.headers.first(name: "Referer"))),"
-                + "\"user_agent\":\(LogText.json(head.headers.first(name: "User-Agent"))),\"release\":\(LogText.json(release))}\n"
+                + "\"method\":\(LogText.json(head.methodName)),\"uri\":\(LogText.json(head.uri)),"
+                + "\"protocol\":\"HTTP/1.\(head.minorVersion)\",\"status\":\(status),\"bytes\":\(bytes),"
+                + "\"referer\":\(LogText.json(head.string(head.fields.referer))),"
+                + "\"user_agent\":\(LogText.json(head.string(head.fields.userAgent))),\"release\":\(LogText.json(release))}\n"
         }
         queue.async { [handle] in handle.write(Data(line.utf8)) }
     }

@@ -1,23 +1,23 @@
 import NIOCore
-import NIOHTTP1
 import StrataCore
 import SystemPackage
 
-/// One HTTP/1.1 connection, from its first byte to its close: an explicit state machine over the
-/// decoded request parts, with one deadline.
+/// One HTTP/1.1 connection, from its first byte to its close: the received bytes go through a
+/// `RequestReader`, and each request is answered as it completes, with one deadline.
 ///
 /// - Requests are answered in order as they complete; pipelined ones simply queue their responses
 ///   behind the earlier ones in the channel. Responses written during one read are flushed once.
-/// - An answer that needs a release not yet loaded waits for it (loaded off the loop); the requests
-///   behind it queue, and reading stops until it is done. Reading also stops while the socket
-///   is not writable, so a client that pipelines without reading cannot make us buffer without end.
+/// - An answer that needs a release not yet loaded waits for it (loaded off the loop); reading
+///   stops until it is done, and what was received behind it stays in the reader. Reading also
+///   stops while the socket is not writable, so a client that pipelines without reading cannot
+///   make us buffer without end.
 /// - The deadline: a complete request head within the header timeout of opening, and within the
 ///   idle timeout of the previous response; a response that makes no progress for the idle
 ///   timeout is cut off too. One scheduled task per connection, re-armed only when it fires.
 /// - Quiescing (graceful shutdown): an idle connection closes once what it has written is sent; a
 ///   busy one answers its current request with `Connection: close`, then closes.
 final class ConnectionHandler: ChannelDuplexHandler {
-    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = IOData
     typealias OutboundOut = IOData
 
@@ -25,7 +25,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         /// Between requests.
         case idle
         /// A head arrived; its end (and any body, which is dropped but for a beacon's) is on its way.
-        case reading(HTTPRequestHead, Beacon?)
+        case reading(RequestHead, Beacon?)
         /// Closing once what was written is sent: nothing more is read or answered.
         case closing
     }
@@ -35,18 +35,16 @@ final class ConnectionHandler: ChannelDuplexHandler {
         var body: ByteBuffer?
     }
 
-    private enum Queued {
-        case request(HTTPRequestHead, ByteBuffer?)
-        case malformed(HTTPParserError)
-    }
-
     private let services: LoopServices
+    private var reader: RequestReader
     private var state = State.idle
-    private var queued = CircularBuffer<Queued>(initialCapacity: 2)
-    private var waitingOffLoop = false
+    /// The request whose answer waits for a release load or a password check.
+    private var waiting: (head: RequestHead, body: ByteBuffer?)?
     private var quiescing = false
     /// The client shut its write side (a half-close): answer what it sent, then close.
     private var inputClosed = false
+    /// The client expects `100 Continue` before sending a body we do not want: answer, then close.
+    private var closeAfterAnswer = false
     private var needsFlush = false
     private var readPending = false
     private var deadline: NIODeadline = .distantFuture
@@ -56,7 +54,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     init(_ services: LoopServices) {
         self.services = services
+        reader = RequestReader(maxHeadBytes: services.maxHeadBytes, maxFields: services.maxHeaderCount)
     }
+
+    private var waitingOffLoop: Bool { waiting != nil }
 
     // MARK: - Lifecycle
 
@@ -82,20 +83,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
             return
         }
         quiescing = true
-        if case .idle = state, !waitingOffLoop, queued.isEmpty { closeWhenSent(context: context) }
+        if case .idle = state, !waitingOffLoop, reader.isIdle { closeWhenSent(context: context) }
         // Otherwise the response being prepared says `Connection: close` and closes after it.
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        guard let parserError = error as? HTTPParserError, !isClosing else {
-            closeWhenSent(context: context)
-            return
-        }
-        if waitingOffLoop {
-            queued.append(.malformed(parserError))
-        } else {
-            answerMalformed(parserError, context: context)
-        }
+        closeWhenSent(context: context)
     }
 
     private var isClosing: Bool {
@@ -106,33 +99,62 @@ final class ConnectionHandler: ChannelDuplexHandler {
     // MARK: - Reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            guard case .idle = state else { return }
-            let isBeacon = head.method == .POST && BeaconCounter.isBeaconTarget(head.uri)
-            state = .reading(head, isBeacon ? Beacon(body: ByteBuffer()) : nil)
-            headArrived = .now()
-            extendDeadline(by: services.idleTimeout, context: context)  // for the body, if any
-        case .body(var part):
-            guard case .reading(let head, var beacon?) = state else { return }
-            // At most 1 KiB is kept, so copying it as it grows costs nothing worth avoiding.
-            if var body = beacon.body, body.readableBytes + part.readableBytes <= BeaconCounter.maxBody {
-                body.writeBuffer(&part)
-                beacon.body = body
-            } else {
-                beacon.body = nil
+        guard !isClosing else { return }
+        var bytes = unwrapInboundIn(data)
+        reader.append(&bytes)
+        readRequests(context: context)
+    }
+
+    /// Takes every complete part the reader holds, until it needs more bytes or an answer waits.
+    private func readRequests(context: ChannelHandlerContext) {
+        while !waitingOffLoop && !isClosing {
+            let part: RequestReader.Part?
+            do {
+                part = try reader.next()
+            } catch {
+                return answerRefused(error, context: context)
             }
-            state = .reading(head, beacon)
-        case .end:
-            guard case .reading(let head, let beacon) = state else { return }
-            state = .idle
-            let body = beacon?.body
-            if waitingOffLoop {
-                queued.append(.request(head, body))
-            } else {
-                answer(head, body: body, context: context)
+            guard let part else { return }
+            switch part {
+            case .head(let head):
+                guard case .idle = state else { return }
+                headArrived = .now()
+                let isBeacon = head.method == .post && head.targetIs(BeaconCounter.path)
+                if head.expectsContinue {
+                    // Say "go on" only for a body we want; for any other, answer now and close,
+                    // as the client may never send what it announced.
+                    if isBeacon && Self.mayFitBeacon(head.framing) {
+                        context.write(wrapOutboundOut(.byteBuffer(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n"))), promise: nil)
+                        needsFlush = true
+                    } else {
+                        closeAfterAnswer = true
+                        answer(head, body: nil, context: context)
+                        return
+                    }
+                }
+                state = .reading(head, isBeacon ? Beacon(body: ByteBuffer()) : nil)
+                extendDeadline(by: services.idleTimeout, context: context)  // for the body, if any
+            case .body(var piece):
+                guard case .reading(let head, var beacon?) = state else { continue }
+                // At most 1 KiB is kept, so copying it as it grows costs nothing worth avoiding.
+                if var body = beacon.body, body.readableBytes + piece.readableBytes <= BeaconCounter.maxBody {
+                    body.writeBuffer(&piece)
+                    beacon.body = body
+                } else {
+                    beacon.body = nil
+                }
+                state = .reading(head, beacon)
+            case .end:
+                guard case .reading(let head, let beacon) = state else { continue }
+                state = .idle
+                answer(head, body: beacon?.body, context: context)
             }
         }
+    }
+
+    private static func mayFitBeacon(_ framing: ParsedHead.Framing) -> Bool {
+        if case .length(let length) = framing { return length <= BeaconCounter.maxBody }
+        return true
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -162,7 +184,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     // MARK: - Answering
 
-    private func answer(_ head: HTTPRequestHead, body: ByteBuffer? = nil, context: ChannelHandlerContext) {
+    private func answer(_ head: RequestHead, body: ByteBuffer? = nil, context: ChannelHandlerContext) {
         let answer = services.responder.respond(to: head, body: body)
         let wait: EventLoopFuture<Void>
         switch answer.response {
@@ -170,39 +192,30 @@ final class ConnectionHandler: ChannelDuplexHandler {
         case .needsVerification(let attempt): wait = services.responder.basicAuthentication!.verify(attempt, on: context.eventLoop)
         default: return send(answer, for: head, context: context)
         }
-        waitingOffLoop = true
-        queued.prepend(.request(head, body))
+        waiting = (head, body)
         wait.assumeIsolated().whenComplete { _ in
-            self.waitingOffLoop = false
-            self.drainQueue(context: context)
+            guard let (head, body) = self.waiting else { return }
+            self.waiting = nil
+            self.answer(head, body: body, context: context)
+            self.readRequests(context: context)
+            self.flushIfNeeded(context: context)
+            self.resumeReading(context: context)
+            self.closeIfDone(context: context)
         }
-    }
-
-    /// Answers what queued behind a release load or a password check, until the queue is empty or another is needed.
-    private func drainQueue(context: ChannelHandlerContext) {
-        while !waitingOffLoop, !isClosing, let next = queued.popFirst() {
-            switch next {
-            case .request(let head, let body): answer(head, body: body, context: context)
-            case .malformed(let error): answerMalformed(error, context: context)
-            }
-        }
-        flushIfNeeded(context: context)
-        resumeReading(context: context)
-        closeIfDone(context: context)
     }
 
     /// After a half-close: once every request received is answered (none waits for a release or
     /// a password check), close when what was written has left.
     private func closeIfDone(context: ChannelHandlerContext) {
-        guard inputClosed, !waitingOffLoop, queued.isEmpty, !isClosing else { return }
+        guard inputClosed, !waitingOffLoop, !isClosing else { return }
         // A head cut short by the shut is never answered: there is nothing to answer.
         closeWhenSent(context: context)
     }
 
-    private func send(_ answer: Answer, for head: HTTPRequestHead, context: ChannelHandlerContext) {
+    private func send(_ answer: Answer, for head: RequestHead, context: ChannelHandlerContext) {
         var response = answer.response
         var body = Body.none
-        if head.method != .HEAD {
+        if head.method != .head {
             body = self.body(of: response, context: context)
             switch body {
             case .missing:
@@ -220,8 +233,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
             }
         }
 
-        let keepAlive = head.isKeepAlive && !quiescing && !(inputClosed && queued.isEmpty)
-        let connection: ConnectionHeader = !keepAlive ? .close : (head.version.minor == 0 ? .keepAlive : .none)
+        let keepAlive = head.keepAlive && !quiescing && !closeAfterAnswer && !(inputClosed && reader.bufferedBytes == 0)
+        let connection: ConnectionHeader = !keepAlive ? .close : (head.minorVersion == 0 ? .keepAlive : .none)
         services.heads.clear()
         let status: Int
         let release: String?
@@ -231,11 +244,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
             (status, release) = (file.code, file.index.id)
         case .notFound(let index):
             ResponseHead.writeNotFound(index, connection: connection, date: services.date, into: &services.heads)
-            if head.method != .HEAD { services.heads.writeStaticString(ResponseHead.notFoundText) }
+            if head.method != .head { services.heads.writeStaticString(ResponseHead.notFoundText) }
             (status, release) = (404, index.id)
         case .generated(let generated):
             ResponseHead.write(generated, connection: connection, date: services.date, into: &services.heads)
-            if head.method != .HEAD && generated.status != .notModified { body = .bytes(generated.body) }
+            if head.method != .head && generated.status != .notModified { body = .bytes(generated.body) }
             (status, release) = (Int(generated.status.code), generated.release)
         case .needsRelease, .needsVerification:
             preconditionFailure("answered only once the release is known and the password checked")
@@ -271,11 +284,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    private func answerMalformed(_ error: HTTPParserError, context: ChannelHandlerContext) {
+    /// A request the reader refused: say why, then close (what follows cannot be framed).
+    private func answerRefused(_ refusal: RequestReader.Refusal, context: ChannelHandlerContext) {
         guard !isClosing else { return }
-        let tooLarge = error == .headerOverflow
-        var response = GeneratedResponse.text(tooLarge ? .requestHeaderFieldsTooLarge : .badRequest,
-                                              tooLarge ? "request header fields too large\n" : "bad request\n")
+        var response = GeneratedResponse.text(refusal.status, "\(refusal.reason)\n")
         response.headers.removeAll { $0.0 == "Cache-Control" || $0.0 == "X-Content-Type-Options" }
         var out = context.channel.allocator.buffer(capacity: 256)
         ResponseHead.write(response, connection: .close, date: services.date, into: &out)

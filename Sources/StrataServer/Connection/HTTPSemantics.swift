@@ -4,10 +4,10 @@ enum HTTPSemantics {
     // MARK: - Entity tags (RFC 9110 §8.8.3, §13.1.2)
 
     /// `If-None-Match`: true when any listed tag matches `etag` by weak comparison, or the list is `*`.
-    static func noneMatchHits<Tag: Collection<UInt8>>(_ value: String, etag: Tag) -> Bool {
+    static func noneMatchHits<Value: BidirectionalCollection<UInt8>, Tag: Collection<UInt8>>(_ value: Value, etag: Tag) -> Bool {
         let opaque = weakOpaque(etag[...])
         var hit = false
-        forEachItem(value.utf8) { candidate in
+        forEachItem(value) { candidate in
             if candidate.elementsEqual([UInt8(ascii: "*")]) || weakOpaque(candidate).elementsEqual(opaque) { hit = true }
         }
         return hit
@@ -15,8 +15,8 @@ enum HTTPSemantics {
 
     /// `If-Range`: only a strong tag that equals `etag` exactly keeps the range (dates never do:
     /// responses carry no Last-Modified).
-    static func ifRangeHolds<Tag: Collection<UInt8>>(_ value: String, etag: Tag) -> Bool {
-        let tag = trimmed(value.utf8[...])
+    static func ifRangeHolds<Value: BidirectionalCollection<UInt8>, Tag: Collection<UInt8>>(_ value: Value, etag: Tag) -> Bool {
+        let tag = trimmed(value[...])
         return !tag.starts(with: "W/".utf8) && tag.elementsEqual(etag)
     }
 
@@ -38,8 +38,8 @@ enum HTTPSemantics {
     /// Interprets one `Range` header against a representation of `length` bytes. Only single
     /// `bytes` ranges are honoured; several ranges, other units and bad syntax get the whole file,
     /// as RFC 9110 allows. Numbers of any size are handled without overflow.
-    static func range(_ value: String, length: Int64) -> RangeAnswer {
-        let text = trimmed(value.utf8[...])
+    static func range<Value: BidirectionalCollection<UInt8>>(_ value: Value, length: Int64) -> RangeAnswer {
+        let text = trimmed(value[...])
         guard text.count >= 6, equalIgnoringCase(text.prefix(6), "bytes=".utf8) else { return .whole }
         let spec = trimmed(text.dropFirst(6))
         guard !spec.contains(UInt8(ascii: ",")), let dash = spec.firstIndex(of: UInt8(ascii: "-")) else { return .whole }
@@ -85,8 +85,8 @@ enum HTTPSemantics {
         /// Listed with q > 0, or covered by `*` with q > 0 and not listed with q=0.
         var accepted: Bool { gzip ?? star ?? false }
 
-        mutating func read(_ value: String) {
-            HTTPSemantics.forEachItem(value.utf8) { item in
+        mutating func read<Value: BidirectionalCollection<UInt8>>(_ value: Value) {
+            HTTPSemantics.forEachItem(value) { item in
                 let nameEnd = item.firstIndex(of: UInt8(ascii: ";")) ?? item.endIndex
                 let name = HTTPSemantics.trimmed(item[..<nameEnd])
                 guard !name.isEmpty else { return }
@@ -119,8 +119,8 @@ enum HTTPSemantics {
     }
 
     /// True when `Accept` asks for HTML explicitly (browsers navigating do; scripts fetching assets don't).
-    static func acceptsHTML(_ value: String?) -> Bool {
-        guard var rest = value?.utf8[...] else { return false }
+    static func acceptsHTML<Value: Collection<UInt8>>(_ value: Value?) -> Bool {
+        guard var rest = value?[...] else { return false }
         let wanted = "text/html".utf8
         while rest.count >= wanted.count {
             if equalIgnoringCase(rest.prefix(wanted.count), wanted) { return true }
@@ -132,7 +132,7 @@ enum HTTPSemantics {
     // MARK: - Bytes
 
     /// Calls `body` with each non-empty, trimmed item of a comma-separated list.
-    static func forEachItem(_ list: String.UTF8View, _ body: (Substring.UTF8View) -> Void) {
+    static func forEachItem<List: BidirectionalCollection<UInt8>>(_ list: List, _ body: (List.SubSequence) -> Void) {
         var rest = list[...]
         while !rest.isEmpty {
             let comma = rest.firstIndex(of: UInt8(ascii: ",")) ?? rest.endIndex

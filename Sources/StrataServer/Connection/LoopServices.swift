@@ -17,10 +17,16 @@ final class LoopServices {
     let metrics: LoopMetrics
     let headerTimeout: TimeAmount
     let idleTimeout: TimeAmount
+    /// Limits on a request head: bytes (request line included) and header lines.
+    let maxHeadBytes: Int
+    let maxHeaderCount: Int
     let events: EventLog
 
     init(responder: Responder, releases: LoopReleases, registry: ReleaseRegistry, bodies: HotBodies, openFiles: OpenFiles,
-         accessLog: AccessLog?, metrics: LoopMetrics, headerTimeout: TimeAmount, idleTimeout: TimeAmount, events: EventLog) {
+         accessLog: AccessLog?, metrics: LoopMetrics, headerTimeout: TimeAmount, idleTimeout: TimeAmount,
+         maxHeadBytes: Int, maxHeaderCount: Int, events: EventLog) {
+        self.maxHeadBytes = maxHeadBytes
+        self.maxHeaderCount = maxHeaderCount
         self.events = events
         self.metrics = metrics
         self.responder = responder

@@ -5,11 +5,11 @@
 /// (literal or encoded), encoded slashes, invalid UTF-8. What remains can only name a manifest entry.
 ///
 /// The usual path (no escapes, no empty segments) is a view of the request's own bytes: nothing
-/// is allocated to parse it.
+/// is allocated to parse it, and it lives only as long as the head's bytes are borrowed.
 struct RequestTarget {
     /// The segments joined by single slashes, without leading or trailing slash ("" for `/`).
     enum Path {
-        case raw(Substring.UTF8View)
+        case raw(Slice<UnsafeRawBufferPointer>)
         case decoded(ArraySlice<UInt8>)
     }
 
@@ -24,8 +24,8 @@ struct RequestTarget {
         init(_ reason: String) { self.reason = reason }
     }
 
-    static func parse(_ uri: String) throws(Refusal) -> RequestTarget {
-        let bytes = uri.utf8
+    /// `bytes` is the request target as received; a raw path keeps borrowing them.
+    static func parse(_ bytes: Slice<UnsafeRawBufferPointer>) throws(Refusal) -> RequestTarget {
         var end = bytes.endIndex
         if let mark = bytes.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) { end = mark }
         guard bytes.first == UInt8(ascii: "/") else { throw Refusal("the request target must be a path starting with /") }
@@ -83,7 +83,7 @@ struct RequestTarget {
     }
 
     /// Decodes escapes and drops empty segments: `a//b%20c/` → `a/b c`.
-    private static func decode(_ raw: Substring.UTF8View) throws(Refusal) -> [UInt8] {
+    private static func decode(_ raw: Slice<UnsafeRawBufferPointer>) throws(Refusal) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(raw.count)
         var index = raw.startIndex

@@ -4,9 +4,9 @@ struct HostRouter {
     let fallback: ChannelWatch
     let byHost: [String: ChannelWatch]
 
-    func watch(forHost host: String?) -> ChannelWatch {
+    func watch<Host: Collection<UInt8>>(forHost host: Host?) -> ChannelWatch {
         guard !byHost.isEmpty, let host else { return fallback }
-        return byHost[Self.hostName(host)] ?? fallback
+        return byHost[Self.hostName(String(decoding: host, as: UTF8.self))] ?? fallback
     }
 
     /// `Staging.Example.com:8080` → `staging.example.com`; `[::1]:80` → `[::1]`.

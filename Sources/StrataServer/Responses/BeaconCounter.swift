@@ -23,10 +23,6 @@ final class BeaconCounter {
         self.metrics = metrics
     }
 
-    static func isBeaconTarget(_ uri: String) -> Bool {
-        uri == path || uri.hasPrefix(path + "?")
-    }
-
     enum Outcome: Int, CaseIterable {
         case counted, ignored, limited, rejected
         var label: String { ["counted", "ignored", "limited", "rejected"][rawValue] }

@@ -42,31 +42,32 @@ final class Responder {
     }
 
     /// `body` is what a `POST` to the beacon carried (nil for anything else, or past its cap).
-    func respond(to head: HTTPRequestHead, body: ByteBuffer? = nil) -> Answer {
-        let isBeacon = head.method == .POST && BeaconCounter.isBeaconTarget(head.uri)
-        guard head.method == .GET || head.method == .HEAD || isBeacon else {
+    func respond(to head: RequestHead, body: ByteBuffer? = nil) -> Answer {
+        let isBeacon = head.method == .post && head.targetIs(BeaconCounter.path)
+        guard head.method == .get || head.method == .head || isBeacon else {
             var reply = GeneratedResponse.text(.methodNotAllowed, "method not allowed\n")
             reply.headers.append(("Allow", "GET, HEAD"))
             return Answer(.generated(reply))
         }
-        let target: RequestTarget
-        do {
-            target = try RequestTarget.parse(head.uri)
-        } catch {
-            return Answer(.generated(.text(.badRequest, "bad request: \(error.reason)\n")))
-        }
-        let headers = RequestHeaders(head.headers)
-        var request = RequestContext(headers: headers, uri: head.uri, channel: channels.watch(forHost: headers.host))
-        var answer = Answer(.generated(.text(.notFound, "not found\n")), channel: max(request.channel.metricsNumber, 0))
-        if isBeacon {
-            answer.response = authorize(&request) ?? .generated(beacons.receive(body, live: request.channel.live(), channel: answer.channel))
+        return head.withHeaders { uri, headers in
+            let target: RequestTarget
+            do throws(RequestTarget.Refusal) {
+                target = try RequestTarget.parse(uri)
+            } catch {
+                return Answer(.generated(.text(.badRequest, "bad request: \(error.reason)\n")))
+            }
+            var request = RequestContext(headers: headers, uri: uri, channel: channels.watch(forHost: headers.host))
+            var answer = Answer(.generated(.text(.notFound, "not found\n")), channel: max(request.channel.metricsNumber, 0))
+            if isBeacon {
+                answer.response = authorize(&request) ?? .generated(beacons.receive(body, live: request.channel.live(), channel: answer.channel))
+                return answer
+            }
+            switch target.path {
+            case .raw(let path): answer.response = route(path, target, &request, servedRelease: &answer.channelRelease)
+            case .decoded(let path): answer.response = route(path, target, &request, servedRelease: &answer.channelRelease)
+            }
             return answer
         }
-        switch target.path {
-        case .raw(let path): answer.response = route(path, target, &request, servedRelease: &answer.channelRelease)
-        case .decoded(let path): answer.response = route(path, target, &request, servedRelease: &answer.channelRelease)
-        }
-        return answer
     }
 
     /// `servedRelease` is set to the release that answers a channel URL (what the per-release
@@ -190,7 +191,7 @@ final class Responder {
 
     private func serve<Path: BidirectionalCollection<UInt8>>(_ path: Path, isFolder: Bool, isHidden: Bool, from index: ReleaseIndex,
                                                              versioned: Bool, _ request: RequestContext) -> Response where Path.SubSequence == Path {
-        let (channel, headers, uri) = (request.channel, request.headers, request.uri)
+        let (channel, headers) = (request.channel, request.headers)
         if !isHidden {
             let rules = versioned ? nil : index.redirects
             if let rules, rules.hasForced, let rule = rules.first(path, forcedOnly: true) {
@@ -201,7 +202,7 @@ final class Responder {
                 case .file(let file):
                     return fileResponse(file, in: index, notFound: false, immutable: versioned || index.files[file].isHashNamed, request)
                 case .redirect(let addSlash):
-                    return .generated(addSlash ? redirectToFolder(uri) : redirectWithoutSlash(uri))
+                    return .generated(addSlash ? redirectToFolder(request.uriString) : redirectWithoutSlash(request.uriString))
                 }
             }
             // A page of yesterday's HTML asks for yesterday's assets: look in recent releases first,
@@ -259,7 +260,7 @@ final class Responder {
     /// served with 200 or 404.
     private func apply<Path: Collection<UInt8>>(_ rule: RedirectRule, to path: Path, isFolder: Bool, in index: ReleaseIndex,
                                                 _ request: RequestContext) -> Response {
-        let uri = request.uri
+        let uri = request.uriString
         var values = rule.from.match(String(decoding: path, as: UTF8.self)) ?? [:]
         // `/old-blog/*  /blog/:splat` keeps the slash `/old-blog/post/` had: `/blog/post/`, not a
         // second redirect to add it back.

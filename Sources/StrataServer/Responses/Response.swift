@@ -33,11 +33,17 @@ struct Answer {
 
 /// One request as the responder sees it: its headers and target, the channel it is for, and
 /// whether its credentials were checked (then no answer to it may be `public`).
+///
+/// It borrows the request's bytes: it lives only while `Responder.respond` runs.
 struct RequestContext {
     let headers: RequestHeaders
-    let uri: String
+    /// The request target as received.
+    let uri: Slice<UnsafeRawBufferPointer>
     let channel: ChannelWatch
     var authenticated = false
+
+    /// For the rare answers that quote the target (redirects).
+    var uriString: String { String(decoding: uri, as: UTF8.self) }
 }
 
 struct FileResponse {
