@@ -105,7 +105,8 @@ let package = Package(
         // A real server on 127.0.0.1, spoken to over raw sockets (malformed requests included).
         .testTarget(
             name: "StrataServerTests",
-            dependencies: ["StrataServer", "StrataCore", "StrataTestSupport"]
+            dependencies: ["StrataServer", "StrataCore", "StrataTestSupport",
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
         // Black-box tests that run the built `strata` binary as a subprocess.
         .testTarget(

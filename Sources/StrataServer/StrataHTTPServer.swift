@@ -49,6 +49,8 @@ public final class StrataHTTPServer: Sendable {
     private let loopServices = Mutex<[ObjectIdentifier: NIOLoopBoundBox<LoopServices>]>([:])
     /// Released before the event loops stop: its deinit touches an event loop. Nil once stopped.
     private let quiescing: Mutex<ServerQuiescingHelper?>
+    /// `start` succeeded: `shutdown` drains connections; before it there are none.
+    private let listening = Mutex(false)
 
     public init(store: Store, configuration: ServerConfiguration) throws {
         try Names.validateChannel(configuration.channel)
@@ -109,6 +111,7 @@ public final class StrataHTTPServer: Sendable {
         let bound: Result<Int, Error> = Result { try bind() }  // its bootstrap is released on return
         switch bound {
         case .success(let port):
+            listening.withLock { $0 = true }
             return port
         case .failure(let error):
             // Nothing may still hold the quiescing helper when the event loops stop: its deinit
@@ -175,10 +178,7 @@ public final class StrataHTTPServer: Sendable {
     /// Each event loop gets its own responder, channel watches, release view and caches, so its
     /// connections share nothing with another loop's on the way to an answer.
     private func makeLoopServices() throws -> [ObjectIdentifier: NIOLoopBoundBox<LoopServices>] {
-        let channels = Set([configuration.channel] + configuration.channelsByHost.values)
-        for channel in channels {  // ready before the first request, which then loads nothing (the listening line says it)
-            for id in (try? Channels(store: store).pointer(for: channel).readValue())??.releases ?? [] { registry.loadNow(id, announce: false) }
-        }
+        let channels = preloadServedReleases()
         let loops = Array(group.makeIterator())
         var servicesByLoop: [ObjectIdentifier: NIOLoopBoundBox<LoopServices>] = [:]
         for loop in loops {
@@ -242,6 +242,22 @@ public final class StrataHTTPServer: Sendable {
         metricsTasks.withLock { $0 = tasks }
     }
 
+    /// One loop's services as `start` makes them, its channels' releases loaded: for driving a
+    /// `ConnectionHandler` without a socket (on an `EmbeddedChannel`, whose clock a test moves).
+    func servicesForOneLoop() throws -> LoopServices {
+        try makeServices(channels: preloadServedReleases(), loopCount: 1)
+    }
+
+    /// Loads what the served channels point at, so the first request loads nothing (the listening
+    /// line says which release is live); returns the served channels.
+    private func preloadServedReleases() -> Set<String> {
+        let channels = Set([configuration.channel] + configuration.channelsByHost.values)
+        for channel in channels {
+            for id in (try? Channels(store: store).pointer(for: channel).readValue())??.releases ?? [] { registry.loadNow(id, announce: false) }
+        }
+        return channels
+    }
+
     private func makeServices(channels: Set<String>, loopCount: Int) throws -> LoopServices {
         var watches: [String: ChannelWatch] = [:]
         for channel in channels.union(configuration.protectedChannels.keys) {
@@ -294,6 +310,12 @@ public final class StrataHTTPServer: Sendable {
 
     /// Stops accepting, finishes in-flight responses (at most the grace period), closes the rest.
     public func shutdown() {
+        guard listening.withLock({ $0 }) else {  // never started: nothing to drain
+            quiescing.withLock { $0 = nil }
+            stopBackgroundWork()
+            try? group.syncShutdownGracefully()
+            return
+        }
         let done = group.next().makePromise(of: Void.self)
         let started = quiescing.withLock { helper in
             helper?.initiateShutdown(promise: done)

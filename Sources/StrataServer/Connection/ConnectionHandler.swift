@@ -21,15 +21,6 @@ final class ConnectionHandler: ChannelDuplexHandler {
     typealias OutboundIn = IOData
     typealias OutboundOut = IOData
 
-    private enum State {
-        /// Between requests.
-        case idle
-        /// A head arrived; its end (and any body, which is dropped but for a beacon's) is on its way.
-        case reading(RequestHead, Beacon?)
-        /// Closing once what was written is sent: nothing more is read or answered.
-        case closing
-    }
-
     /// A beacon report's body as it arrives; nil once over `BeaconCounter.maxBody`.
     private struct Beacon {
         var body: ByteBuffer?
@@ -37,69 +28,55 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     private let services: LoopServices
     private var reader: RequestReader
-    private var state = State.idle
+    private var state: ConnectionState
+    /// The request whose head arrived and whose end has not (with a beacon's body so far).
+    private var current: (head: RequestHead, beacon: Beacon?)?
     /// The request whose answer waits for a release load or a password check.
     private var waiting: (head: RequestHead, body: ByteBuffer?)?
-    private var quiescing = false
-    /// The client shut its write side (a half-close): answer what it sent, then close.
-    private var inputClosed = false
-    /// The client expects `100 Continue` before sending a body we do not want: answer, then close.
-    private var closeAfterAnswer = false
     private var needsFlush = false
-    private var readPending = false
-    private var deadline: NIODeadline = .distantFuture
-    /// When the head being answered arrived, for the latency histogram.
-    private var headArrived: NIODeadline = .now()
     private var deadlineCheck: Scheduled<Void>?
 
     init(_ services: LoopServices) {
         self.services = services
         reader = RequestReader(maxHeadBytes: services.maxHeadBytes, maxFields: services.maxHeaderCount)
+        state = ConnectionState(now: .now(), headerTimeout: services.headerTimeout, idleTimeout: services.idleTimeout)
     }
-
-    private var waitingOffLoop: Bool { waiting != nil }
 
     // MARK: - Lifecycle
 
     func handlerAdded(context: ChannelHandlerContext) {
-        extendDeadline(by: services.headerTimeout, context: context)
+        // The loop's clock, not the wall's: under test it is a clock the test moves.
+        state = ConnectionState(now: context.eventLoop.now, headerTimeout: services.headerTimeout, idleTimeout: services.idleTimeout)
+        scheduleDeadlineCheck(context: context)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         deadlineCheck?.cancel()
         deadlineCheck = nil
-        state = .closing
+        _ = state.beginClosing()
         context.fireChannelInactive()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case .inputClosed? = event as? ChannelEvent {
-            inputClosed = true
-            closeIfDone(context: context)
+            if state.inputEnded() { closeWhenSent(context: context) }
             return
         }
         guard event is ChannelShouldQuiesceEvent else {
             context.fireUserInboundEventTriggered(event)
             return
         }
-        quiescing = true
-        if case .idle = state, !waitingOffLoop, reader.isIdle { closeWhenSent(context: context) }
-        // Otherwise the response being prepared says `Connection: close` and closes after it.
+        if state.quiesce(readerIdle: reader.isIdle) { closeWhenSent(context: context) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         closeWhenSent(context: context)
     }
 
-    private var isClosing: Bool {
-        if case .closing = state { return true }
-        return false
-    }
-
     // MARK: - Reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !isClosing else { return }
+        guard !state.isClosing else { return }
         var bytes = unwrapInboundIn(data)
         reader.append(&bytes)
         readRequests(context: context)
@@ -107,7 +84,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     /// Takes every complete part the reader holds, until it needs more bytes or an answer waits.
     private func readRequests(context: ChannelHandlerContext) {
-        while !waitingOffLoop && !isClosing {
+        while state.mayAnswer {
             let part: RequestReader.Part?
             do {
                 part = try reader.next()
@@ -117,8 +94,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             guard let part else { return }
             switch part {
             case .head(let head):
-                guard case .idle = state else { return }
-                headArrived = .now()
+                state.headArrived(now: context.eventLoop.now)
                 let isBeacon = head.method == .post && head.targetIs(BeaconCounter.path)
                 if head.expectsContinue {
                     // Say "go on" only for a body we want; for any other, answer now and close,
@@ -127,15 +103,14 @@ final class ConnectionHandler: ChannelDuplexHandler {
                         context.write(wrapOutboundOut(.byteBuffer(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n"))), promise: nil)
                         needsFlush = true
                     } else {
-                        closeAfterAnswer = true
+                        state.bodyRefused()
                         answer(head, body: nil, context: context)
                         return
                     }
                 }
-                state = .reading(head, isBeacon ? Beacon(body: ByteBuffer()) : nil)
-                extendDeadline(by: services.idleTimeout, context: context)  // for the body, if any
+                current = (head, isBeacon ? Beacon(body: ByteBuffer()) : nil)
             case .body(var piece):
-                guard case .reading(let head, var beacon?) = state else { continue }
+                guard var beacon = current?.beacon else { continue }
                 // At most 1 KiB is kept, so copying it as it grows costs nothing worth avoiding.
                 if var body = beacon.body, body.readableBytes + piece.readableBytes <= BeaconCounter.maxBody {
                     body.writeBuffer(&piece)
@@ -143,10 +118,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 } else {
                     beacon.body = nil
                 }
-                state = .reading(head, beacon)
+                current?.beacon = beacon
             case .end:
-                guard case .reading(let head, let beacon) = state else { continue }
-                state = .idle
+                guard let (head, beacon) = current else { continue }
+                current = nil
+                state.requestEnded()
                 answer(head, body: beacon?.body, context: context)
             }
         }
@@ -163,11 +139,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if waitingOffLoop || isClosing || !context.channel.isWritable {
-            readPending = true
-        } else {
-            context.read()
-        }
+        if state.readRequested(writable: context.channel.isWritable) { context.read() }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -176,10 +148,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     private func resumeReading(context: ChannelHandlerContext) {
-        if readPending && !waitingOffLoop && !isClosing && context.channel.isWritable {
-            readPending = false
-            context.read()
-        }
+        if state.mayResumeReading(writable: context.channel.isWritable) { context.read() }
     }
 
     // MARK: - Answering
@@ -193,23 +162,18 @@ final class ConnectionHandler: ChannelDuplexHandler {
         default: return send(answer, for: head, context: context)
         }
         waiting = (head, body)
+        state.answerWaits()
         wait.assumeIsolated().whenComplete { _ in
             guard let (head, body) = self.waiting else { return }
             self.waiting = nil
+            self.state.answerReady()
+            guard !self.state.isClosing else { return }
             self.answer(head, body: body, context: context)
             self.readRequests(context: context)
             self.flushIfNeeded(context: context)
             self.resumeReading(context: context)
-            self.closeIfDone(context: context)
+            if self.state.closeIfInputDone() { self.closeWhenSent(context: context) }
         }
-    }
-
-    /// After a half-close: once every request received is answered (none waits for a release or
-    /// a password check), close when what was written has left.
-    private func closeIfDone(context: ChannelHandlerContext) {
-        guard inputClosed, !waitingOffLoop, !isClosing else { return }
-        // A head cut short by the shut is never answered: there is nothing to answer.
-        closeWhenSent(context: context)
     }
 
     private func send(_ answer: Answer, for head: RequestHead, context: ChannelHandlerContext) {
@@ -233,7 +197,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             }
         }
 
-        let keepAlive = head.keepAlive && !quiescing && !closeAfterAnswer && !(inputClosed && reader.bufferedBytes == 0)
+        let keepAlive = state.keepsAlive(requestKeepAlive: head.keepAlive, moreReceived: reader.bufferedBytes > 0)
         let connection: ConnectionHeader = !keepAlive ? .close : (head.minorVersion == 0 ? .keepAlive : .none)
         services.heads.clear()
         let status: Int
@@ -253,7 +217,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         case .needsRelease, .needsVerification:
             preconditionFailure("answered only once the release is known and the password checked")
         }
-        let micros = (NIODeadline.now() - headArrived).nanoseconds / 1000
+        let micros = (context.eventLoop.now - state.headArrived).nanoseconds / 1000
         services.metrics.request(channel: answer.channel, status: status, bytes: body.length, micros: UInt32(clamping: max(micros, 0)))
         if let served = answer.channelRelease {
             var isPage = false
@@ -276,9 +240,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
             sendFile(descriptor, offset: offset, length: length, last: last, context: context)
         }
         needsFlush = true
-        extendDeadline(by: services.idleTimeout, context: context)
+        state.responded(keepAlive: keepAlive, now: context.eventLoop.now)
         if !keepAlive {
-            state = .closing
             flushIfNeeded(context: context)
             last?.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         }
@@ -286,7 +249,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     /// A request the reader refused: say why, then close (what follows cannot be framed).
     private func answerRefused(_ refusal: RequestReader.Refusal, context: ChannelHandlerContext) {
-        guard !isClosing else { return }
+        guard !state.isClosing else { return }
         var response = GeneratedResponse.text(refusal.status, "\(refusal.reason)\n")
         response.headers.removeAll { $0.0 == "Cache-Control" || $0.0 == "X-Content-Type-Options" }
         var out = context.channel.allocator.buffer(capacity: 256)
@@ -368,7 +331,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             let written = context.eventLoop.makePromise(of: Void.self)
             let isLast = pieceEnd == end
             written.futureResult.assumeIsolated().whenComplete { result in
-                if case .success = result { self.extendDeadline(by: self.services.idleTimeout, context: context) }
+                if case .success = result { self.state.progressed(now: context.eventLoop.now) }
                 if isLast {
                     self.services.openFiles.finished(descriptor)
                     last?.completeWith(result)
@@ -390,8 +353,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// Closes once every byte written so far has left: writes complete in order, so an empty
     /// write issued now completes only after all earlier ones.
     private func closeWhenSent(context: ChannelHandlerContext) {
-        guard !isClosing else { return }
-        state = .closing
+        guard state.beginClosing() else { return }
         needsFlush = false
         context.writeAndFlush(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0)))).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
@@ -400,20 +362,15 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     // MARK: - The deadline
 
-    private func extendDeadline(by amount: TimeAmount, context: ChannelHandlerContext) {
-        deadline = .now() + amount
-        if deadlineCheck == nil { scheduleDeadlineCheck(context: context) }
-    }
-
+    /// One scheduled task per connection, re-armed only when it fires: moving the deadline on
+    /// costs nothing per request.
     private func scheduleDeadlineCheck(context: ChannelHandlerContext) {
-        deadlineCheck = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+        deadlineCheck = context.eventLoop.assumeIsolated().scheduleTask(deadline: state.deadline) {
             self.deadlineCheck = nil
-            if self.isClosing { return }
-            if self.waitingOffLoop || self.deadline > .now() {
-                if self.waitingOffLoop { self.deadline = max(self.deadline, .now() + .seconds(1)) }
-                self.scheduleDeadlineCheck(context: context)
-            } else {
-                context.close(promise: nil)
+            switch self.state.deadlineCheck(now: context.eventLoop.now) {
+            case .stop: return
+            case .checkAgain: self.scheduleDeadlineCheck(context: context)
+            case .close: context.close(promise: nil)
             }
         }
     }

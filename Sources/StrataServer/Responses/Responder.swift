@@ -57,15 +57,17 @@ final class Responder {
                 return Answer(.generated(.text(.badRequest, "bad request: \(error.reason)\n")))
             }
             var request = RequestContext(headers: headers, uri: uri, channel: channels.watch(forHost: headers.host))
-            var answer = Answer(.generated(.text(.notFound, "not found\n")), channel: max(request.channel.metricsNumber, 0))
+            let channel = max(request.channel.metricsNumber, 0)
             if isBeacon {
-                answer.response = authorize(&request) ?? .generated(beacons.receive(body, live: request.channel.live(), channel: answer.channel))
-                return answer
+                return Answer(authorize(&request) ?? .generated(beacons.receive(body, live: request.channel.live(), channel: channel)), channel: channel)
             }
-            switch target.path {
-            case .raw(let path): answer.response = route(path, target, &request, servedRelease: &answer.channelRelease)
-            case .decoded(let path): answer.response = route(path, target, &request, servedRelease: &answer.channelRelease)
+            var servedRelease: String?
+            let response = switch target.path {
+            case .raw(let path): route(path, target, &request, servedRelease: &servedRelease)
+            case .decoded(let path): route(path, target, &request, servedRelease: &servedRelease)
             }
+            var answer = Answer(response, channel: channel)
+            answer.channelRelease = servedRelease
             return answer
         }
     }
