@@ -12,9 +12,9 @@ few MiB (most files small, a few large, as on real sites). Text files compress l
 have new content (hash-named files get a new name, as a bundler would give them), always
 including index.html and media/poster.jpg; the rest is byte-identical to revision 1.
 
-Three probe files never change and have fixed sizes, for the serving benchmark:
+Four probe files never change and have fixed sizes, for the serving benchmark:
 bench/icon-1k.png (1,024 B), bench/photo-100k.jpg (102,400 B), bench/app-100k.js (102,400 B of
-JavaScript). A JSON summary goes to stdout.
+JavaScript), bench/font-300k.woff2 (307,200 B: past what servers keep in memory, sent from disk). A JSON summary goes to stdout.
 """
 import argparse
 import hashlib
@@ -153,6 +153,7 @@ def generate(out: str, seed: int, files: int, mib: float, revision: int, changed
         "bench/icon-1k.png": binary(random.Random(seed + 1), 1024, ".png"),
         "bench/photo-100k.jpg": binary(random.Random(seed + 2), 102_400, ".jpg"),
         "bench/app-100k.js": corpus.make(random.Random(seed + 3), 102_400),
+        "bench/font-300k.woff2": binary(random.Random(seed + 4), 307_200, ".woff2"),
     }
     for path, data in probes.items():
         write(out, *os.path.split(path), data)
@@ -160,7 +161,7 @@ def generate(out: str, seed: int, files: int, mib: float, revision: int, changed
         files_written += 1
     return {"root": out, "seed": seed, "revision": revision, "files": files_written, "bytes": total,
             "changed": changed, "probes": {"1k": "bench/icon-1k.png", "100k": "bench/photo-100k.jpg",
-                                           "gzip": "bench/app-100k.js"}}
+                                           "gzip": "bench/app-100k.js", "300k": "bench/font-300k.woff2"}}
 
 
 def hash_seed(parts) -> int:

@@ -52,6 +52,8 @@ cat "$WORK"/v1 "$WORK"/v2 > /dev/null 2>&1 || true
     python3 bench/serve.py --strata "$BIN" --site "$WORK/v1" --work "$WORK/serve" \
         --duration "$DURATION" --rounds "$SERVE_ROUNDS" --out "$OUT/serve.json"
     echo
+    python3 bench/allocations.py --strata "$BIN" --site "$WORK/v1" --work "$WORK/allocations" --out "$OUT/allocations.json"
+    echo
     python3 bench/ab-serve.py --after "$BIN" --canary 10 --site "$WORK/v1" --work "$WORK/canary" \
         --duration "$DURATION" --rounds "$SERVE_ROUNDS" --out "$OUT/canary.json"
     echo

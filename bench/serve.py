@@ -13,6 +13,7 @@ turns A B C A B C with `wrk -t2 -c64 --latency`:
 
   1 KiB       GET of a 1,024-byte image
   100 KiB     GET of a 102,400-byte image
+  300 KiB     GET of a 307,200-byte font: past what strata keeps in memory (128 KiB), so a head and a sendfile
   304         GET of a JavaScript file with If-None-Match: <that server's ETag>
   gzip        GET of the same 100 KiB JavaScript file with Accept-Encoding: gzip
   404         GET of a path that does not exist
@@ -36,7 +37,7 @@ from benchlib import log, median, rss_mib, run, save, table
 from servers import CaddyServer, FloorServer, H2OServer, LighttpdServer, NginxServer, StrataServer, build_floor, stop_all
 
 HERE = os.path.dirname(os.path.realpath(__file__))
-PROBES = {"1k": "/bench/icon-1k.png", "100k": "/bench/photo-100k.jpg", "js": "/bench/app-100k.js"}
+PROBES = {"1k": "/bench/icon-1k.png", "100k": "/bench/photo-100k.jpg", "300k": "/bench/font-300k.woff2", "js": "/bench/app-100k.js"}
 
 
 def prepare_peer_root(site: str, peer_root: str) -> None:
@@ -79,7 +80,7 @@ def check_and_build_cases(servers, site: str, paths_file: str) -> dict:
     cases = {}
     for server in servers:
         port = server.port
-        for key in ("1k", "100k", "js"):
+        for key in ("1k", "100k", "300k", "js"):
             status, _, body = fetch(port, PROBES[key])
             if status != 200 or sha(body) != expected[key]:
                 raise SystemExit(f"serve bench: {server.name} answered {PROBES[key]} with {status}, not the file")
@@ -95,6 +96,7 @@ def check_and_build_cases(servers, site: str, paths_file: str) -> dict:
         cases[server.name] = [
             Case("1 KiB", PROBES["1k"]),
             Case("100 KiB", PROBES["100k"]),
+            Case("300 KiB", PROBES["300k"]),
             Case("304", PROBES["js"], {"If-None-Match": etag}, expected_status=304),
             Case("gzip", PROBES["js"], {"Accept-Encoding": "gzip"}),
             Case("404", "/no/such/page.html", expected_status=404),

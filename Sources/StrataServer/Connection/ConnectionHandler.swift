@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOCore
 import StrataCore
 import SystemPackage
@@ -236,6 +241,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
             context.write(wrapOutboundOut(.byteBuffer(services.heads)), promise: nil)
             context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: last)
         case .file(let descriptor, let offset, let length):
+            // Corked, the head leaves in the body's first segment instead of a packet of its own
+            // (nginx's `tcp_nopush`); the last piece's write uncorks.
+            Self.cork(true, context: context)
             context.write(wrapOutboundOut(.byteBuffer(services.heads)), promise: nil)
             sendFile(descriptor, offset: offset, length: length, last: last, context: context)
         }
@@ -318,6 +326,18 @@ final class ConnectionHandler: ChannelDuplexHandler {
         return .unreadable("cannot read the files of release \(file.index.id): \(failure.description)")
     }
 
+    #if os(Linux)
+    private static let corkOption = ChannelOptions.tcpOption(NIOBSDSocket.Option(rawValue: CInt(TCP_CORK)))
+    #else
+    private static let corkOption = ChannelOptions.tcpOption(NIOBSDSocket.Option(rawValue: CInt(TCP_NOPUSH)))
+    #endif
+
+    /// Holds partial segments back (or lets them go). Best effort: a socket that refuses only
+    /// sends one more packet.
+    private static func cork(_ on: Bool, context: ChannelHandlerContext) {
+        try? context.channel.syncOptions?.setOption(corkOption, value: on ? 1 : 0)
+    }
+
     /// Large files go out in pieces, so the deadline can tell a slow reader from a stalled one.
     private static let piece: Int64 = 1 << 20
 
@@ -333,6 +353,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             written.futureResult.assumeIsolated().whenComplete { result in
                 if case .success = result { self.state.progressed(now: context.eventLoop.now) }
                 if isLast {
+                    Self.cork(false, context: context)
                     self.services.openFiles.finished(descriptor)
                     last?.completeWith(result)
                 }
