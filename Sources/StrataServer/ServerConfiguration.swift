@@ -59,9 +59,10 @@ public struct ServerConfiguration: Sendable {
     public var hotFileMaxBytes = 128 * 1024
     /// The memory for hot files, all releases together.
     public var hotCacheBytes = 12 * 1024 * 1024
-    /// Descriptors each event loop keeps open between requests (nginx's
-    /// `open_file_cache`). The server raises its descriptor limit to the hard limit at start.
-    public var openFilesPerThread = 4096
+    /// Descriptors each event loop keeps open between requests, at most (nginx's
+    /// `open_file_cache`): a thread meets every file of a site. The server raises its descriptor
+    /// limit to the hard limit at start; under a lower one it keeps fewer (`DescriptorBudget`).
+    public var openFilesPerThread = 16384
 
     public init() {}
 }

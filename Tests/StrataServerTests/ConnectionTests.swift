@@ -175,6 +175,33 @@ import Darwin
         }
     }
 
+    @Test func aFullCacheTakesOnlyOneNewFileInEight() throws {
+        try withTemporaryDirectory { folder in
+            let bodies = HotBodies(maxFileBytes: 4096, budget: 3000)
+            #expect((0..<100).allSatisfy { _ in bodies.admits(size: 3000) }, "room: always")
+            let bytes = [UInt8](repeating: 7, count: 2500)
+            let path = folder + "/file"
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            let handle = try NIOFileHandle(_deprecatedPath: path)
+            defer { try? handle.close() }
+            _ = try #require(bodies.load(HotBodies.Key(digest: ContentDigest(hex: sha256Hex(bytes))!, gzip: false), size: 2500, from: handle))
+            let admitted = (0..<16_000).filter { _ in bodies.admits(size: 1000) }.count
+            #expect(admitted > 1_500 && admitted < 2_500, "\(admitted) of 16,000 admitted when full (expected about 2,000)")
+        }
+    }
+
+    @Test func keptFilesGiveWayQuietlyToALowerDescriptorLimitAndConnectionsOnlyToALowOne() {
+        let roomy = DescriptorBudget(limit: 1_048_576, maxConnections: 4096, openFilesPerThread: 16384, threads: 2)
+        #expect((roomy.connections, roomy.openFilesPerThread, roomy.isReduced) == (4096, 16384, false))
+        let usual = DescriptorBudget(limit: 20_000, maxConnections: 4096, openFilesPerThread: 16384, threads: 2)
+        #expect((usual.connections, usual.openFilesPerThread, usual.isReduced) == (4096, 7936, false))
+        let tight = DescriptorBudget(limit: 12_000, maxConnections: 4096, openFilesPerThread: 16384, threads: 2)
+        #expect(tight.isReduced && tight.openFilesPerThread < DescriptorBudget.comfortableFilesPerThread)
+        #expect(tight.connections + tight.openFilesPerThread * 2 <= 12_000 - DescriptorBudget.reserve)
+        let low = DescriptorBudget(limit: 64, maxConnections: 4096, openFilesPerThread: 16384, threads: 2)
+        #expect(low.isReduced && low.connections == 24 && low.openFilesPerThread == 4)
+    }
+
     @Test func randomVictimsHandOutEachKeyOnce() {
         var victims = RandomVictims<Int>()
         for key in 0..<100 { victims.insert(key) }

@@ -288,8 +288,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Small files come from memory (a slice of the cached bytes); large ones go out with sendfile
-    /// from a descriptor kept open.
+    /// Small files come from memory (a slice of the cached bytes); large ones, and small ones a
+    /// full cache does not take, go out with sendfile from a descriptor kept open.
     private func body(of response: Response, context: ChannelHandlerContext) -> Body {
         guard case .file(let file) = response, let (offset, length) = file.body else { return .none }
         let served = file.served
@@ -305,6 +305,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 switch services.openFiles.borrow(key, of: file) {
                 case .success(let opened): descriptor = opened
                 case .failure(let failure): return unreadable(file, failure)
+                }
+                guard services.bodies.admits(size: Int(size)) else {
+                    return .file(descriptor, offset: offset, length: length)  // sent from the page cache
                 }
                 whole = services.bodies.load(bodyKey, size: Int(size), from: descriptor.handle)
                 services.openFiles.finished(descriptor)

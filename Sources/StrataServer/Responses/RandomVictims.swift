@@ -6,7 +6,7 @@
 struct RandomVictims<Key: Hashable> {
     private var keys: [Key] = []
     private var positions: [Key: Int] = [:]
-    private var generator = SystemRandomNumberGenerator()
+    private var generator = CacheRandom()
 
     var count: Int { keys.count }
 
@@ -36,5 +36,25 @@ struct RandomVictims<Key: Hashable> {
     mutating func removeAll() {
         keys.removeAll()
         positions.removeAll()
+    }
+}
+
+/// Random numbers for cache decisions, which must be spread, not secret. (The system generator is
+/// a `getrandom` system call per number on Linux, and a cache miss asked for one or two.)
+/// SplitMix64, seeded once from the system generator.
+struct CacheRandom: RandomNumberGenerator {
+    private var state: UInt64
+
+    init() {
+        var system = SystemRandomNumberGenerator()
+        state = system.next()
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var mixed = state
+        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+        return mixed ^ (mixed >> 31)
     }
 }
