@@ -9,21 +9,9 @@ import Testing
 import Glibc
 #endif
 
-/// Random and mutated requests, from a fixed seed so a failure can be replayed: the reader must
+/// Random and mutated requests, from a fixed seed (`CacheRandom(seed:)`) so a failure can be replayed: the reader must
 /// read each the same fed whole or in random pieces, and the server must answer or close.
 @Suite struct RequestFuzzTests {
-    /// SplitMix64: small, fast, and the same sequence on every machine for a seed.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let corpus: [String] = [
         "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
         "GET /docs/?q=1 HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip, br;q=0.5\r\nIf-None-Match: \"a\", W/\"b\"\r\nConnection: close\r\n\r\n",
@@ -38,7 +26,7 @@ import Glibc
 
     static let interesting: [UInt8] = [0x00, 0x09, 0x0A, 0x0D, 0x20, 0x7F, 0x80, 0xFF] + Array(":,;09afF-/?%.HTP".utf8)
 
-    static func mutated(_ generator: inout SeededGenerator) -> [UInt8] {
+    static func mutated(_ generator: inout CacheRandom) -> [UInt8] {
         var bytes = Array(corpus.randomElement(using: &generator)!.utf8)
         for _ in 0..<Int.random(in: 1...4, using: &generator) {
             guard !bytes.isEmpty else { break }
@@ -104,7 +92,7 @@ import Glibc
     }
 
     @Test func threeHundredThousandMutatedRequestsReadTheSameWholeAndInPieces() {
-        var generator = SeededGenerator(state: 20261201)
+        var generator = CacheRandom(seed: 20261201)
         var refused = 0
         for number in 0..<300_000 {
             let bytes = Self.mutated(&generator)
@@ -129,7 +117,7 @@ import Glibc
                 let problems = Mutex<[String]>([])
                 let answered = Mutex(0)
                 DispatchQueue.concurrentPerform(iterations: 4) { lane in
-                    var generator = SeededGenerator(state: 1_000 + UInt64(lane))
+                    var generator = CacheRandom(seed: 1_000 + UInt64(lane))
                     for _ in 0..<(count / 4) {
                         let bytes = Self.mutated(&generator)
                         do {

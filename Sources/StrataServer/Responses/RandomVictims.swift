@@ -47,7 +47,12 @@ struct CacheRandom: RandomNumberGenerator {
 
     init() {
         var system = SystemRandomNumberGenerator()
-        state = system.next()
+        self.init(seed: system.next())
+    }
+
+    /// The same numbers for the same seed (tests replay with it).
+    init(seed: UInt64) {
+        state = seed
     }
 
     mutating func next() -> UInt64 {
