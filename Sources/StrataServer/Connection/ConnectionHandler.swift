@@ -100,7 +100,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             switch part {
             case .head(let head):
                 state.headArrived(now: context.eventLoop.now)
-                let isBeacon = head.method == .post && head.targetIs(BeaconCounter.path)
+                let isBeacon = BeaconCounter.isReport(head)
                 if head.expectsContinue {
                     // Say "go on" only for a body we want; for any other, answer now and close,
                     // as the client may never send what it announced.

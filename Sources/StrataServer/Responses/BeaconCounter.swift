@@ -23,6 +23,11 @@ final class BeaconCounter {
         self.metrics = metrics
     }
 
+    /// `POST /_strata/beacon` (a query is allowed): the one request whose body is read.
+    static func isReport(_ head: RequestHead) -> Bool {
+        head.method == .post && head.targetIs(path)
+    }
+
     enum Outcome: Int, CaseIterable {
         case counted, ignored, limited, rejected
         var label: String { ["counted", "ignored", "limited", "rejected"][rawValue] }

@@ -43,7 +43,7 @@ final class Responder {
 
     /// `body` is what a `POST` to the beacon carried (nil for anything else, or past its cap).
     func respond(to head: RequestHead, body: ByteBuffer? = nil) -> Answer {
-        let isBeacon = head.method == .post && head.targetIs(BeaconCounter.path)
+        let isBeacon = BeaconCounter.isReport(head)
         guard head.method == .get || head.method == .head || isBeacon else {
             var reply = GeneratedResponse.text(.methodNotAllowed, "method not allowed\n")
             reply.headers.append(("Allow", "GET, HEAD"))
