@@ -2,7 +2,7 @@
 SWIFT       ?= swift
 DEMO_ROOT   ?= $(CURDIR)/demo-store
 DEMO_PORT   ?= 8080
-APT_PACKAGES = libarchive-dev zlib1g-dev pkg-config python3
+APT_PACKAGES = libarchive-dev zlib1g-dev libdeflate-dev libbrotli-dev libzstd-dev pkg-config python3
 DEBUG_BIN    = .build/debug/strata
 RELEASE_BIN  = .build/release/strata
 
@@ -12,7 +12,7 @@ all: build
 
 # Install the C libraries (and python3, which tests use to build archives) only when missing.
 deps:
-	@if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists libarchive zlib || ! command -v python3 >/dev/null 2>&1; then \
+	@if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists libarchive zlib libdeflate libbrotlienc libbrotlidec libzstd || ! command -v python3 >/dev/null 2>&1; then \
 		echo "installing $(APT_PACKAGES)"; \
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES); \
@@ -41,9 +41,9 @@ s3-deps:
 # What tests check with: systemd-analyze (the unit), man (the man page), goaccess (the access log),
 # prometheus and promtool (the metrics), nginx and caddy with openssl and curl (the proxy configs
 # of docs/operations.md), setpriv and mount (serving as an unprivileged user, full disks), ssh-keygen
-# (checks release signatures as the standard tool).
-TEST_TOOLS    = systemd-analyze man goaccess prometheus nginx caddy openssl curl setpriv mount ssh-keygen
-TEST_PACKAGES = systemd man-db goaccess prometheus nginx-light caddy openssl curl util-linux mount openssh-client
+# (checks release signatures as the standard tool), brotli and zstd (decode the variants).
+TEST_TOOLS    = systemd-analyze man goaccess prometheus nginx caddy openssl curl setpriv mount ssh-keygen brotli zstd
+TEST_PACKAGES = systemd man-db goaccess prometheus nginx-light caddy openssl curl util-linux mount openssh-client brotli zstd
 test-deps:
 	@missing=; for tool in $(TEST_TOOLS); do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
 	if [ -n "$$missing" ]; then \

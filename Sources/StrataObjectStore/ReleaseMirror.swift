@@ -63,6 +63,10 @@ struct ReleaseMirror {
         for entry in downloads {
             try draft.adopt(entry.path, digest: FileDigest(size: entry.size, sha256: entry.sha256))
         }
+        try downloadVariants(of: manifest, into: scratch, pool: pool)
+        // The publisher's choice of variants stands; what it did not list is made here.
+        draft.variants = VariantSettings(encodings: manifest.variantEncodings ?? ContentEncoding.allCases, levels: .standard,
+                                         onlyListed: manifest.variantEncodings != nil)
         // Now in the pool: linked (a file sharing content with a download links to it too).
         for entry in pooled {
             try draft.add(entry, from: pool.pooled(entry.sha256))
@@ -72,5 +76,26 @@ struct ReleaseMirror {
             if try !cache.backend.containsRelease(id) { try draft.publish() }
         }
         return downloaded.load(ordering: .relaxed)
+    }
+
+    /// Downloads the variants the manifest lists that the cache's pool lacks, into the release's
+    /// variants folder, each checked: its bytes the manifest's, and decompressing to the file's
+    /// content (which a signature covers; the variant lines do not). One that is missing or fails
+    /// is left out, and the draft makes it.
+    private func downloadVariants(of manifest: Manifest, into scratch: FilePath, pool: StoreLayout) throws {
+        var seen = Set<String>()
+        let wanted = manifest.files.filter { seen.insert($0.sha256).inserted }.flatMap { entry in
+            entry.variantEncodings.filter { !FileSystem.exists(pool.pooledVariant(of: entry.sha256, $0)) }.map { (entry, $0) }
+        }
+        guard !wanted.isEmpty else { return }
+        try FileSystem.makeDirectories(scratch.appending(ReleaseLayout.variantsFolder))
+        try BlockingWorkers.forEach(wanted.count, width: Self.downloadWidth) { [remote] index in
+            let (entry, encoding) = wanted[index]
+            let destination = scratch.appending(ReleaseLayout.variant(of: entry.sha256, encoding))
+            guard try remote.downloadVariant(of: entry, encoding, to: destination) else {
+                try? FileSystem.removeFile(destination)
+                return
+            }
+        }
     }
 }

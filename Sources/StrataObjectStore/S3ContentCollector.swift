@@ -2,7 +2,7 @@ import Foundation
 import StrataCore
 import Synchronization
 
-/// Frees content no release names, without racing a concurrent publish: the classic dedupe-GC race
+/// Frees content and variants no release names, without racing a concurrent publish: the classic dedupe-GC race
 /// (a publish sees that the bucket has some content and skips the upload; prune deletes it because
 /// no manifest names it yet; the publish writes a manifest naming deleted content).
 ///
@@ -42,13 +42,14 @@ struct S3ContentCollector {
             let manifest = try Manifest.decode(bytes, path: layout.manifest(ids[index]))
             referenced.withLock { set in
                 for entry in manifest.files {
-                    set.insert(entry.sha256)
-                    if let variant = entry.gzip { set.insert(variant.sha256) }
+                    set.insert(layout.content(entry.sha256))
+                    for encoding in entry.variantEncodings { set.insert(layout.variant(of: entry.sha256, encoding)) }
                 }
             }
         }
         let names = referenced.withLock { $0 }
-        let garbage = try client.listAll(prefix: layout.contentFolder).objects.filter { !names.contains(String($0.key.dropFirst(layout.contentFolder.count))) }
+        let stored = try client.listAll(prefix: layout.contentFolder).objects + client.listAll(prefix: layout.variantsFolder).objects
+        let garbage = stored.filter { !names.contains($0.key) }
         try BlockingWorkers.forEach(garbage.count, width: S3ReleaseDraft.uploadWidth) { index in
             try client.deleteObject(garbage[index].key)
         }

@@ -1,7 +1,10 @@
+import StrataCore
+
 /// Where a store's objects are, under its prefix:
 ///
 ///     strata-store.json          marker: this prefix is a Strata store
-///     content/<sha256>           file bytes, by their SHA-256, written once (no gzip variants)
+///     content/<sha256>           file bytes, by their SHA-256, written once
+///     variants/<sha256>.<gz|br|zst>  that content's precompressed variants, written once
 ///     releases/<id>.json         a release's manifest, written last: the release exists once it does
 ///     channels/<name>            a channel's pointer: `<id>\n`, then its history, one JSON line per flip
 ///     configs/channels/<name>    a config channel's pointer, the same way
@@ -17,6 +20,8 @@ struct S3Layout: Sendable {
     var marker: String { location.key("strata-store.json") }
     var contentFolder: String { location.key("content/") }
     func content(_ sha256: String) -> String { contentFolder + sha256 }
+    var variantsFolder: String { location.key("variants/") }
+    func variant(of sha256: String, _ encoding: ContentEncoding) -> String { variantsFolder + sha256 + encoding.fileSuffix }
     var releasesFolder: String { location.key("releases/") }
     func manifest(_ id: String) -> String { releasesFolder + id + ".json" }
     var channelsFolder: String { location.key("channels/") }

@@ -27,6 +27,7 @@ final class S3ReleaseDraft: ReleaseDraft, @unchecked Sendable {
     private var sources: [String: FilePath] = [:]  // by path: where a new file's bytes are on this machine
     private var reused: Set<String> = []  // releases whose content this one names without uploading it
     private let written = Mutex<(files: Int, bytes: Int64)>((0, 0))
+    var variants = VariantSettings.standard
     private var sealedManifest: [UInt8]?
     private var sealedID: String?
 
@@ -79,14 +80,9 @@ final class S3ReleaseDraft: ReleaseDraft, @unchecked Sendable {
             try lease.renewIfOld()
         }
 
-        // No gzip variants in a bucket: every reader that serves (a serve node's cache, an import)
-        // makes its own, so uploading them would only double the requests of a publish.
-        var result = manifest
-        result.files = manifest.files.map { entry in
-            var entry = entry
-            entry.gzip = nil
-            return entry
-        }
+        // Variants go up once, like content, so serve nodes download them instead of compressing.
+        let result = try S3VariantUploader(store: store, settings: variants, lease: lease)
+            .addVariants(to: manifest, sources: sources, known: try knownVariants(alsoFrom: reused))
         sealedManifest = try result.encoded()
         sealedID = result.id
         return result
@@ -115,6 +111,21 @@ final class S3ReleaseDraft: ReleaseDraft, @unchecked Sendable {
         for id in Set(newest).union(extra) {
             guard let bytes = try store.manifestBytes(of: id) else { continue }
             known.formUnion(try Manifest.decode(bytes, path: store.layout.manifest(id)).files.map(\.sha256))
+        }
+        return known
+    }
+
+    /// The variants the newest release and `extra` releases list, by content: in the bucket already.
+    /// Only from releases that tried every encoding this publish makes (else their "none" may
+    /// mean "not tried").
+    private func knownVariants(alsoFrom extra: Set<String>) throws -> [String: Manifest.Entry] {
+        var known: [String: Manifest.Entry] = [:]
+        let newest = try store.releasesByAge().prefix(1)
+        for id in Set(newest).union(extra) {
+            guard let bytes = try store.manifestBytes(of: id) else { continue }
+            let manifest = try Manifest.decode(bytes, path: store.layout.manifest(id))
+            guard Set(manifest.variantEncodings ?? []).isSuperset(of: variants.encodings) else { continue }
+            for entry in manifest.files { known[entry.sha256] = entry }
         }
         return known
     }

@@ -108,6 +108,32 @@ public struct S3Store: StoreBackend {
         }
     }
 
+    public func openVariant(of entry: Manifest.Entry, _ encoding: ContentEncoding, ofRelease id: String) throws -> (any ByteSource)? {
+        let file = try TemporaryFile()
+        let (reply, _, _) = try client.download(layout.variant(of: entry.sha256, encoding)) { try file.write($0) }
+        if reply.status == 404 { return nil }
+        guard reply.status == 200 else { throw client.failure(reply, "read \(client.describe(layout.variant(of: entry.sha256, encoding)))") }
+        try file.rewind()
+        return file
+    }
+
+    /// A variant object written to `destination`: true when it is there and sound (the manifest's
+    /// bytes, decompressing to the entry's content); false when it is missing or unsound.
+    func downloadVariant(of entry: Manifest.Entry, _ encoding: ContentEncoding, to destination: FilePath) throws -> Bool {
+        guard let listed = entry[variant: encoding] else { return false }
+        let file = try FileSystem.open(destination, .writeOnly, options: [.create, .exclusiveCreate], permissions: .readOnlyFile,
+                                       purpose: "create").takeDescriptor()
+        defer { try? file.close() }
+        let (reply, size, digest) = try client.download(layout.variant(of: entry.sha256, encoding)) { _ = try file.writeAll($0) }
+        if reply.status == 404 { return false }
+        guard reply.status == 200 else { throw client.failure(reply, "read \(client.describe(layout.variant(of: entry.sha256, encoding)))") }
+        guard size == listed.size, digest == listed.sha256 else { return false }
+        let check = try FileSystem.open(destination, .readOnly, purpose: "read")
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 64)
+        defer { buffer.deallocate() }
+        return try Verifier.variantProblem(entry, encoding, reading: check, buffer: buffer) == nil
+    }
+
     public func makeDraft() throws -> any ReleaseDraft {
         try S3ReleaseDraft(store: self)
     }

@@ -68,6 +68,26 @@ import Testing
         #expect(refusal(typed)?.contains("has a malformed type") == true)
         #expect(refusal(manifest([])) != nil, "a release holds at least one file")
     }
+
+    @Test func variantsMustBeWellFormedAndOnePerContent() {
+        let digest = String(repeating: "ab", count: 32)
+        for encoding in ContentEncoding.allCases {
+            var bad = manifest(["a"])
+            bad.files[0][variant: encoding] = Manifest.Variant(size: 1, sha256: "not-hex")
+            #expect(refusal(bad)?.hasSuffix("entry 'a' has a malformed \(encoding.token) variant") == true)
+            bad.files[0][variant: encoding] = Manifest.Variant(size: -1, sha256: digest)
+            #expect(refusal(bad)?.hasSuffix("entry 'a' has a malformed \(encoding.token) variant") == true)
+        }
+        // Two files of one content share variant files: their sizes must agree.
+        let sameContent = ["a", "b"].map { Manifest.Entry(path: $0, size: 1, sha256: digest, type: "text/plain") }
+        let fingerprint = Fingerprint.compute(sameContent.map { (path: $0.path, sha256: $0.sha256) })
+        var shared = Manifest(id: Fingerprint.releaseID(of: fingerprint), fingerprint: fingerprint, created: "2026-12-01T00:00:00.000Z",
+                              label: nil, source: "test", files: sameContent)
+        shared.files[0].br = Manifest.Variant(size: 1, sha256: digest)
+        #expect(refusal(shared)?.hasSuffix("entry 'b' lists other variants than another file with the same content") == true)
+        shared.files[1].br = shared.files[0].br
+        #expect(refusal(shared) == nil)
+    }
 }
 
 /// A history read from a store keeps only lines that name ids.

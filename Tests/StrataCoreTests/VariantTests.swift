@@ -8,11 +8,94 @@ import Glibc
 import Darwin
 #endif
 
-/// Precompressed gzip variants: made for compressible files that gain from it, checked by an
-/// independent gzip, linked rather than recompressed, and verified.
+/// Precompressed variants (gzip, brotli, zstd): made for compressible files that gain from them,
+/// checked by each format's own tool, linked rather than recompressed, and verified.
 @Suite struct VariantTests {
-    func variantPath(_ root: String, _ id: String, _ entry: Manifest.Entry) -> String {
-        root + "/releases/" + id + "/" + ReleaseLayout.gzipVariant(of: entry.sha256)
+    func variantPath(_ root: String, _ id: String, _ entry: Manifest.Entry, _ encoding: ContentEncoding = .gzip) -> String {
+        root + "/releases/" + id + "/" + ReleaseLayout.variant(of: entry.sha256, encoding)
+    }
+
+    static let decoders: [ContentEncoding: String] = [.gzip: "gzip -dc", .br: "brotli -dc", .zstd: "zstd -dcq"]
+
+    @Test func brotliAndZstdVariantsDecodeWithTheirOwnToolsAndBeatGzip() throws {
+        try withTemporaryDirectory { folder in
+            let store = TestStore(in: folder)
+            let id = try store.publishFixture("aurora-v1")
+            let manifest = try store.catalog.manifest(id)
+            #expect(manifest.variantEncodings == [.gzip, .br, .zstd])
+            var made: [ContentEncoding: Int] = [:]
+            for entry in manifest.files {
+                for encoding in entry.variantEncodings {
+                    let variant = try #require(entry[variant: encoding])
+                    let path = variantPath(store.root, id, entry, encoding)
+                    let compressed = try Data(contentsOf: URL(fileURLWithPath: path))
+                    #expect(Int64(compressed.count) == variant.size)
+                    #expect(sha256Hex(Array(compressed)) == variant.sha256)
+                    if encoding != .gzip { #expect(variant.size < entry.gzip!.size, "\(encoding) kept only when smaller than gzip") }
+                    let plain = try run("/bin/sh", ["-c", "\(Self.decoders[encoding]!) < \"$0\" | sha256sum", path])
+                    #expect(plain.stdout.hasPrefix(entry.sha256), "\(encoding) \(entry.path)")
+                    #expect(inode(path) == inode(store.root + "/pool/" + entry.sha256.prefix(2) + "/" + entry.sha256 + encoding.fileSuffix))
+                    made[encoding, default: 0] += 1
+                }
+            }
+            #expect(made[.gzip] == 6 && made[.br] == 6 && (made[.zstd] ?? 0) >= 1)
+        }
+    }
+
+    @Test func variantsFlagChoosesWhichAreMade() throws {
+        try withTemporaryDirectory { folder in
+            let store = TestStore(in: folder)
+            var request = PublishRequest(source: fixtures + "/aurora-v1")
+            request.variants = VariantSettings(encodings: [.gzip], levels: .standard)
+            let manifest = try store.publish(request).manifest
+            #expect(manifest.variantEncodings == [.gzip])
+            #expect(manifest.files.allSatisfy { $0.br == nil && $0.zstd == nil })
+            #expect(manifest.files.filter { $0.gzip != nil }.count == 6)
+            let variants = try FileManager.default.contentsOfDirectory(atPath: store.root + "/releases/" + manifest.id + "/" + ReleaseLayout.variantsFolder)
+            #expect(variants.allSatisfy { $0.hasSuffix(".gz") } && variants.count == 6)
+
+            let other = try makeSite(in: folder, name: "plain", files: ["index.html": String(repeating: "<p>hello</p>", count: 100)])
+            request = PublishRequest(source: other)
+            request.variants = VariantSettings(encodings: [], levels: .standard)
+            let bare = try store.publish(request).manifest
+            #expect(bare.files.allSatisfy { $0.variantEncodings.isEmpty })
+        }
+    }
+
+    @Test func variantListsAndLevelsAreChecked() throws {
+        #expect(try ContentEncoding.list("zstd,gzip") == [.gzip, .zstd])
+        #expect(try ContentEncoding.list("none") == [])
+        #expect(try ContentEncoding.list("brotli") == [.br])
+        for (bad, message) in [("gzip,lzma", "'lzma' is not a variant encoding (choose from gzip, br, zstd, or none)"),
+                               ("br,br", "'br' is named twice in the variant list"),
+                               ("gzip,", "'' is not a variant encoding (choose from gzip, br, zstd, or none)")] {
+            #expect(throws: StrataError.self) { try ContentEncoding.list(bad) }
+            do { _ = try ContentEncoding.list(bad) } catch let error as StrataError { #expect(error.message == message) }
+        }
+        var levels = VariantLevels.standard
+        levels.zstd = 23
+        do {
+            _ = try levels.validated()
+            Issue.record("zstd 23 accepted")
+        } catch let error as StrataError {
+            #expect(error.message == "zstd level 23 is out of range (1 to 22)")
+        }
+        #expect(try VariantLevels(gzip: 12, br: 11, zstd: 22).validated() == VariantLevels(gzip: 12, br: 11, zstd: 22))
+    }
+
+    @Test func zstdVariantsKeepAWindowBrowsersDecode() throws {
+        // Level 22 would pick a 128 MiB window; browsers decode 8 MiB at most.
+        var random = SystemRandomNumberGenerator()
+        let block = (0..<(1 << 20)).map { _ in UInt8.random(in: 0x61...0x7a, using: &random) }
+        let input = Array(repeating: block, count: 10).flatMap { $0 }  // repeats 1 MiB apart, 10 MiB in all
+        let compressed = try input.withUnsafeBytes { try VariantCompressor.compress($0, as: .zstd, level: 22, isText: true) }
+        try withTemporaryDirectory { folder in
+            let path = folder + "/big.zst"
+            try Data(compressed).write(to: URL(fileURLWithPath: path))
+            // zstd refuses windows past 8 MiB when told the browsers' limit.
+            let decoded = try run("/bin/sh", ["-c", "zstd -dcq --memory=8MB < \"$0\" | sha256sum", path])
+            #expect(decoded.stdout.hasPrefix(sha256Hex(input)))
+        }
     }
 
     @Test func compressibleFilesGetAVariantThatGzipDecompressesToTheFile() throws {
@@ -51,7 +134,8 @@ import Darwin
             #expect(manifest.files.first { $0.path == "bundle.js" }?.gzip == nil)
             #expect(manifest.files.first { $0.path == "index.html" }?.gzip != nil)
             let variants = try FileManager.default.contentsOfDirectory(atPath: store.root + "/releases/" + manifest.id + "/" + ReleaseLayout.variantsFolder)
-            #expect(variants.count == 1)
+            let index = try #require(manifest.files.first { $0.path == "index.html" })
+            #expect(!variants.isEmpty && variants.allSatisfy { $0.hasPrefix(index.sha256 + ".") }, "\(variants)")
         }
     }
 
@@ -87,10 +171,20 @@ import Darwin
             try bytes.write(to: URL(fileURLWithPath: damagedPath))
             unlink(variantPath(store.root, id, removed))
 
+            // A brotli and a zstd variant cut short: each stream's end is missing.
+            for encoding in [ContentEncoding.br, .zstd] {
+                let path = variantPath(store.root, id, removed, encoding)
+                chmod(path, 0o644)
+                let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+                try bytes.prefix(bytes.count - 3).write(to: URL(fileURLWithPath: path))
+            }
+
             let problems = try Verifier().verify(releaseFolder: release).problems
-            #expect(problems.map(\.kind) == [.variant, .variant])
+            #expect(problems.map(\.kind) == [.variant, .variant, .variant, .variant])
             #expect(problems.contains { $0.detail == "gzip variant of 'assets/app.1ede997c.js': missing" })
             #expect(problems.contains { $0.detail.hasPrefix("gzip variant of 'index.html': ") })
+            #expect(problems.contains { $0.detail.hasPrefix("br variant of 'assets/app.1ede997c.js': ") })
+            #expect(problems.contains { $0.detail.hasPrefix("zstd variant of 'assets/app.1ede997c.js': ") })
         }
     }
 }

@@ -49,6 +49,15 @@ import Testing
         #expect(try strataS3(["verify"] + root).status == 0, "what prune kept is whole")
         let after = try bucket.keys()
         #expect(!after.contains { $0.contains("/leases/") || $0.contains("/locks/") }, "no lease or lock left behind: \(after)")
+        // Variants went with their content: the bucket keeps exactly those its releases list.
+        var listed = Set<String>()
+        for key in after where key.contains("/releases/") {
+            let manifest = try Manifest.decode(try #require(try bucket.client.getObject(key)).body, path: key)
+            for entry in manifest.files {
+                for encoding in entry.variantEncodings { listed.insert("site/variants/\(entry.sha256)\(encoding.fileSuffix)") }
+            }
+        }
+        #expect(!listed.isEmpty && Set(after.filter { $0.contains("/variants/") }) == listed)
     }
 
     @Test func exportAndImportMoveAReleaseBetweenAFolderAndABucketUnchanged() throws {

@@ -161,7 +161,7 @@ import Darwin
                 let bytes = Array(repeating: UInt8(number), count: 1000 + number)
                 let path = folder + "/file\(number)"
                 try Data(bytes).write(to: URL(fileURLWithPath: path))
-                let key = HotBodies.Key(digest: ContentDigest(hex: sha256Hex(bytes))!, gzip: false)
+                let key = HotBodies.Key(digest: ContentDigest(hex: sha256Hex(bytes))!, encoding: nil)
                 let handle = try NIOFileHandle(_deprecatedPath: path)
                 defer { try? handle.close() }
                 let loaded = try #require(bodies.load(key, size: bytes.count, from: handle))
@@ -184,7 +184,7 @@ import Darwin
             try Data(bytes).write(to: URL(fileURLWithPath: path))
             let handle = try NIOFileHandle(_deprecatedPath: path)
             defer { try? handle.close() }
-            _ = try #require(bodies.load(HotBodies.Key(digest: ContentDigest(hex: sha256Hex(bytes))!, gzip: false), size: 2500, from: handle))
+            _ = try #require(bodies.load(HotBodies.Key(digest: ContentDigest(hex: sha256Hex(bytes))!, encoding: nil), size: 2500, from: handle))
             let admitted = (0..<16_000).filter { _ in bodies.admits(size: 1000) }.count
             #expect(admitted > 1_500 && admitted < 2_500, "\(admitted) of 16,000 admitted when full (expected about 2,000)")
         }

@@ -113,7 +113,7 @@ import Testing
         #expect(head.string(head.fields.accept) == "text/html")
         #expect(head.string(head.fields.referer) == "http://r/")
         #expect(head.string(head.fields.userAgent) == "test/1")
-        #expect(head.fields.gzip.accepted)
+        #expect(head.fields.encodings.accepts(.gzip))
         head.withHeaders { target, headers in
             #expect(String(decoding: target, as: UTF8.self) == "/p")
             #expect(headers.authorization == "Basic eDp5")

@@ -95,35 +95,56 @@ import Testing
         }
     }
 
-    @Test func gzipVariantsFollowAcceptEncoding() throws {
+    @Test func variantsFollowAcceptEncoding() throws {
         try withTemporaryDirectory { folder in
             let served = try ServedStore(in: folder)
             try withServer(served.store) { port, _ in
-                let plain = try fixtureBytes("aurora-v1", "assets/vendor.a1d646b7.js")
-                let zipped = try request(port, "/assets/vendor.a1d646b7.js", headers: ["Accept-Encoding": "gzip, deflate, br"])
-                #expect(zipped.header("Content-Encoding") == "gzip")
-                #expect(zipped.header("Vary") == "Accept-Encoding")
-                #expect(zipped.header("Content-Length") == String(zipped.body.count))
-                #expect(zipped.body.count < plain.count)
-                #expect(zipped.header("ETag") != etag(of: plain))
-                // Decompressed by gzip itself.
-                let file = folder + "/body.gz"
-                try Data(zipped.body).write(to: URL(fileURLWithPath: file))
-                #expect(try run("/bin/sh", ["-c", "gzip -dc < \"$0\" | sha256sum", file]).stdout.hasPrefix(sha256Hex(plain)))
-                // A 304 for the variant's own tag.
-                #expect(try request(port, "/assets/vendor.a1d646b7.js",
-                                    headers: ["Accept-Encoding": "gzip", "If-None-Match": zipped.header("ETag")!]).status == 304)
+                let path = "/assets/vendor.a1d646b7.js"
+                let plain = try fixtureBytes("aurora-v1", String(path.dropFirst()))
+                // Each encoding as a browser would get it, decoded by its own command-line tool.
+                var tags: [String: String] = [:]
+                var sizes: [String: Int] = [:]
+                for (coding, decoder) in [("gzip", "gzip -dc"), ("br", "brotli -dc"), ("zstd", "zstd -dcq")] {
+                    let response = try request(port, path, headers: ["Accept-Encoding": coding])
+                    #expect(response.header("Content-Encoding") == coding)
+                    #expect(response.header("Vary") == "Accept-Encoding")
+                    #expect(response.header("Content-Length") == String(response.body.count))
+                    #expect(response.body.count < plain.count)
+                    let file = folder + "/body." + coding
+                    try Data(response.body).write(to: URL(fileURLWithPath: file))
+                    #expect(try run("/bin/sh", ["-c", "\(decoder) < \"$0\" | sha256sum", file]).stdout.hasPrefix(sha256Hex(plain)), "\(coding)")
+                    tags[coding] = response.header("ETag")
+                    sizes[coding] = response.body.count
+                    // A 304 for the variant's own tag.
+                    #expect(try request(port, path, headers: ["Accept-Encoding": coding, "If-None-Match": tags[coding]!]).status == 304)
+                }
+                // Every representation has its own ETag.
+                #expect(Set(tags.values + [etag(of: plain)]).count == 4)
+                // Among equals, the first of gzip, br, zstd.
+                let smallest = ["gzip", "br", "zstd"].reduce("gzip") { sizes[$1]! < sizes[$0]! ? $1 : $0 }
 
-                for (accept, expectGzip) in [("gzip;q=0", false), ("identity", false), ("*;q=0.5", true), ("*, gzip;q=0", false),
-                                             ("GZIP;q=0.8", true), ("br", false)] {
-                    let response = try request(port, "/assets/vendor.a1d646b7.js", headers: ["Accept-Encoding": accept])
-                    #expect((response.header("Content-Encoding") == "gzip") == expectGzip, "\(accept)")
+                // q-values first, then the smallest; q=0 refuses; identity and * as RFC 9110 §12.5.3 says.
+                for (accept, expected) in [
+                    ("gzip, deflate, br, zstd", smallest), ("br, gzip", sizes["br"]! <= sizes["gzip"]! ? "br" : "gzip"),
+                    ("br;q=0.5, gzip", "gzip"), ("gzip;q=0.2, zstd;q=0.3", "zstd"), ("GZIP;q=0.8", "gzip"),
+                    ("gzip;q=0", nil), ("identity", nil), ("*;q=0.5", smallest), ("*, br;q=0, zstd;q=0", "gzip"),
+                    ("identity;q=1, br;q=0.5", nil), ("br;q=1, identity;q=0.5", "br"), ("*;q=0", nil), ("compress, deflate", nil),
+                    ("br;q=0.000", nil), ("br;q=1.5", nil), ("br;q=0.001", "br"), ("", nil),
+                ] as [(String, String?)] {
+                    let response = try request(port, path, headers: ["Accept-Encoding": accept])
+                    #expect(response.header("Content-Encoding") == expected, "\(accept)")
                     #expect(response.header("Vary") == "Accept-Encoding", "\(accept)")
-                    if !expectGzip { #expect(response.body == plain, "\(accept)") }
+                    if expected == nil { #expect(response.body == plain, "\(accept)") }
                 }
                 // A file without a variant is never encoded and carries no Vary.
-                let png = try request(port, "/images/hero.png", headers: ["Accept-Encoding": "gzip"])
+                let png = try request(port, "/images/hero.png", headers: ["Accept-Encoding": "gzip, br, zstd"])
                 #expect(png.header("Content-Encoding") == nil && png.header("Vary") == nil)
+                // A range is served from the file's own bytes, whatever the client accepts.
+                let ranged = try request(port, path, headers: ["Range": "bytes=0-3", "Accept-Encoding": "br, zstd, gzip"])
+                #expect(ranged.status == 206 && ranged.header("Content-Encoding") == nil && ranged.body == Array(plain.prefix(4)))
+                // The same choice at a versioned URL.
+                let versioned = try request(port, "/_v/\(served.v1)" + path, headers: ["Accept-Encoding": "gzip, br, zstd"])
+                #expect(versioned.header("Content-Encoding") == smallest && versioned.header("ETag") == tags[smallest])
             }
         }
     }

@@ -48,6 +48,9 @@ public final class MemoryStore: StoreBackend, Sendable {
         return MemorySource(bytes)
     }
 
+    /// A memory store keeps no variants.
+    public func openVariant(of entry: Manifest.Entry, _ encoding: ContentEncoding, ofRelease id: String) throws -> (any ByteSource)? { nil }
+
     public func makeDraft() throws -> any ReleaseDraft { try MemoryDraft(store: self) }
 
     public func removeRelease(_ id: String) throws { _ = state.withLock { $0.manifests.removeValue(forKey: id) } }
@@ -103,6 +106,8 @@ final class MemoryDraft: ReleaseDraft {
     private var manifest: (id: String, bytes: [UInt8])?
     private(set) var filesWritten = 0
     private(set) var bytesWritten: Int64 = 0
+    /// A memory store keeps no variants: only the settings are held.
+    var variants = VariantSettings.standard
 
     init(store: MemoryStore) throws {
         self.store = store

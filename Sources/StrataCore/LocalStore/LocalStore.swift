@@ -123,6 +123,11 @@ public struct LocalStore: StoreBackend, ReleaseFolders {
         return file
     }
 
+    public func openVariant(of entry: Manifest.Entry, _ encoding: ContentEncoding, ofRelease id: String) throws -> (any ByteSource)? {
+        let path = layout.release(id).appending(ReleaseLayout.variant(of: entry.sha256, encoding))
+        return FileSystem.exists(path) ? try FileSystem.open(path, .readOnly, purpose: "read") : nil
+    }
+
 
     /// Call with the write lock held, so a cleaner cannot see the staging folder between its
     /// creation and its owner's flock.

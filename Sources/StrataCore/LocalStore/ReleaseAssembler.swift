@@ -17,6 +17,7 @@ final class ReleaseAssembler: ReleaseDraft {
     private let pool: ContentPool
     private(set) var filesWritten = 0
     private(set) var bytesWritten: Int64 = 0
+    var variants = VariantSettings.standard
     private var sealed: Manifest?
     /// Whether anything was added to the pool, and whether the release made it into `releases/`:
     /// a draft that did the one and not the other leaves pool entries nothing links to.
@@ -86,8 +87,9 @@ final class ReleaseAssembler: ReleaseDraft {
     func seal(_ manifest: Manifest) throws -> Manifest {
         var manifest = manifest
         addedToPool = true  // variants are pooled as they are made
-        let compressed = try VariantBuilder(layout: layout, tree: tree).addVariants(to: manifest.files, folders: &folders)
+        let compressed = try VariantBuilder(layout: layout, tree: tree, settings: variants).addVariants(to: manifest.files, folders: &folders)
         manifest.files = compressed.entries
+        manifest.variantEncodings = variants.encodings
         poolFolders.formUnion(compressed.poolFolders)
 
         let metadata = try folders.prepare(for: ReleaseLayout.manifestPath)

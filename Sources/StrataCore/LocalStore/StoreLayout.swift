@@ -10,7 +10,7 @@ import SystemPackage
 /// <root>/history/<name>.jsonl   append-only log of every flip of that channel
 /// <root>/pins/<id>              a release prune must keep
 /// <root>/pool/<ab>/<sha256>     content-addressed hard links, so unchanged files are never copied again
-/// <root>/pool/<ab>/<sha256>.gz  the gzip variant of that content, so it is never compressed again
+/// <root>/pool/<ab>/<sha256>.gz  its variants (also .br, .zst), so that content is never compressed again
 /// <root>/configs/versions/<id>.json   runtime config versions, content-addressed, never rewritten
 /// <root>/configs/channels/<name>      a channel's config pointer: "<id>\n"
 /// <root>/configs/history/<name>.jsonl every change of that pointer
@@ -55,8 +55,10 @@ public struct StoreLayout: Sendable, Equatable {
     /// The pool entry for content with this SHA-256, fanned out by its first two hex digits.
     public func pooled(_ sha256: String) -> FilePath { pool.appending(String(sha256.prefix(2))).appending(sha256) }
 
-    /// The pool entry for the gzip variant of content with this SHA-256.
-    public func pooledGzipVariant(of sha256: String) -> FilePath { pool.appending(String(sha256.prefix(2))).appending(sha256 + ".gz") }
+    /// The pool entry for a variant of content with this SHA-256.
+    public func pooledVariant(of sha256: String, _ encoding: ContentEncoding) -> FilePath {
+        pool.appending(String(sha256.prefix(2))).appending(sha256 + encoding.fileSuffix)
+    }
 }
 
 /// Names inside one release folder.
@@ -67,5 +69,6 @@ public enum ReleaseLayout {
     /// Precompressed copies, named by the SHA-256 of the content they compress.
     public static let variantsFolder = ".strata/variants"
 
-    public static func gzipVariant(of sha256: String) -> String { variantsFolder + "/" + sha256 + ".gz" }
+    public static func variant(of sha256: String, _ encoding: ContentEncoding) -> String { variantsFolder + "/" + sha256 + encoding.fileSuffix }
+    public static func gzipVariant(of sha256: String) -> String { variant(of: sha256, .gzip) }
 }

@@ -1,122 +1,136 @@
 import Crypto
 import SystemPackage
 
-/// Writes the precompressed gzip variants of a release being assembled, on every core.
-///
-/// A file gets a variant when its type compresses (`ContentType.isCompressible`), it is at least
-/// `minimumSize` bytes, and level-9 gzip saves at least 10%. Variants live in the release's
-/// `.strata/variants/<sha256>.gz` and in the pool beside the content, so content the store has
-/// compressed before is linked, never compressed again.
-struct VariantBuilder {
-    static let minimumSize = GzipVariantRule.minimumSize
-    static let level = GzipVariantRule.level
+/// Which variants a publish makes, and how hard each encoder works (`--variants`, `--*-level`).
+public struct VariantSettings: Sendable, Equatable {
+    public var encodings: [ContentEncoding]
+    public var levels: VariantLevels
+    /// The entries' variants were decided already, by the publisher of a release being copied in
+    /// (a serve node's mirror): make only the variants they list, and only where none was supplied.
+    public var onlyListed = false
 
+    public static let standard = VariantSettings(encodings: ContentEncoding.allCases, levels: .standard)
+
+    public init(encodings: [ContentEncoding], levels: VariantLevels, onlyListed: Bool = false) {
+        self.encodings = encodings.sorted()
+        self.levels = levels
+        self.onlyListed = onlyListed
+    }
+}
+
+/// Writes the precompressed variants of a release being assembled, on every core.
+///
+/// A file gets variants when `VariantRule` wants it. Variants live in the release's
+/// `.strata/variants/<sha256>.<gz|br|zst>` and in the pool beside the content, so content the store
+/// has compressed before is linked, never compressed again.
+struct VariantBuilder {
     let layout: StoreLayout
     /// The release folder being assembled.
     let tree: FilePath
+    let settings: VariantSettings
 
-    /// The entries with `gzip` filled in where a variant was kept, and the pool folders touched.
+    /// The entries with their variants filled in, and the pool folders touched.
     func addVariants(to entries: [Manifest.Entry], folders: inout FolderMaker) throws -> (entries: [Manifest.Entry], poolFolders: Set<FilePath>) {
-        // One variant per distinct content, compressed from the first file holding it.
-        var candidates: [String: String] = [:]
-        for entry in entries where GzipVariantRule.wants(entry) {
-            if candidates[entry.sha256] == nil { candidates[entry.sha256] = entry.path }
+        // One job per distinct content, compressed from the first file holding it; largest first,
+        // so no core is left with one big file at the end.
+        var firstHolder: [String: Manifest.Entry] = [:]
+        for entry in entries where VariantRule.wants(entry) && firstHolder[entry.sha256] == nil {
+            firstHolder[entry.sha256] = entry
         }
-        guard !candidates.isEmpty else { return (entries, []) }
+        guard !firstHolder.isEmpty, !settings.encodings.isEmpty else { return (entries.map(\.withoutVariants), []) }
         _ = try folders.prepare(for: ReleaseLayout.gzipVariant(of: "x"))
 
-        let jobs = Array(candidates)
+        let jobs = firstHolder.values.sorted { $0.size > $1.size }
         let results = try Parallel.map(count: jobs.count) { index, buffer in
-            try variant(of: jobs[index].key, from: tree.appending(jobs[index].value), buffer: buffer)
+            try variants(of: jobs[index], buffer: buffer)
         }
-        var variants: [String: Manifest.Variant] = [:]
+        var made: [String: [ContentEncoding: Manifest.Variant]] = [:]
         var poolFolders = Set<FilePath>()
         for (job, result) in zip(jobs, results) {
-            guard let result else { continue }
-            variants[job.key] = result.variant
-            if let folder = result.poolFolder { poolFolders.insert(folder) }
+            made[job.sha256] = result.variants
+            poolFolders.formUnion(result.poolFolders)
         }
         let withVariants = entries.map { entry in
-            var entry = entry
-            entry.gzip = variants[entry.sha256]
+            var entry = entry.withoutVariants
+            for (encoding, variant) in made[entry.sha256] ?? [:] { entry[variant: encoding] = variant }
             return entry
         }
         return (withVariants, poolFolders)
     }
 
     private struct Made: Sendable {
-        let variant: Manifest.Variant
-        /// The pool folder a new variant was added to; nil when it was linked from the pool.
-        let poolFolder: FilePath?
+        var variants: [ContentEncoding: Manifest.Variant] = [:]
+        /// The pool folders new variants were added to.
+        var poolFolders: Set<FilePath> = []
     }
 
-    /// The variant for one content: linked from the pool, or compressed now and kept if it is worth it.
-    private func variant(of sha256: String, from source: FilePath, buffer: UnsafeMutableRawBufferPointer) throws -> Made? {
-        let destination = tree.appending(ReleaseLayout.gzipVariant(of: sha256))
-        let pooled = layout.pooledGzipVariant(of: sha256)
-        if try FileSystem.link(pooled, as: destination, purpose: "link pooled variant to") {
-            let digest = try Hashing.digest(ofFile: destination, buffer: buffer)
-            return Made(variant: Manifest.Variant(size: digest.size, sha256: digest.sha256), poolFolder: nil)
+    /// The variants of one content: linked from the pool where it has them, the rest compressed now
+    /// (the file read once for all of them) and kept when `VariantRule` says they are worth it.
+    private func variants(of entry: Manifest.Entry, buffer: UnsafeMutableRawBufferPointer) throws -> Made {
+        var result = Made()
+        var toCompress: [ContentEncoding] = []
+        for encoding in settings.encodings {
+            if settings.onlyListed && entry[variant: encoding] == nil { continue }
+            let destination = tree.appending(ReleaseLayout.variant(of: entry.sha256, encoding))
+            if FileSystem.exists(destination) {
+                // Supplied with the release (a serve node downloaded it, checked): pool it as it is.
+                try FileSystem.open(destination, .readOnly, purpose: "sync").sync()
+                let digest = try Hashing.digest(ofFile: destination, buffer: buffer)
+                result.poolFolders.insert(try ContentPool(layout: layout).adopt(destination, as: layout.pooledVariant(of: entry.sha256, encoding)))
+                result.variants[encoding] = Manifest.Variant(size: digest.size, sha256: digest.sha256)
+            } else if try FileSystem.link(layout.pooledVariant(of: entry.sha256, encoding), as: destination, purpose: "link pooled variant to") {
+                let digest = try Hashing.digest(ofFile: destination, buffer: buffer)
+                result.variants[encoding] = Manifest.Variant(size: digest.size, sha256: digest.sha256)
+            } else {
+                toCompress.append(encoding)
+            }
         }
+        guard !toCompress.isEmpty else { return result }
 
-        let input = try FileSystem.open(source, .readOnly, purpose: "read")
-        let output = try FileSystem.open(destination, .writeOnly, options: [.create, .exclusiveCreate], permissions: .readOnlyFile,
-                                         purpose: "create")
-        var hasher = SHA256()
-        var compressedSize: Int64 = 0
-        let originalSize = try GzipVariantRule.compress(input, buffer: buffer) { chunk in
-            hasher.update(bufferPointer: chunk)
-            compressedSize += Int64(chunk.count)
-            try output.writeAll(chunk)
+        let source = tree.appending(entry.path)
+        guard let plain = try FileSystem.readFile(source) else {
+            throw StrataError(.io, "'\(Escaped.path(entry.path))' vanished while its variants were made")
         }
-
-        guard GzipVariantRule.isWorthKeeping(compressedSize, of: originalSize) else {
-            try output.close()
-            try FileSystem.removeFile(destination)
-            return nil
+        let kept = try plain.withUnsafeBytes {
+            try VariantRule.compress($0, isText: ContentType.isText(entry.type), into: toCompress, levels: settings.levels,
+                                     gzipSize: result.variants[.gzip]?.size)
         }
-        try output.sync()
-        try output.close()
-        let folder = try ContentPool(layout: layout).adopt(destination, as: pooled)
-        return Made(variant: Manifest.Variant(size: compressedSize, sha256: Hashing.hex(hasher.finalize())), poolFolder: folder)
+        for (encoding, compressed) in kept {
+            let destination = tree.appending(ReleaseLayout.variant(of: entry.sha256, encoding))
+            try FileSystem.writeNewFile(destination, compressed, permissions: .readOnlyFile)
+            result.poolFolders.insert(try ContentPool(layout: layout).adopt(destination, as: layout.pooledVariant(of: entry.sha256, encoding)))
+            result.variants[encoding] = Manifest.Variant(size: Int64(compressed.count), sha256: Hashing.hex(SHA256.hash(data: compressed)))
+        }
+        return result
     }
 }
 
-/// When a file gets a precompressed gzip copy, the same for every kind of store: a type that
-/// compresses, at least `minimumSize` bytes, and level-9 gzip saving at least 10%.
-public enum GzipVariantRule {
+/// When a file gets precompressed copies, the same for every kind of store: a type that
+/// compresses, at least `minimumSize` bytes; gzip kept when it saves 10%, brotli and zstd when they
+/// save 10% and are smaller than the gzip variant too (else a client that takes both gains nothing).
+public enum VariantRule {
     public static let minimumSize: Int64 = 256
-    static let level: Int32 = 9
 
     public static func wants(_ entry: Manifest.Entry) -> Bool {
         entry.size >= minimumSize && ContentType.isCompressible(entry.type)
     }
 
-    static func isWorthKeeping(_ compressedSize: Int64, of originalSize: Int64) -> Bool {
-        compressedSize * 10 <= originalSize * 9
+    static func isWorthKeeping(_ compressedSize: Int64, of originalSize: Int64, gzipSize: Int64? = nil) -> Bool {
+        compressedSize * 10 <= originalSize * 9 && compressedSize < (gzipSize ?? .max)
     }
 
-    /// The file compressed, in memory, when that is worth keeping; nil when it is not.
-    public static func compress(file path: FilePath) throws -> [UInt8]? {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Parallel.bufferSize, alignment: 64)
-        defer { buffer.deallocate() }
-        var output: [UInt8] = []
-        let originalSize = try compress(try FileSystem.open(path, .readOnly, purpose: "read"), buffer: buffer) { output.append(contentsOf: $0) }
-        return isWorthKeeping(Int64(output.count), of: originalSize) ? output : nil
-    }
-
-    /// Streams `input` through level-9 gzip into `sink`; returns how many bytes were read.
-    static func compress(_ input: OpenFile, buffer: UnsafeMutableRawBufferPointer,
-                         sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
-        let compressor = try GzipCompressor(level: level)
-        var originalSize: Int64 = 0
-        while true {
-            let count = try input.read(into: buffer)
-            if count == 0 { break }
-            originalSize += Int64(count)
-            try compressor.compress(UnsafeRawBufferPointer(rebasing: buffer.prefix(count)), sink: sink)
+    /// The variants of `plain` worth keeping, among `encodings`: gzip first, since the others must
+    /// beat it (`gzipSize`: a gzip variant made before, when gzip is not among `encodings`).
+    public static func compress(_ plain: UnsafeRawBufferPointer, isText: Bool, into encodings: [ContentEncoding], levels: VariantLevels,
+                                gzipSize: Int64? = nil) throws -> [(encoding: ContentEncoding, bytes: [UInt8])] {
+        var kept: [(encoding: ContentEncoding, bytes: [UInt8])] = []
+        var gzipSize = gzipSize
+        for encoding in encodings.sorted() {
+            let compressed = try VariantCompressor.compress(plain, as: encoding, level: levels[encoding], isText: isText)
+            guard isWorthKeeping(Int64(compressed.count), of: Int64(plain.count), gzipSize: encoding == .gzip ? nil : gzipSize) else { continue }
+            if encoding == .gzip { gzipSize = Int64(compressed.count) }
+            kept.append((encoding, compressed))
         }
-        try compressor.finish(sink: sink)
-        return originalSize
+        return kept
     }
 }

@@ -69,8 +69,7 @@ public struct Verifier: Sendable {
     }
 
     /// Re-hashes release `id` of any store through the store itself (an object store's content is
-    /// downloaded): the manifest against its fingerprint, every file against the manifest. Only a
-    /// store in a folder keeps variants (a bucket keeps none; each server makes its own).
+    /// downloaded): the manifest against its fingerprint, every file and variant against the manifest.
     public func verify(release id: String, in store: Store) throws -> VerificationReport {
         if let folders = store.folders { return try verify(releaseFolder: folders.layout.release(id)) }
         let manifest = try ReleaseCatalog(store).manifest(id)
@@ -87,6 +86,14 @@ public struct Verifier: Sendable {
                 }
             } catch let error as StrataError where error.kind == .corrupt || error.kind == .notFound {
                 found.append(.init(kind: .modified, path: entry.path, detail: error.message))
+            }
+            for encoding in entry.variantEncodings {
+                let name = ReleaseLayout.variant(of: entry.sha256, encoding)
+                let problem = try store.backend.openVariant(of: entry, encoding, ofRelease: id)
+                    .map { try Self.variantProblem(entry, encoding, reading: $0, buffer: buffer) } ?? "missing"
+                if let problem {
+                    found.append(.init(kind: .variant, path: name, detail: "\(encoding.token) variant of '\(entry.path)': \(problem)"))
+                }
             }
             return found
         }
@@ -118,26 +125,33 @@ public struct Verifier: Sendable {
     /// Each variant must be the bytes the manifest records and decompress to the file's content.
     private func checkVariants(of manifest: Manifest, in folder: FilePath) throws -> [VerificationProblem] {
         var seen = Set<String>()
-        let compressed = manifest.files.filter { $0.gzip != nil && seen.insert($0.sha256).inserted }
-        let findings = try Parallel.map(count: compressed.count) { index, buffer -> String? in
-            let entry = compressed[index]
-            return try Self.variantProblem(entry, at: folder.appending(ReleaseLayout.gzipVariant(of: entry.sha256)), buffer: buffer)
+        let checks = manifest.files.filter { !$0.variantEncodings.isEmpty && seen.insert($0.sha256).inserted }
+            .flatMap { entry in entry.variantEncodings.map { (entry: entry, encoding: $0) } }
+        let findings = try Parallel.map(count: checks.count) { index, buffer -> String? in
+            let (entry, encoding) = checks[index]
+            return try Self.variantProblem(entry, encoding, at: folder.appending(ReleaseLayout.variant(of: entry.sha256, encoding)), buffer: buffer)
         }
-        return zip(compressed, findings).compactMap { entry, finding in
-            finding.map { VerificationProblem(kind: .variant, path: ReleaseLayout.gzipVariant(of: entry.sha256), detail: "gzip variant of '\(entry.path)': \($0)") }
+        return zip(checks, findings).compactMap { check, finding in
+            finding.map {
+                VerificationProblem(kind: .variant, path: ReleaseLayout.variant(of: check.entry.sha256, check.encoding),
+                                    detail: "\(check.encoding.token) variant of '\(check.entry.path)': \($0)")
+            }
         }
     }
 
     /// Nil when the variant is sound, else what is wrong with it.
-    private static func variantProblem(_ entry: Manifest.Entry, at path: FilePath, buffer: UnsafeMutableRawBufferPointer) throws -> String? {
-        guard entry.gzip != nil else { return nil }
+    private static func variantProblem(_ entry: Manifest.Entry, _ encoding: ContentEncoding, at path: FilePath,
+                                       buffer: UnsafeMutableRawBufferPointer) throws -> String? {
+        guard entry[variant: encoding] != nil else { return nil }
         guard FileSystem.exists(path) else { return "missing" }
-        return try variantProblem(entry, reading: try FileSystem.open(path, .readOnly, purpose: "read"), buffer: buffer)
+        return try variantProblem(entry, encoding, reading: try FileSystem.open(path, .readOnly, purpose: "read"), buffer: buffer)
     }
 
-    private static func variantProblem(_ entry: Manifest.Entry, reading input: any ByteSource, buffer: UnsafeMutableRawBufferPointer) throws -> String? {
-        guard let variant = entry.gzip else { return nil }
-        let decompressor = try GzipDecompressor()
+    /// Nil when the bytes `input` gives are the entry's variant in `encoding`, else what is wrong.
+    public static func variantProblem(_ entry: Manifest.Entry, _ encoding: ContentEncoding, reading input: any ByteSource,
+                               buffer: UnsafeMutableRawBufferPointer) throws -> String? {
+        guard let variant = entry[variant: encoding] else { return nil }
+        let decompressor = try encoding.makeDecompressor()
         var compressedHasher = SHA256()
         var plainHasher = SHA256()
         var compressedSize: Int64 = 0
@@ -160,7 +174,7 @@ public struct Verifier: Sendable {
         if compressedSize != variant.size || Hashing.hex(compressedHasher.finalize()) != variant.sha256 {
             return "differs from the manifest's size and sha256"
         }
-        if !decompressor.isFinished { return "gzip stream is truncated" }
+        if !decompressor.isFinished { return "\(encoding.token) stream is truncated" }
         if plainSize != entry.size || Hashing.hex(plainHasher.finalize()) != entry.sha256 {
             return "does not decompress to the file's content"
         }

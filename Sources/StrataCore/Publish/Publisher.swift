@@ -22,6 +22,8 @@ public struct PublishRequest: Sendable {
     /// Refuses a release not signed by one of these keys (`import --trust`): an archive's recorded
     /// signature, or the one `signingKey` makes.
     public var trust: TrustedKeys?
+    /// Which precompressed variants to make (`--variants`), and at which levels.
+    public var variants = VariantSettings.standard
 
     public init(source: String, label: String? = nil, includeEverything: Bool = false, stripComponents: Int = 0,
                 limits: ArchiveLimits = .standard, requireArchive: Bool = false, base: String? = nil, deletions: [String] = []) {
@@ -275,6 +277,7 @@ public struct Publisher: Sendable {
 
     /// Seals the draft and makes it visible as release `<id>`, atomically and durably.
     private func commit(_ draft: any ReleaseDraft, manifest: Manifest, request: PublishRequest) throws -> PublishReport {
+        draft.variants = request.variants
         let written = try draft.seal(manifest)
         return try store.withWriteLock {
             let catalog = ReleaseCatalog(store)

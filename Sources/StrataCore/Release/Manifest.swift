@@ -16,6 +16,10 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var check: ContentCheck?
     /// The publisher's SSH signature over the release's listing (`ReleaseSignature`); nil when unsigned.
     public var signature: String?
+    /// The encodings variants were tried in at publish (`--variants`), so a reader that makes its
+    /// own (a serve node) tries the same ones; nil for releases published before brotli and zstd,
+    /// which tried gzip alone. Codings this version does not know are left out when read.
+    public var variantEncodings: [ContentEncoding]?
 
     public subscript<Value>(dynamicMember field: WritableKeyPath<ReleaseSummary, Value>) -> Value {
         get { summary[keyPath: field] }
@@ -28,8 +32,10 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var sha256: String
         /// Media type, without parameters (`text/html`); the server adds `charset` for text.
         public var type: String
-        /// The precompressed gzip copy, when one was worth keeping (see `VariantBuilder`).
+        /// The precompressed copies, when one was worth keeping (see `VariantRule`).
         public var gzip: Variant?
+        public var br: Variant?
+        public var zstd: Variant?
 
         public init(path: String, size: Int64, sha256: String, type: String, gzip: Variant? = nil) {
             self.path = path
@@ -38,9 +44,38 @@ public struct Manifest: Codable, Sendable, Equatable {
             self.type = type
             self.gzip = gzip
         }
+
+        public subscript(variant encoding: ContentEncoding) -> Variant? {
+            get {
+                switch encoding {
+                case .gzip: gzip
+                case .br: br
+                case .zstd: zstd
+                }
+            }
+            set {
+                switch encoding {
+                case .gzip: gzip = newValue
+                case .br: br = newValue
+                case .zstd: zstd = newValue
+                }
+            }
+        }
+
+        /// The encodings it has a variant in.
+        public var variantEncodings: [ContentEncoding] { ContentEncoding.allCases.filter { self[variant: $0] != nil } }
+
+        /// The same file without variants.
+        public var withoutVariants: Entry {
+            var entry = self
+            entry.gzip = nil
+            entry.br = nil
+            entry.zstd = nil
+            return entry
+        }
     }
 
-    /// A compressed copy of a file, stored at `ReleaseLayout.gzipVariant(of:)`.
+    /// A compressed copy of a file, stored at `ReleaseLayout.variant(of:_:)`.
     public struct Variant: Codable, Sendable, Equatable {
         /// Size and SHA-256 of the compressed bytes (its own ETag, distinct from the file's).
         public var size: Int64
@@ -62,6 +97,7 @@ public struct Manifest: Codable, Sendable, Equatable {
 
     private enum CodingKeys: String, CodingKey {
         case format, files, check, signature
+        case variantEncodings = "variants"
     }
 
     public init(from decoder: Decoder) throws {
@@ -70,6 +106,7 @@ public struct Manifest: Codable, Sendable, Equatable {
         files = try container.decode([Entry].self, forKey: .files)
         check = try container.decodeIfPresent(ContentCheck.self, forKey: .check)
         signature = try container.decodeIfPresent(String.self, forKey: .signature)
+        variantEncodings = try container.decodeIfPresent([String].self, forKey: .variantEncodings)?.compactMap(ContentEncoding.init(rawValue:))
         summary = try ReleaseSummary(from: decoder)
     }
 
@@ -80,6 +117,7 @@ public struct Manifest: Codable, Sendable, Equatable {
         try container.encode(files, forKey: .files)
         try container.encodeIfPresent(check, forKey: .check)
         try container.encodeIfPresent(signature, forKey: .signature)
+        try container.encodeIfPresent(variantEncodings, forKey: .variantEncodings)
     }
 
     public func encoded() throws -> [UInt8] {

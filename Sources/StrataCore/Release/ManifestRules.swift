@@ -18,6 +18,7 @@ public enum ManifestRules {
 
         var previous: String?
         var total: Int64 = 0
+        var variantsOfContent: [String: [Manifest.Variant?]] = [:]
         for entry in manifest.files {
             let shown = Escaped.path(entry.path)
             if let why = pathProblem(entry.path) { throw refuse("entry '\(shown)' \(why)") }
@@ -27,9 +28,17 @@ public enum ManifestRules {
             guard entry.size >= 0 else { throw refuse("entry '\(shown)' has a negative size") }
             guard isDigest(entry.sha256) else { throw refuse("entry '\(shown)' has a sha256 that is not 64 lowercase hex digits") }
             guard isMediaType(entry.type) else { throw refuse("entry '\(shown)' has a malformed type '\(Escaped.path(entry.type))'") }
-            if let variant = entry.gzip, variant.size < 0 || !isDigest(variant.sha256) {
-                throw refuse("entry '\(shown)' has a malformed gzip variant")
+            for encoding in ContentEncoding.allCases {
+                if let variant = entry[variant: encoding], variant.size < 0 || !isDigest(variant.sha256) {
+                    throw refuse("entry '\(shown)' has a malformed \(encoding.token) variant")
+                }
             }
+            // Variants are named by the content they compress: one content, one set of variants.
+            let variants = ContentEncoding.allCases.map { entry[variant: $0] }
+            if let earlier = variantsOfContent[entry.sha256], earlier != variants {
+                throw refuse("entry '\(shown)' lists other variants than another file with the same content")
+            }
+            variantsOfContent[entry.sha256] = variants
             let (sum, overflow) = total.addingReportingOverflow(entry.size)
             guard !overflow else { throw refuse("entry '\(shown)' makes the sizes overflow") }
             total = sum

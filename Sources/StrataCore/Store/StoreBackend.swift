@@ -30,6 +30,8 @@ public protocol StoreBackend: Sendable {
     func manifestBytes(of id: String) throws -> [UInt8]?
     /// The bytes of one file of a release, streamed.
     func openContent(_ entry: Manifest.Entry, ofRelease id: String) throws -> any ByteSource
+    /// The bytes of a variant the entry lists, streamed; nil when the store has no such object.
+    func openVariant(of entry: Manifest.Entry, _ encoding: ContentEncoding, ofRelease id: String) throws -> (any ByteSource)?
 
     /// Starts writing a release. Nothing of it is visible until `ReleaseDraft.publish()`.
     func makeDraft() throws -> any ReleaseDraft
@@ -106,6 +108,8 @@ public protocol ReleaseDraft: AnyObject {
     /// Files and bytes the store did not have before: all that was written.
     var filesWritten: Int { get }
     var bytesWritten: Int64 { get }
+    /// Which variants `seal` makes (all of them at the standard levels unless set).
+    var variants: VariantSettings { get set }
 
     /// Adds a source file, re-hashing it as it is copied: a file that changed since it was hashed
     /// is refused. Content the store has already is referenced, not copied.

@@ -293,10 +293,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private func body(of response: Response, context: ChannelHandlerContext) -> Body {
         guard case .file(let file) = response, let (offset, length) = file.body else { return .none }
         let served = file.served
-        let size = file.gzip ? served.gzip!.size : served.size
-        let key = OpenFiles.Key(release: file.index.serial, file: Int32(file.file), gzip: file.gzip)
+        let size = served.size(file.encoding)
+        let key = OpenFiles.Key(release: file.index.serial, file: Int32(file.file), encoding: file.encoding)
         if size <= Int64(services.bodies.maxFileBytes) {
-            let bodyKey = HotBodies.Key(digest: served.digest, gzip: file.gzip)
+            let bodyKey = HotBodies.Key(digest: served.digest, encoding: file.encoding)
             var whole = services.bodies.cached(bodyKey)
             services.metrics.cache(hit: whole != nil)
             if whole == nil {

@@ -1,3 +1,4 @@
+import StrataCore
 /// The parts of RFC 9110 the server needs, as pure functions over header values. They scan the
 /// values' bytes in place: no arrays of parts, no lower-cased copies.
 enum HTTPSemantics {
@@ -77,45 +78,104 @@ enum HTTPSemantics {
 
     // MARK: - Content negotiation (RFC 9110 §12.5.3)
 
-    /// What the `Accept-Encoding` lines of a request said about gzip so far.
-    struct GzipAcceptance {
-        private var gzip: Bool?
-        private var star: Bool?
+    /// What the `Accept-Encoding` lines of a request said, as qvalues in thousandths (RFC 9110
+    /// §12.5.3); nil for a coding it did not name.
+    struct EncodingAcceptance {
+        private var listed: (gzip: Int16?, br: Int16?, zstd: Int16?) = (nil, nil, nil)
+        private var identity: Int16?
+        private var star: Int16?
 
-        /// Listed with q > 0, or covered by `*` with q > 0 and not listed with q=0.
-        var accepted: Bool { gzip ?? star ?? false }
+        /// How much the client wants `encoding`: named, else covered by `*`, else not at all (0).
+        func quality(of encoding: ContentEncoding) -> Int16 {
+            let named: Int16? = switch encoding {
+            case .gzip: listed.gzip
+            case .br: listed.br
+            case .zstd: listed.zstd
+            }
+            return named ?? star ?? 0
+        }
+
+        /// How much the client wants the file's own bytes, when it said so (`identity`, or `*`);
+        /// nil when it did not, which RFC 9110 makes acceptable, after any coding it named.
+        var identityQuality: Int16? { identity ?? star }
+
+        func accepts(_ encoding: ContentEncoding) -> Bool { quality(of: encoding) > 0 }
+
+        /// The variant to send among those the file has (sizes by encoding): the one the client
+        /// wants most, the smallest among equals; nil for the identity bytes.
+        func choose(from variants: ServedFile.Variants) -> ContentEncoding? {
+            var best: (encoding: ContentEncoding, quality: Int16, size: Int64)?
+            for encoding in ContentEncoding.allCases {
+                guard let variant = variants[encoding] else { continue }
+                let quality = quality(of: encoding)
+                guard quality > 0 else { continue }
+                if let current = best, current.quality > quality || (current.quality == quality && current.size <= variant.size) { continue }
+                best = (encoding, quality, variant.size)
+            }
+            guard let best else { return nil }
+            // Asked for its own bytes more than any coding it accepts: send them.
+            if let identity = identityQuality, identity > best.quality { return nil }
+            return best.encoding
+        }
 
         mutating func read<Value: BidirectionalCollection<UInt8>>(_ value: Value) {
             HTTPSemantics.forEachItem(value) { item in
                 let nameEnd = item.firstIndex(of: UInt8(ascii: ";")) ?? item.endIndex
                 let name = HTTPSemantics.trimmed(item[..<nameEnd])
                 guard !name.isEmpty else { return }
-                var positive = true
+                var quality: Int16 = 1000
                 var rest = item[nameEnd...]
                 while !rest.isEmpty {
                     rest = rest.dropFirst()  // the ';'
                     let end = rest.firstIndex(of: UInt8(ascii: ";")) ?? rest.endIndex
                     let pair = HTTPSemantics.trimmed(rest[..<end])
                     if pair.count >= 2, HTTPSemantics.equalIgnoringCase(pair.prefix(2), "q=".utf8) {
-                        positive = HTTPSemantics.isPositiveQuality(pair.dropFirst(2))
+                        quality = HTTPSemantics.quality(pair.dropFirst(2))
                     }
                     rest = rest[end...]
                 }
+                // A coding named twice keeps its highest qvalue.
+                func keep(_ slot: inout Int16?) { slot = max(slot ?? quality, quality) }
                 if HTTPSemantics.equalIgnoringCase(name, "gzip".utf8) || HTTPSemantics.equalIgnoringCase(name, "x-gzip".utf8) {
-                    gzip = (gzip ?? false) || positive
+                    keep(&listed.gzip)
+                } else if HTTPSemantics.equalIgnoringCase(name, "br".utf8) {
+                    keep(&listed.br)
+                } else if HTTPSemantics.equalIgnoringCase(name, "zstd".utf8) {
+                    keep(&listed.zstd)
+                } else if HTTPSemantics.equalIgnoringCase(name, "identity".utf8) {
+                    keep(&identity)
                 } else if name.elementsEqual("*".utf8) {
-                    star = positive
+                    keep(&star)
                 }
             }
         }
     }
 
-    /// A qvalue (`0`, `0.5`, `1.000`) above zero; anything unreadable counts as zero.
-    private static func isPositiveQuality<Bytes: Collection<UInt8>>(_ value: Bytes) -> Bool {
-        guard !value.isEmpty, value.allSatisfy({ ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: ".") }) else {
-            return false
+    /// A qvalue (`0`, `0.5`, `1.000`, RFC 9110 §12.4.2) in thousandths; anything unreadable is 0.
+    static func quality<Bytes: Collection<UInt8>>(_ value: Bytes) -> Int16 {
+        var position = 0
+        var whole: UInt8 = 0
+        var thousandths: Int16 = 0
+        var scale: Int16 = 100
+        for byte in value {
+            switch position {
+            case 0:
+                guard byte == UInt8(ascii: "0") || byte == UInt8(ascii: "1") else { return 0 }
+                whole = byte - UInt8(ascii: "0")
+            case 1:
+                guard byte == UInt8(ascii: ".") else { return 0 }
+            case 2...4:
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return 0 }
+                thousandths += Int16(byte - UInt8(ascii: "0")) * scale
+                scale /= 10
+            default:
+                return 0
+            }
+            position += 1
         }
-        return value.contains { $0 >= UInt8(ascii: "1") && $0 <= UInt8(ascii: "9") }
+        guard position > 0 else { return 0 }
+        if whole == 1 { return thousandths == 0 ? 1000 : 0 }  // 1.000 at most
+        return thousandths
     }
 
     /// True when `Accept` asks for HTML explicitly (browsers navigating do; scripts fetching assets don't).

@@ -13,7 +13,7 @@ struct RequestHeaders {
         self.fields = fields
     }
 
-    var gzip: HTTPSemantics.GzipAcceptance { fields.gzip }
+    var encodings: HTTPSemantics.EncodingAcceptance { fields.encodings }
     var host: Value? { fields.host.map { raw[$0] } }
     var range: Value? { fields.range.map { raw[$0] } }
     var ifRange: Value? { fields.ifRange.map { raw[$0] } }

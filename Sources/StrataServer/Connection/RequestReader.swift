@@ -285,7 +285,7 @@ struct RequestFields {
     var moreCookies: [Range<Int>] = []
     var referer: Range<Int>?
     var userAgent: Range<Int>?
-    var gzip = HTTPSemantics.GzipAcceptance()
+    var encodings = HTTPSemantics.EncodingAcceptance()
 }
 
 /// One scan of a complete head (request line, field lines, the empty line), checking every byte.
@@ -347,7 +347,7 @@ private struct HeadParser {
                 guard contentLength == nil || contentLength == length else { throw .bad("differing Content-Length values") }
                 contentLength = length
             case 15 where Self.named(nameBytes, "accept-encoding"):
-                head.fields.gzip.read(raw[value])
+                head.fields.encodings.read(raw[value])
             case 17 where Self.named(nameBytes, "transfer-encoding"):
                 transferEncoding = true
                 var unknown = false

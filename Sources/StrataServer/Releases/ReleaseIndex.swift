@@ -104,8 +104,12 @@ final class ReleaseIndex: Sendable {
             }()
             // ETag first and always 42 bytes: a 304 sends just that line, and If-None-Match compares with it.
             let identity = add("ETag: \"\(entry.sha256.prefix(32))\"\r\nContent-Length: \(entry.size)\r\n")
-            let gzip = entry.gzip.map { variant in
-                ServedFile.Variant(size: variant.size, lines: add("ETag: \"\(variant.sha256.prefix(32))\"\r\nContent-Length: \(variant.size)\r\n"))
+            // Each variant its own ETag, from its own bytes: caches never mix representations.
+            var variants = ServedFile.Variants()
+            for encoding in entry.variantEncodings {
+                let variant = entry[variant: encoding]!
+                variants[encoding] = ServedFile.Variant(size: variant.size,
+                                                        lines: add("ETag: \"\(variant.sha256.prefix(32))\"\r\nContent-Length: \(variant.size)\r\n"))
             }
             paths.append(entry.path)
             let plan = filePlans[number]
@@ -114,7 +118,7 @@ final class ReleaseIndex: Sendable {
                 throw StrataError(.corrupt, "release \(manifest.id) has a sha256 that is not 64 hex digits for '\(Escaped.path(entry.path))'")
             }
             files.append(ServedFile(size: entry.size, digest: digest,
-                                    identity: identity, gzip: gzip, type: typeNumber,
+                                    identity: identity, variants: variants, type: typeNumber,
                                     isHashNamed: immutable ?? HashedName.matches(entry.path.utf8[...]), plan: plan))
         }
         self.plans = plans
@@ -182,7 +186,7 @@ struct ServedFile: Sendable {
     let digest: ContentDigest
     /// `ETag` and `Content-Length` lines of the identity bytes.
     let identity: ReleaseIndex.Lines
-    let gzip: Variant?
+    let variants: Variants
     /// Index into `ReleaseIndex.typeLines`.
     let type: UInt32
     /// The name carries a content hash (`app.3f9a12c4.js`): safe to cache forever, even on channel URLs.
@@ -193,5 +197,40 @@ struct ServedFile: Sendable {
     struct Variant: Sendable {
         let size: Int64
         let lines: ReleaseIndex.Lines
+    }
+
+    /// The precompressed copies it has, one slot per `ContentEncoding` (no array: a release of
+    /// thousands of files keeps them inline).
+    struct Variants: Sendable {
+        private var gzip, br, zstd: Variant?
+
+        subscript(encoding: ContentEncoding) -> Variant? {
+            get {
+                switch encoding {
+                case .gzip: gzip
+                case .br: br
+                case .zstd: zstd
+                }
+            }
+            set {
+                switch encoding {
+                case .gzip: gzip = newValue
+                case .br: br = newValue
+                case .zstd: zstd = newValue
+                }
+            }
+        }
+
+        var isEmpty: Bool { gzip == nil && br == nil && zstd == nil }
+    }
+
+    /// The `ETag` and `Content-Length` lines of a representation.
+    func lines(_ encoding: ContentEncoding?) -> ReleaseIndex.Lines {
+        encoding.map { variants[$0]!.lines } ?? identity
+    }
+
+    /// The size of a representation.
+    func size(_ encoding: ContentEncoding?) -> Int64 {
+        encoding.map { variants[$0]!.size } ?? size
     }
 }

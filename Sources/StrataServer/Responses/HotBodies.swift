@@ -1,3 +1,4 @@
+import StrataCore
 import NIOCore
 import SystemPackage
 #if canImport(Glibc)
@@ -21,7 +22,7 @@ final class HotBodies {
 
     struct Key: Hashable {
         let digest: ContentDigest
-        let gzip: Bool
+        let encoding: ContentEncoding?
     }
 
     init(maxFileBytes: Int, budget: Int) {

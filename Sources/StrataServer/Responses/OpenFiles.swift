@@ -16,7 +16,7 @@ final class OpenFiles {
     struct Key: Hashable {
         let release: UInt64
         let file: Int32
-        let gzip: Bool
+        let encoding: ContentEncoding?
     }
 
     final class Descriptor {

@@ -297,10 +297,11 @@ final class Responder {
         let file = index.files[number]
         let range = notFound ? nil : headers.range
         // Ranges are served from the identity bytes only.
-        let gzip = range == nil && file.gzip != nil && headers.gzip.accepted
-        let representation = gzip ? file.gzip!.lines : file.identity
+        let encoding = range == nil && !file.variants.isEmpty ? headers.encodings.choose(from: file.variants) : nil
+        let representation = file.lines(encoding)
         func response(_ status: FileResponse.Status) -> Response {
-            .file(FileResponse(index: index, file: number, status: status, gzip: gzip, immutable: immutable, isPrivate: request.authenticated))
+            .file(FileResponse(index: index, file: number, status: status, encoding: encoding, immutable: immutable,
+                               isPrivate: request.authenticated))
         }
         if !notFound && headers.noneMatchHits(index.entityTag(representation)) {
             return response(.notModified)

@@ -59,8 +59,8 @@ struct FileResponse {
     let index: ReleaseIndex
     let file: Int
     let status: Status
-    /// Send the gzip variant.
-    let gzip: Bool
+    /// The variant to send; nil for the file's own bytes.
+    let encoding: ContentEncoding?
     let immutable: Bool
     /// Answered to an authenticated request: shared caches must not keep it (`private`, not `public`).
     var isPrivate = false
@@ -72,7 +72,7 @@ struct FileResponse {
     /// The bytes of the representation to send: (offset, length), or nil for none.
     var body: (offset: Int64, length: Int64)? {
         switch status {
-        case .ok, .notFound: (0, gzip ? served.gzip!.size : served.size)
+        case .ok, .notFound: (0, served.size(encoding))
         case .partial(let first, let last): (first, last - first + 1)
         case .notModified, .unsatisfiable: nil
         }
@@ -80,7 +80,7 @@ struct FileResponse {
 
     /// Where the representation is on disk (read only when it is not in memory or open already).
     var location: FilePath {
-        gzip ? index.folder.appending(ReleaseLayout.gzipVariant(of: served.digest.hex)) : index.folder.appending(index.path(of: file))
+        encoding.map { index.folder.appending(ReleaseLayout.variant(of: served.digest.hex, $0)) } ?? index.folder.appending(index.path(of: file))
     }
 
     var code: Int {
@@ -143,6 +143,9 @@ enum ConnectionHeader {
 /// Writes response heads. File heads are prepared lines copied in order; only `Date` (one per
 /// loop and second) and the rare `Content-Range` are formatted per request.
 enum ResponseHead {
+    /// `Content-Encoding` lines by `ContentEncoding.number`.
+    static let contentEncodingLines: [StaticString] = ["Content-Encoding: gzip\r\n", "Content-Encoding: br\r\n", "Content-Encoding: zstd\r\n"]
+
     static func write(_ response: FileResponse, connection: ConnectionHeader, date: DateLine, into out: inout ByteBuffer) {
         let index = response.index
         let file = response.served
@@ -154,7 +157,7 @@ enum ResponseHead {
         case .partial: status = index.statusLines.partialContent
         case .unsatisfiable: status = index.statusLines.rangeNotSatisfiable
         }
-        let representation = response.gzip ? file.gzip!.lines : file.identity
+        let representation = file.lines(response.encoding)
         // `_headers` and `immutable` are for answers that carry (or confirm) the file, never for errors.
         let succeeded: Bool
         switch response.status {
@@ -210,7 +213,7 @@ enum ResponseHead {
                     out.writeStaticString("Cache-Control: no-cache\r\n")
                 }
             }
-            if file.gzip != nil && !dropped.contains(.vary) { out.writeStaticString("Vary: Accept-Encoding\r\n") }
+            if !file.variants.isEmpty && !dropped.contains(.vary) { out.writeStaticString("Vary: Accept-Encoding\r\n") }
             if let plan {
                 if splitPrivately && dropped.contains(.cacheControl) {
                     copyLines(plan.lines, without: "cache-control:")
@@ -228,8 +231,8 @@ enum ResponseHead {
                 copyEntityTag()
             case .ok, .notFound:
                 copyType()
-                if response.gzip {
-                    out.writeStaticString("Content-Encoding: gzip\r\n")
+                if let encoding = response.encoding {
+                    out.writeStaticString(Self.contentEncodingLines[encoding.number])
                 } else if case .ok = response.status {
                     acceptRanges()
                 }

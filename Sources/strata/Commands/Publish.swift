@@ -47,6 +47,14 @@ struct Publish: ParsableCommand {
     }
 }
 
+/// "2995 gzip variants, 2990 br, 2981 zstd": distinct files with each variant.
+private func variantCounts(_ manifest: Manifest) -> String {
+    let counts = ContentEncoding.allCases.map { encoding in (encoding, manifest.files.filter { $0[variant: encoding] != nil }.count) }
+    let gzip = counts[0].1
+    let others = counts.dropFirst().filter { _ in manifest.variantEncodings != nil }.map { "\($0.1) \($0.0.token)" }
+    return (["\(gzip) gzip variants"] + others).joined(separator: ", ")
+}
+
 /// What `publish` and `import` ask of the new release.
 struct ReleaseOptions: ParsableArguments {
     @Option(help: "A unique name for the release, usable wherever an id is (e.g. a version or build number).")
@@ -63,6 +71,37 @@ struct ReleaseOptions: ParsableArguments {
     @OptionGroup var gate: CheckGateOptions
 
     @OptionGroup var signing: SigningOption
+
+    @OptionGroup var variants: VariantOptions
+}
+
+/// Which precompressed copies a publish makes, and how hard each encoder works.
+struct VariantOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Precompressed variants to make: any of gzip, br, zstd, comma-separated, or none.",
+                               valueName: "list"))
+    var variants = "gzip,br,zstd"
+
+    @Option(help: ArgumentHelp("gzip level (libdeflate, 1-12; default \(VariantLevels.standard.gzip)).", valueName: "n"))
+    var gzipLevel: Int32 = VariantLevels.standard.gzip
+
+    @Option(help: ArgumentHelp("brotli quality (0-11; default \(VariantLevels.standard.br)).", valueName: "n"))
+    var brotliLevel: Int32 = VariantLevels.standard.br
+
+    @Option(help: ArgumentHelp("zstd level (1-22; default \(VariantLevels.standard.zstd)).", valueName: "n"))
+    var zstdLevel: Int32 = VariantLevels.standard.zstd
+
+    func validate() throws {
+        _ = try settings()
+    }
+
+    func settings() throws -> VariantSettings {
+        do {
+            return VariantSettings(encodings: try ContentEncoding.list(variants),
+                                   levels: try VariantLevels(gzip: gzipLevel, br: brotliLevel, zstd: zstdLevel).validated())
+        } catch let error as StrataError {
+            throw ValidationError(error.message)
+        }
+    }
 }
 
 /// How an archive is read.
@@ -98,6 +137,7 @@ enum PublishCommand {
                                      base: baseID, deletions: deletions)
         request.signingKey = try release.signing.key()
         request.trust = trust
+        request.variants = try release.variants.settings()
         let progress = TerminalProgress.start()
         let report: PublishReport
         do {
@@ -120,7 +160,7 @@ enum PublishCommand {
             if let base = manifest.base { Output.note("patch of \(base)") }
             Output.note("published \(Output.release(manifest.id, label: manifest.label)): \(manifest.fileCount) files, "
                 + "\(Output.bytes(manifest.byteCount)); wrote \(report.filesCopied) files (\(Output.bytes(report.bytesCopied))), "
-                + "linked \(report.filesLinked); \(manifest.files.filter { $0.gzip != nil }.count) gzip variants")
+                + "linked \(report.filesLinked); \(variantCounts(manifest))")
         } else {
             Output.note("already published as \(Output.release(manifest.id, label: manifest.label)); nothing written")
             if request.signingKey != nil && manifest.signature == nil {
