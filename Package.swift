@@ -32,6 +32,8 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // syncfs(2), which Swift's Glibc module leaves out: a publish makes its files durable at once.
+        .systemLibrary(name: "CLinux"),
         // The precompressed variants: gzip made whole-file by libdeflate, brotli and zstd.
         .systemLibrary(
             name: "CDeflate",
@@ -57,6 +59,7 @@ let package = Package(
                 "CDeflate",
                 "CBrotli",
                 "CZstd",
+                "CLinux",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "SystemPackage", package: "swift-system"),

@@ -55,10 +55,17 @@ import Darwin
     }
 
     /// Seconds one undisturbed `strata arguments` takes (it must succeed): kills are spread over it.
-    func undisturbedRun(_ arguments: [String]) throws -> Double {
-        let started = Date()
-        #expect(try strata(arguments).status == 0)
-        return Date().timeIntervalSince(started)
+    /// How long the command takes left alone: the faster of two runs (`prepare` between them
+    /// gives the second new content), since a first run's slowness would put kill points late.
+    func undisturbedRun(_ arguments: [String], prepare: () throws -> Void) throws -> Double {
+        var fastest = Double.infinity
+        for run in 0..<2 {
+            if run > 0 { try prepare() }
+            let started = Date()
+            #expect(try strata(arguments).status == 0)
+            fastest = min(fastest, Date().timeIntervalSince(started))
+        }
+        return fastest
     }
 
     /// `trials` times: `prepare`, then `strata arguments(trial)` killed at a random point in the
@@ -82,7 +89,7 @@ import Darwin
             let root = folder + "/store"
             let site = folder + "/site"
             try regenerateSite(site, count: 120)
-            let fullRun = try undisturbedRun(["publish", site, "--root", root, "--activate"])
+            let fullRun = try undisturbedRun(["publish", site, "--root", root, "--activate"]) { try regenerateSite(site, count: 120) }
 
             let killed = try killTrials(60, root: root, fullRun: fullRun, prepare: { try regenerateSite(site, count: 120) }) { trial in
                 ["publish", site, "--root", root, "--activate", "--label", "trial\(trial)"]
@@ -107,7 +114,7 @@ import Darwin
                 try makeArchive(at: archive, #"tar([(f"assets/f{i}.js", "file", os.urandom(60_000).hex()) for i in range(60)])"#)
             }
             try newArchive()
-            let fullRun = try undisturbedRun(["import", archive, "--root", root, "--activate"])
+            let fullRun = try undisturbedRun(["import", archive, "--root", root, "--activate"], prepare: newArchive)
 
             let killed = try killTrials(40, root: root, fullRun: fullRun, prepare: newArchive) { _ in
                 ["import", archive, "--root", root, "--activate"]
@@ -133,7 +140,7 @@ import Darwin
             try regenerateSite(site, count: 40)
             #expect(try strata(["publish", site, "--root", root, "--activate"]).status == 0)
             try publishThree()
-            let fullRun = try undisturbedRun(["prune", "--keep", "1", "--root", root])
+            let fullRun = try undisturbedRun(["prune", "--keep", "1", "--root", root], prepare: publishThree)
 
             let killed = try killTrials(40, root: root, fullRun: fullRun, prepare: publishThree) { _ in
                 ["prune", "--keep", "1", "--root", root]

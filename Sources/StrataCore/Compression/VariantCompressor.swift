@@ -12,7 +12,7 @@ public struct VariantLevels: Sendable, Equatable {
     /// zstd, 1 … 22.
     public var zstd: Int32
 
-    public static let standard = VariantLevels(gzip: 9, br: 9, zstd: 19)
+    public static let standard = VariantLevels(gzip: 6, br: 6, zstd: 12)
     public static let ranges: [ContentEncoding: ClosedRange<Int32>] = [.gzip: 1...12, .br: 0...11, .zstd: 1...22]
 
     public init(gzip: Int32, br: Int32, zstd: Int32) {

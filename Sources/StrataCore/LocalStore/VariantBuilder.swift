@@ -28,6 +28,8 @@ struct VariantBuilder {
     /// The release folder being assembled.
     let tree: FilePath
     let settings: VariantSettings
+    /// False when the caller makes the whole file system durable afterwards.
+    var syncEachFile = true
 
     /// The entries with their variants filled in, and the pool folders touched.
     func addVariants(to entries: [Manifest.Entry], folders: inout FolderMaker) throws -> (entries: [Manifest.Entry], poolFolders: Set<FilePath>) {
@@ -74,7 +76,7 @@ struct VariantBuilder {
             let destination = tree.appending(ReleaseLayout.variant(of: entry.sha256, encoding))
             if FileSystem.exists(destination) {
                 // Supplied with the release (a serve node downloaded it, checked): pool it as it is.
-                try FileSystem.open(destination, .readOnly, purpose: "sync").sync()
+                if syncEachFile { try FileSystem.open(destination, .readOnly, purpose: "sync").sync() }
                 let digest = try Hashing.digest(ofFile: destination, buffer: buffer)
                 result.poolFolders.insert(try ContentPool(layout: layout).adopt(destination, as: layout.pooledVariant(of: entry.sha256, encoding)))
                 result.variants[encoding] = Manifest.Variant(size: digest.size, sha256: digest.sha256)
@@ -97,7 +99,7 @@ struct VariantBuilder {
         }
         for (encoding, compressed) in kept {
             let destination = tree.appending(ReleaseLayout.variant(of: entry.sha256, encoding))
-            try FileSystem.writeNewFile(destination, compressed, permissions: .readOnlyFile)
+            try FileSystem.writeNewFile(destination, compressed, permissions: .readOnlyFile, sync: syncEachFile)
             result.poolFolders.insert(try ContentPool(layout: layout).adopt(destination, as: layout.pooledVariant(of: entry.sha256, encoding)))
             result.variants[encoding] = Manifest.Variant(size: Int64(compressed.count), sha256: Hashing.hex(SHA256.hash(data: compressed)))
         }

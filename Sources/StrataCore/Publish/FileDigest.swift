@@ -51,8 +51,10 @@ enum Hashing {
         return FileDigest(size: size, sha256: hex(hasher.finalize()))
     }
 
-    /// Copies `source` to a new file `destination` (mode 0444), hashing as it goes, and fsyncs it.
-    static func copy(from source: FilePath, to destination: FilePath, buffer: UnsafeMutableRawBufferPointer) throws -> FileDigest {
+    /// Copies `source` to a new file `destination` (mode 0444), hashing as it goes, and fsyncs it
+    /// unless the caller syncs the whole file system later (`sync: false`).
+    static func copy(from source: FilePath, to destination: FilePath, buffer: UnsafeMutableRawBufferPointer,
+                     sync: Bool = true) throws -> FileDigest {
         let input = try FileSystem.open(source, .readOnly, purpose: "read")
         input.adviseSequentialRead()
         let output = try FileSystem.open(destination, .writeOnly, options: [.create, .exclusiveCreate], permissions: .readOnlyFile,
@@ -67,7 +69,7 @@ enum Hashing {
             try output.writeAll(chunk)
             size += Int64(count)
         }
-        try output.sync()
+        if sync { try output.sync() }
         try output.close()
         return FileDigest(size: size, sha256: hex(hasher.finalize()))
     }
