@@ -81,11 +81,12 @@ demo: build-debug
 
 # Benchmarks against real peers (see docs/benchmarks.md): publish against cp/sha256sum/gzip and
 # rsync, serve against nginx, Caddy, h2o, lighttpd and a floor (bench/floor.c), flips under load. BENCH=quick for a small, fast run.
-BENCH_PACKAGES = wrk nginx-light caddy h2o lighttpd gcc rsync curl time python3 linux-perf
+BENCH_PACKAGES = wrk nginx-light caddy h2o lighttpd gcc rsync curl time python3 linux-perf brotli zstd
 bench-deps:
 	@if ! command -v wrk >/dev/null || ! command -v caddy >/dev/null || ! command -v rsync >/dev/null \
 		|| ! command -v h2o >/dev/null || ! { command -v lighttpd >/dev/null || [ -x /usr/sbin/lighttpd ]; } || ! command -v cc >/dev/null \
-		|| ! [ -x /usr/bin/time ] || ! { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || ! command -v perf >/dev/null; then \
+		|| ! [ -x /usr/bin/time ] || ! { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || ! command -v perf >/dev/null \
+		|| ! command -v brotli >/dev/null || ! command -v zstd >/dev/null; then \
 		echo "installing $(BENCH_PACKAGES)"; \
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(BENCH_PACKAGES); \

@@ -99,6 +99,49 @@ def main():
             ["1% changed, fresh copy", round(strata_patch, 2), round(aws_patch, 2), round(strata_patch / aws_patch, 3)],
         ], "Object storage: publish into moto against aws s3 sync (targets ≤ 1.0 and ≤ 0.1)"))
 
+        # Variants in the bucket: what they cost a full publish, and what they save a node's first fill.
+        # The bucket layout before them is a publish without variants whose manifest names no encodings.
+        log("object store: full publish without variants, then first fills with and without them in the bucket")
+        old_root = "s3://strata-bench/without-variants"
+        strata_bare = timed([args.strata, "publish", args.v1, "--root", old_root, "--variants", "none"], env)
+        listed = json.loads(subprocess.run([args.strata, "releases", "--root", old_root, "--json"], env=env, check=True,
+                                           capture_output=True, text=True).stdout)
+        old_id = (listed[0] if isinstance(listed, list) else listed["releases"][0])["id"]
+        manifest_key = f"{old_id}.json"
+        manifest_path = os.path.join(args.work, "old-manifest.json")
+        subprocess.run([aws, "s3", "cp", f"s3://strata-bench/without-variants/releases/{manifest_key}", manifest_path,
+                        "--only-show-errors"], env=env, check=True)
+        with open(manifest_path) as f:
+            old_manifest = json.load(f)
+        old_manifest.pop("variants", None)
+        with open(manifest_path, "w") as f:
+            json.dump(old_manifest, f)
+        subprocess.run([aws, "s3", "cp", manifest_path, f"s3://strata-bench/without-variants/releases/{manifest_key}",
+                        "--only-show-errors"], env=env, check=True)
+        fills = {}
+        for name, bucket_root in (("variants downloaded", root), ("variants made on the node", old_root)):
+            subprocess.run([args.strata, "activate", "v1" if bucket_root == root else old_id, "--root", bucket_root,
+                            "--no-check"], env=env, check=True, stdout=subprocess.DEVNULL)
+            cache = os.path.join(args.work, "fill-" + name.replace(" ", "-"))
+            port = 8950
+            started = time.monotonic()
+            node = subprocess.Popen([args.strata, "serve", "--root", bucket_root, "--cache", cache, "--port", str(port)], env=env,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                wait_until(lambda: get(port)[0] == 200, 900)
+                fills[name] = time.monotonic() - started
+            finally:
+                node.terminate()
+                node.wait()
+        print()
+        print(table(["case", "seconds"], [
+            ["full publish with variants (gzip, br, zstd)", round(strata_full, 2)],
+            ["full publish without variants", round(strata_bare, 2)],
+            ["first fill of a serve node, variants downloaded", round(fills["variants downloaded"], 2)],
+            ["first fill of a serve node, variants made on the node", round(fills["variants made on the node"], 2)],
+        ], "Object storage: variants in the bucket (the bench site's release, from moto)"))
+        print()
+
         # 3: three serve nodes, flip-to-all-nodes latency.
         subprocess.run([args.strata, "activate", "v1", "--root", root, "--no-check"], env=env, check=True, stdout=subprocess.DEVNULL)
         ports = []
@@ -172,6 +215,7 @@ def main():
         flip_cost = measure_flip_cost(args, root, env, endpoint, aws)
         if args.out:
             save(args.out, {"full": [strata_full, aws_full], "patch": [strata_patch, aws_patch], "flip_to_all": latencies,
+                            "full_without_variants": strata_bare, "first_fill": fills,
                             "under_load": {"flips": args.flips, "requests": requests, "errors": errors, "checks": checked[0],
                                            "torn": torn[0], "failures": failures[0]}, "flip_cost": flip_cost})
         return 0 if errors == 0 and torn[0] == 0 and failures[0] == 0 else 1

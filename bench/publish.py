@@ -12,7 +12,8 @@ Tools:
             of the text files on both cores, ln -s + mv -T to flip a `current` link, sync
   rsync     rsync -a --link-dest=<previous release> (unchanged files become hard links), the
             same flip, sync; it writes no manifest and no gzip files, so it does less work
-  strata    strata publish --activate (hash, pool, level-9 gzip variants, manifest, flip)
+  strata    strata publish --activate (hash, pool, gzip, brotli and zstd variants, manifest, flip);
+            also with --variants gzip alone, into a store of its own
 
 Cases: the floor (sha256sum reading and hashing the input once), a full publish into an empty
 store, the next version with 1% of files changed, a republish of identical content, and the
@@ -71,14 +72,14 @@ class Bench:
         self.samples.setdefault((case, tool), []).append((seconds, rss))
 
     def reset(self) -> None:
-        for name in ("hand", "rsync", "store"):
+        for name in ("hand", "rsync", "store", "store-gzip"):
             path = f"{self.work}/{name}"
             if os.path.exists(path):
                 subprocess.run(["chmod", "-R", "u+w", path])
                 shutil.rmtree(path)
 
-    def strata_cmd(self, *words: str) -> str:
-        return " ".join([self.strata, *words, "--root", f"{self.work}/store"])
+    def strata_cmd(self, *words: str, store: str = "store") -> str:
+        return " ".join([self.strata, *words, "--root", f"{self.work}/{store}"])
 
     def round(self, number: int) -> None:
         a, b = self.args.v1, self.args.v2
@@ -91,7 +92,9 @@ class Bench:
             self.record("floor: hash the input", tool, command)
         steps = [
             ("full publish", [("by hand", hand.publish(a, "r1")), ("rsync", rsync.publish(a, "r1")),
-                              ("strata", self.strata_cmd("publish", a, "--activate", "--label", "v1"))]),
+                              ("strata", self.strata_cmd("publish", a, "--activate", "--label", "v1")),
+                              ("strata --variants gzip", self.strata_cmd("publish", a, "--activate", "--variants", "gzip",
+                                                                         store="store-gzip"))]),
             ("next version, 1% changed", [("by hand", hand.publish(b, "r2")), ("rsync", rsync.publish(b, "r2", "r1")),
                                           ("strata", self.strata_cmd("publish", b, "--activate", "--label", "v2"))]),
             ("republish identical", [("by hand", hand.publish(b, "r3")), ("rsync", rsync.publish(b, "r3", "r2")),

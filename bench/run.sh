@@ -49,6 +49,8 @@ cat "$WORK"/v1 "$WORK"/v2 > /dev/null 2>&1 || true
     python3 bench/publish.py --strata "$BIN" --v1 "$WORK/v1" --v2 "$WORK/v2" --work "$WORK" \
         --rounds "$ROUNDS" --flips "$FLIPS" --out "$OUT/publish.json"
     echo
+    python3 bench/wire-bytes.py --strata "$BIN" --site "$WORK/v1" --work "$WORK/wire" --out "$OUT/wire-bytes.json"
+    echo
     python3 bench/serve.py --strata "$BIN" --site "$WORK/v1" --work "$WORK/serve" \
         --duration "$DURATION" --rounds "$SERVE_ROUNDS" --out "$OUT/serve.json"
     echo

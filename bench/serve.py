@@ -16,6 +16,8 @@ turns A B C A B C with `wrk -t2 -c64 --latency`:
   300 KiB     GET of a 307,200-byte font: past what strata keeps in memory (128 KiB), so a head and a sendfile
   304         GET of a JavaScript file with If-None-Match: <that server's ETag>
   gzip        GET of the same 100 KiB JavaScript file with Accept-Encoding: gzip
+  browser js  the same file with a browser's Accept-Encoding: gzip, deflate, br, zstd (Caddy and
+              strata send zstd or brotli, the others gzip)
   404         GET of a path that does not exist
   mixed       every file of the site in turn (wrk Lua script), Accept-Encoding: gzip, as a browser
 
@@ -41,9 +43,11 @@ PROBES = {"1k": "/bench/icon-1k.png", "100k": "/bench/photo-100k.jpg", "300k": "
 
 
 def prepare_peer_root(site: str, peer_root: str) -> None:
-    """A copy of SITE with `gzip -9 -k` files beside its text files, for nginx's gzip_static and Caddy's precompressed."""
-    run(f"cp -a {site} {peer_root} && find {peer_root} -type f \\( -name '*.html' -o -name '*.js' -o -name '*.css'"
-        f" -o -name '*.map' -o -name '*.svg' \\) -size +255c -print0 | xargs -0 -r -P2 -n32 gzip -9 -k")
+    """A copy of SITE with `gzip -9 -k` files beside its text files, for nginx's gzip_static and Caddy's precompressed,
+    and brotli and zstd files at strata's default levels for Caddy's `precompressed zstd br gzip`."""
+    text = (f"find {peer_root} -type f \\( -name '*.html' -o -name '*.js' -o -name '*.css' -o -name '*.map' -o -name '*.svg' \\)"
+            f" -size +255c -print0 | xargs -0 -r -P2 -n32")
+    run(f"cp -a {site} {peer_root} && {text} gzip -9 -k && {text} brotli -q 6 -w 24 -k && {text} zstd -12 -k -q")
 
 
 def write_paths_file(site: str, path: str) -> str:
@@ -99,6 +103,8 @@ def check_and_build_cases(servers, site: str, paths_file: str) -> dict:
             Case("300 KiB", PROBES["300k"]),
             Case("304", PROBES["js"], {"If-None-Match": etag}, expected_status=304),
             Case("gzip", PROBES["js"], {"Accept-Encoding": "gzip"}),
+            # What a current browser asks: brotli or zstd from strata and Caddy, gzip from the others.
+            Case("browser js", PROBES["js"], {"Accept-Encoding": "gzip, deflate, br, zstd"}),
             Case("404", "/no/such/page.html", expected_status=404),
             Case("mixed", "/", {"Accept-Encoding": "gzip"}, paths_file=paths_file),
         ]

@@ -12,6 +12,10 @@ import SystemPackage
 /// it is downloaded.
 struct ReleaseMirror {
     static let downloadWidth = 16
+    /// Variants of files this large and larger are downloaded; smaller ones are made here, since
+    /// compressing a small file takes less time than a request for its variant (measured against
+    /// moto: docs/benchmarks.md, issue 25).
+    static let variantDownloadMinimum: Int64 = 64 << 10
 
     let remote: S3Store
     let cache: Store
@@ -78,13 +82,15 @@ struct ReleaseMirror {
         return downloaded.load(ordering: .relaxed)
     }
 
-    /// Downloads the variants the manifest lists that the cache's pool lacks, into the release's
+    /// Downloads the variants the manifest lists for files of `variantDownloadMinimum` bytes or more
+    /// that the cache's pool lacks, into the release's
     /// variants folder, each checked: its bytes the manifest's, and decompressing to the file's
     /// content (which a signature covers; the variant lines do not). One that is missing or fails
     /// is left out, and the draft makes it.
     private func downloadVariants(of manifest: Manifest, into scratch: FilePath, pool: StoreLayout) throws {
         var seen = Set<String>()
-        let wanted = manifest.files.filter { seen.insert($0.sha256).inserted }.flatMap { entry in
+        let large = manifest.files.filter { $0.size >= Self.variantDownloadMinimum }
+        let wanted = large.filter { seen.insert($0.sha256).inserted }.flatMap { entry in
             entry.variantEncodings.filter { !FileSystem.exists(pool.pooledVariant(of: entry.sha256, $0)) }.map { (entry, $0) }
         }
         guard !wanted.isEmpty else { return }

@@ -73,61 +73,82 @@ import Glibc
         }
     }
 
+    /// About `bytes` of code-like text, different for each seed (compresses like real code).
+    func codeLikeText(bytes: Int, seed: UInt64) -> String {
+        let words = ["const", "return", "function", "await", "import", "export", "class", "this", "value", "index",
+                     "render", "props", "state", "map", "filter", "push", "length", "document", "window", "fetch"]
+        var state = seed &* 6364136223846793005 &+ 1442695040888963407
+        var text = ""
+        while text.utf8.count < bytes {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            text += words[Int(state >> 59) % words.count] + (state & 7 == 0 ? "(\(state >> 40));\n" : " ")
+        }
+        return text
+    }
+
     @Test func variantsGoUpOnceAndServeNodesDownloadThemChecked() throws {
         let bucket = try TestBucket.make()
-        // brotli at level 11 in the bucket: a node compressing for itself would make other bytes.
-        let published = try strataS3(["publish", fixtures + "/aurora-v1", "--root", bucket.root, "--label", "v1", "--brotli-level", "11"])
-        #expect(published.status == 0, "\(published.stderr)")
-        let v1 = published.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let manifest = try Manifest.decode(try #require(try bucket.client.getObject("site/releases/\(v1).json")).body, path: "manifest")
-        #expect(manifest.variantEncodings == [.gzip, .br, .zstd])
-        func key(_ entry: Manifest.Entry, _ encoding: ContentEncoding) -> String { "site/variants/\(entry.sha256)\(encoding.fileSuffix)" }
-        let listed = Set(manifest.files.flatMap { entry in entry.variantEncodings.map { key(entry, $0) } })
-        let uploaded = Set(try bucket.keys().filter { $0.hasPrefix("site/variants/") })
-        #expect(!listed.isEmpty && uploaded == listed)
-        for entry in manifest.files {
-            for encoding in entry.variantEncodings {
-                #expect(sha256Hex(try #require(try bucket.client.getObject(key(entry, encoding))).body) == entry[variant: encoding]!.sha256)
+        try withTemporaryDirectory { sites in
+            // The fixture and three files large enough that a node downloads their variants.
+            let site = sites + "/site"
+            try FileManager.default.copyItem(atPath: fixtures + "/aurora-v1", toPath: site)
+            for (number, name) in ["big-1.js", "big-2.js", "big-3.css"].enumerated() {
+                try codeLikeText(bytes: 150_000, seed: UInt64(number + 1)).write(toFile: site + "/assets/" + name, atomically: true, encoding: .utf8)
             }
-        }
-
-        // One variant replaced by other bytes, one deleted: the node makes both itself.
-        let index = try #require(manifest.files.first { $0.br != nil })
-        let deleted = try #require(manifest.files.first { $0.zstd != nil && $0.sha256 != index.sha256 })
-        let kept = try #require(manifest.files.first { $0.br != nil && $0.sha256 != index.sha256 })
-        _ = try bucket.client.putObject(key(index, .br), Array("not brotli".utf8))
-        try bucket.client.deleteObject(key(deleted, .zstd))
-        // `verify` on the bucket decompresses every variant and finds both.
-        let verified = try strataS3(["verify", "--root", bucket.root])
-        #expect(verified.status != 0)
-        #expect((verified.stdout + verified.stderr).contains("br variant of '\(index.path)'"), "\(verified.stdout)\(verified.stderr)")
-        #expect((verified.stdout + verified.stderr).contains("zstd variant of '\(deleted.path)': missing"))
-        #expect(try strataS3(["activate", "v1", "--root", bucket.root]).status == 0)
-        try withTemporaryDirectory { folder in
-            let node = try Node(["--root", bucket.root, "--cache", folder + "/cache", "--poll", "200ms"])
-            #expect(try node.release() == v1)
-            let variants = folder + "/cache/releases/\(v1)/" + ReleaseLayout.variantsFolder + "/"
-            let downloaded = try Data(contentsOf: URL(fileURLWithPath: variants + kept.sha256 + ".br"))
-            #expect(sha256Hex(Array(downloaded)) == kept.br!.sha256, "downloaded as published, not compressed again")
-            let atStandardLevel = try TestStore(in: folder).publish(fixtures + "/aurora-v1").manifest
-            #expect(atStandardLevel.files.first { $0.path == kept.path }?.br != kept.br, "a node's own would differ")
-            for (entry, encoding, decoder) in [(index, ContentEncoding.br, "brotli -dc"), (deleted, .zstd, "zstd -dcq")] {
-                let made = try run("/bin/sh", ["-c", "\(decoder) < \"$0\" | sha256sum", variants + entry.sha256 + encoding.fileSuffix])
-                #expect(made.stdout.hasPrefix(entry.sha256), "\(entry.path): made by the node, from the file")
+            // brotli at level 11 in the bucket: a node compressing for itself would make other bytes.
+            let published = try strataS3(["publish", site, "--root", bucket.root, "--label", "v1", "--brotli-level", "11"])
+            #expect(published.status == 0, "\(published.stderr)")
+            let v1 = published.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let manifest = try Manifest.decode(try #require(try bucket.client.getObject("site/releases/\(v1).json")).body, path: "manifest")
+            #expect(manifest.variantEncodings == [.gzip, .br, .zstd])
+            func key(_ entry: Manifest.Entry, _ encoding: ContentEncoding) -> String { "site/variants/\(entry.sha256)\(encoding.fileSuffix)" }
+            let listed = Set(manifest.files.flatMap { entry in entry.variantEncodings.map { key(entry, $0) } })
+            let uploaded = Set(try bucket.keys().filter { $0.hasPrefix("site/variants/") })
+            #expect(!listed.isEmpty && uploaded == listed)
+            for entry in manifest.files {
+                for encoding in entry.variantEncodings {
+                    #expect(sha256Hex(try #require(try bucket.client.getObject(key(entry, encoding))).body) == entry[variant: encoding]!.sha256)
+                }
             }
-            #expect(try strata(["verify", "--root", folder + "/cache"]).status == 0)
-            let served = try run("/bin/sh", ["-c", "curl -s -H 'Accept-Encoding: br' http://127.0.0.1:$0/$1 | brotli -dc | sha256sum",
-                                             String(node.port), index.path])
-            #expect(served.stdout.hasPrefix(index.sha256))
-        }
 
-        // The next release names content v1 had: its variants are listed, not made or uploaded again.
-        let shared = try #require(manifest.files.first { $0.path == "assets/logo.b56bc6af.svg" && $0.gzip != nil })
-        try bucket.client.deleteObject(key(shared, .gzip))
-        let v2 = try publish(fixtures + "/aurora-v2", bucket.root, label: "v2")
-        let second = try Manifest.decode(try #require(try bucket.client.getObject("site/releases/\(v2).json")).body, path: "manifest")
-        #expect(second.files.first { $0.path == shared.path }?.gzip == shared.gzip)
-        #expect(try bucket.client.getObject(key(shared, .gzip)) == nil, "not uploaded again")
+            // One variant replaced by other bytes, one deleted: the node makes both itself.
+            let large = { (name: String) in try #require(manifest.files.first { $0.path == "assets/" + name }) }
+            let index = try large("big-1.js"), kept = try large("big-2.js"), deleted = try large("big-3.css")
+            #expect(index.gzip != nil && kept.br != nil && deleted.zstd != nil)
+            _ = try bucket.client.putObject(key(index, .gzip), Array("not gzip".utf8))
+            try bucket.client.deleteObject(key(deleted, .zstd))
+            // `verify` on the bucket decompresses every variant and finds both.
+            let verified = try strataS3(["verify", "--root", bucket.root])
+            #expect(verified.status != 0)
+            #expect((verified.stdout + verified.stderr).contains("gzip variant of '\(index.path)'"), "\(verified.stdout)\(verified.stderr)")
+            #expect((verified.stdout + verified.stderr).contains("zstd variant of '\(deleted.path)': missing"))
+            #expect(try strataS3(["activate", "v1", "--root", bucket.root]).status == 0)
+            try withTemporaryDirectory { folder in
+                let node = try Node(["--root", bucket.root, "--cache", folder + "/cache", "--poll", "200ms"])
+                #expect(try node.release() == v1)
+                let variants = folder + "/cache/releases/\(v1)/" + ReleaseLayout.variantsFolder + "/"
+                let downloaded = try Data(contentsOf: URL(fileURLWithPath: variants + kept.sha256 + ".br"))
+                #expect(sha256Hex(Array(downloaded)) == kept.br!.sha256, "downloaded as published, not compressed again")
+                let atStandardLevel = try TestStore(in: folder).publish(site).manifest
+                #expect(atStandardLevel.files.first { $0.path == kept.path }?.br != kept.br, "a node's own would differ")
+                for (entry, encoding, decoder) in [(index, ContentEncoding.gzip, "gzip -dc"), (deleted, .zstd, "zstd -dcq")] {
+                    let made = try run("/bin/sh", ["-c", "\(decoder) < \"$0\" | sha256sum", variants + entry.sha256 + encoding.fileSuffix])
+                    #expect(made.stdout.hasPrefix(entry.sha256), "\(entry.path): made by the node, from the file")
+                }
+                #expect(try strata(["verify", "--root", folder + "/cache"]).status == 0)
+                let served = try run("/bin/sh", ["-c", "curl -s -H 'Accept-Encoding: gzip' http://127.0.0.1:$0/$1 | gzip -dc | sha256sum",
+                                                 String(node.port), index.path])
+                #expect(served.stdout.hasPrefix(index.sha256))
+            }
+
+            // The next release names content v1 had: its variants are listed, not made or uploaded again.
+            let shared = try #require(manifest.files.first { $0.path == "assets/logo.b56bc6af.svg" && $0.gzip != nil })
+            try bucket.client.deleteObject(key(shared, .gzip))
+            let v2 = try publish(fixtures + "/aurora-v2", bucket.root, label: "v2")
+            let second = try Manifest.decode(try #require(try bucket.client.getObject("site/releases/\(v2).json")).body, path: "manifest")
+            #expect(second.files.first { $0.path == shared.path }?.gzip == shared.gzip)
+            #expect(try bucket.client.getObject(key(shared, .gzip)) == nil, "not uploaded again")
+        }
     }
 
     @Test func aNodeCutOffFromItsBucketKeepsServingAndSaysSo() throws {
