@@ -1,4 +1,3 @@
-import Foundation
 import StrataCore
 import Synchronization
 import SystemPackage
@@ -29,8 +28,8 @@ struct S3VariantUploader {
         }
         let jobs = toMake.values.sorted { $0.entry.size > $1.entry.size }
         let made = Mutex<[String: Manifest.Entry]>([:])
-        // Compression wants the cores, uploads want width: a few more workers than cores.
-        try BlockingWorkers.forEach(jobs.count, width: max(4, ProcessInfo.processInfo.activeProcessorCount * 2)) { [self] index in
+        // As wide as content uploads: a worker waits on the service far longer than it compresses.
+        try BlockingWorkers.forEach(jobs.count, width: S3ReleaseDraft.uploadWidth) { [self] index in
             let entry = try variants(of: jobs[index].entry, from: jobs[index].source)
             made.withLock { $0[entry.sha256] = entry }
             try lease.renewIfOld()
