@@ -10,7 +10,7 @@
 #   by hand             tar -xzf into a folder, sha256sum of every file, gzip -9 -k of the text
 #                       files on both cores (what strata publish does, done with coreutils)
 #   strata publish      strata publish of the archive into an empty store (stream, hash, write,
-#                       fsync, level-9 gzip variants on both cores, manifest, rename)
+#                       gzip, brotli and zstd variants on both cores, manifest, syncfs, rename)
 # Prints wall time, ratio to "by hand" and peak RSS; writes bench/out/archive-publish.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
