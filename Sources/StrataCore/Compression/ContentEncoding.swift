@@ -47,6 +47,39 @@ public enum ContentEncoding: String, CaseIterable, Codable, Sendable, Comparable
     }
 }
 
+/// One value per content coding (levels, a file's variants), kept inline: no dictionary, no array.
+public struct EncodingTable<Value> {
+    public var gzip: Value
+    public var br: Value
+    public var zstd: Value
+
+    public init(gzip: Value, br: Value, zstd: Value) {
+        self.gzip = gzip
+        self.br = br
+        self.zstd = zstd
+    }
+
+    public subscript(encoding: ContentEncoding) -> Value {
+        get {
+            switch encoding {
+            case .gzip: gzip
+            case .br: br
+            case .zstd: zstd
+            }
+        }
+        set {
+            switch encoding {
+            case .gzip: gzip = newValue
+            case .br: br = newValue
+            case .zstd: zstd = newValue
+            }
+        }
+    }
+}
+
+extension EncodingTable: Sendable where Value: Sendable {}
+extension EncodingTable: Equatable where Value: Equatable {}
+
 private extension Substring {
     func trimmingCharacters(in character: Character) -> String {
         String(drop { $0 == character }.reversed().drop { $0 == character }.reversed())

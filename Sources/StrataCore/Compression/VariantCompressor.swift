@@ -2,46 +2,19 @@ import CBrotli
 import CDeflate
 import CZstd
 
-/// How hard each encoder works on a publish's variants. The defaults were chosen by measuring
+/// How hard each encoder works on a publish's variants: libdeflate 1 … 12 (12 is smaller than
+/// zlib's 9, and slower), brotli quality 0 … 11, zstd 1 … 22. The defaults were chosen by measuring
 /// bytes and time on the benchmark site (docs/benchmarks.md, "Choosing the variant levels").
-public struct VariantLevels: Sendable, Equatable {
-    /// libdeflate, 1 … 12 (12 is smaller than zlib's 9, and slower).
-    public var gzip: Int32
-    /// brotli quality, 0 … 11.
-    public var br: Int32
-    /// zstd, 1 … 22.
-    public var zstd: Int32
+public typealias VariantLevels = EncodingTable<Int32>
 
-    public static let standard = VariantLevels(gzip: 6, br: 6, zstd: 12)
-    public static let ranges: [ContentEncoding: ClosedRange<Int32>] = [.gzip: 1...12, .br: 0...11, .zstd: 1...22]
-
-    public init(gzip: Int32, br: Int32, zstd: Int32) {
-        self.gzip = gzip
-        self.br = br
-        self.zstd = zstd
-    }
-
-    public subscript(encoding: ContentEncoding) -> Int32 {
-        get {
-            switch encoding {
-            case .gzip: gzip
-            case .br: br
-            case .zstd: zstd
-            }
-        }
-        set {
-            switch encoding {
-            case .gzip: gzip = newValue
-            case .br: br = newValue
-            case .zstd: zstd = newValue
-            }
-        }
-    }
+extension VariantLevels {
+    public static var standard: VariantLevels { VariantLevels(gzip: 6, br: 6, zstd: 12) }
+    public static var ranges: EncodingTable<ClosedRange<Int32>> { EncodingTable<ClosedRange<Int32>>(gzip: 1...12, br: 0...11, zstd: 1...22) }
 
     /// Refuses a level its encoder does not have, in one line.
     public func validated() throws -> VariantLevels {
         for encoding in ContentEncoding.allCases {
-            let range = Self.ranges[encoding]!
+            let range = Self.ranges[encoding]
             guard range.contains(self[encoding]) else {
                 throw StrataError(.invalidInput, "\(encoding.token) level \(self[encoding]) is out of range (\(range.lowerBound) to \(range.upperBound))")
             }

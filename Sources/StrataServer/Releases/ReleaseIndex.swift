@@ -105,7 +105,7 @@ final class ReleaseIndex: Sendable {
             // ETag first and always 42 bytes: a 304 sends just that line, and If-None-Match compares with it.
             let identity = add("ETag: \"\(entry.sha256.prefix(32))\"\r\nContent-Length: \(entry.size)\r\n")
             // Each variant its own ETag, from its own bytes: caches never mix representations.
-            var variants = ServedFile.Variants()
+            var variants = ServedFile.Variants(gzip: nil, br: nil, zstd: nil)
             for encoding in entry.variantEncodings {
                 let variant = entry[variant: encoding]!
                 variants[encoding] = ServedFile.Variant(size: variant.size,
@@ -180,6 +180,10 @@ final class ReleaseIndex: Sendable {
     }
 }
 
+extension EncodingTable<ServedFile.Variant?> {
+    var isEmpty: Bool { gzip == nil && br == nil && zstd == nil }
+}
+
 /// One file of a release: what a response needs besides the shared lines.
 struct ServedFile: Sendable {
     let size: Int64
@@ -199,30 +203,8 @@ struct ServedFile: Sendable {
         let lines: ReleaseIndex.Lines
     }
 
-    /// The precompressed copies it has, one slot per `ContentEncoding` (no array: a release of
-    /// thousands of files keeps them inline).
-    struct Variants: Sendable {
-        private var gzip, br, zstd: Variant?
-
-        subscript(encoding: ContentEncoding) -> Variant? {
-            get {
-                switch encoding {
-                case .gzip: gzip
-                case .br: br
-                case .zstd: zstd
-                }
-            }
-            set {
-                switch encoding {
-                case .gzip: gzip = newValue
-                case .br: br = newValue
-                case .zstd: zstd = newValue
-                }
-            }
-        }
-
-        var isEmpty: Bool { gzip == nil && br == nil && zstd == nil }
-    }
+    /// The precompressed copies it has, one slot per `ContentEncoding`, inline.
+    typealias Variants = EncodingTable<Variant?>
 
     /// The `ETag` and `Content-Length` lines of a representation.
     func lines(_ encoding: ContentEncoding?) -> ReleaseIndex.Lines {
