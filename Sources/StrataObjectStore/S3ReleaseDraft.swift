@@ -66,7 +66,7 @@ final class S3ReleaseDraft: ReleaseDraft, @unchecked Sendable {
         for id in reused where try !store.containsRelease(id) {
             throw StrataError(.notFound, "release \(id) was removed while this release was being published from it; nothing was published")
         }
-        let known = try knownContent(alsoFrom: reused)
+        let (known, knownVariants) = try knownToTheBucket(alsoFrom: reused)
         var firstSource: [String: (entry: Manifest.Entry, source: FilePath)] = [:]
         for entry in manifest.files {
             guard let source = sources[entry.path], firstSource[entry.sha256] == nil else { continue }
@@ -82,7 +82,7 @@ final class S3ReleaseDraft: ReleaseDraft, @unchecked Sendable {
 
         // Variants go up once, like content, so serve nodes download them instead of compressing.
         let result = try S3VariantUploader(store: store, settings: variants, lease: lease)
-            .addVariants(to: manifest, sources: sources, known: try knownVariants(alsoFrom: reused))
+            .addVariants(to: manifest, sources: sources, known: knownVariants)
         sealedManifest = try result.encoded()
         sealedID = result.id
         return result
@@ -103,31 +103,22 @@ final class S3ReleaseDraft: ReleaseDraft, @unchecked Sendable {
 
     // MARK: - What the bucket has
 
-    /// Content named by the newest release and by `extra` releases: the bucket has it (the lease
-    /// keeps a prune from deleting it meanwhile).
-    private func knownContent(alsoFrom extra: Set<String>) throws -> Set<String> {
-        var known = Set<String>()
-        let newest = try store.releasesByAge().prefix(1)
-        for id in Set(newest).union(extra) {
-            guard let bytes = try store.manifestBytes(of: id) else { continue }
-            known.formUnion(try Manifest.decode(bytes, path: store.layout.manifest(id)).files.map(\.sha256))
-        }
-        return known
-    }
-
-    /// The variants the newest release and `extra` releases list, by content: in the bucket already.
-    /// Only from releases that tried every encoding this publish makes (else their "none" may
-    /// mean "not tried").
-    private func knownVariants(alsoFrom extra: Set<String>) throws -> [String: Manifest.Entry] {
-        var known: [String: Manifest.Entry] = [:]
+    /// What the newest release and `extra` releases name: content the bucket has (the lease keeps a
+    /// prune from deleting it meanwhile) and, by content, entries whose variants it has. Variants
+    /// only from releases that tried every encoding this publish makes (else their "none" may mean
+    /// "not tried").
+    private func knownToTheBucket(alsoFrom extra: Set<String>) throws -> (content: Set<String>, variants: [String: Manifest.Entry]) {
+        var content = Set<String>()
+        var variants: [String: Manifest.Entry] = [:]
         let newest = try store.releasesByAge().prefix(1)
         for id in Set(newest).union(extra) {
             guard let bytes = try store.manifestBytes(of: id) else { continue }
             let manifest = try Manifest.decode(bytes, path: store.layout.manifest(id))
-            guard Set(manifest.variantEncodings ?? []).isSuperset(of: variants.encodings) else { continue }
-            for entry in manifest.files { known[entry.sha256] = entry }
+            content.formUnion(manifest.files.map(\.sha256))
+            guard Set(manifest.variantEncodings ?? []).isSuperset(of: self.variants.encodings) else { continue }
+            for entry in manifest.files { variants[entry.sha256] = entry }
         }
-        return known
+        return (content, variants)
     }
 
     /// Which of `digests` the bucket holds: a HEAD each when few, else one listing of `content/`.
