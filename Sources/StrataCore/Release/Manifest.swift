@@ -45,21 +45,14 @@ public struct Manifest: Codable, Sendable, Equatable {
             self.gzip = gzip
         }
 
+        /// Where each coding's variant is kept: three fields, so the JSON keys stay `gzip`, `br`, `zstd`.
+        private static var variantFields: EncodingTable<WritableKeyPath<Entry, Variant?>> {
+            EncodingTable(gzip: \.gzip, br: \.br, zstd: \.zstd)
+        }
+
         public subscript(variant encoding: ContentEncoding) -> Variant? {
-            get {
-                switch encoding {
-                case .gzip: gzip
-                case .br: br
-                case .zstd: zstd
-                }
-            }
-            set {
-                switch encoding {
-                case .gzip: gzip = newValue
-                case .br: br = newValue
-                case .zstd: zstd = newValue
-                }
-            }
+            get { self[keyPath: Self.variantFields[encoding]] }
+            set { self[keyPath: Self.variantFields[encoding]] = newValue }
         }
 
         /// The encodings it has a variant in.
