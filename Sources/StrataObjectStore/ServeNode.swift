@@ -133,7 +133,8 @@ public final class ServeNode: @unchecked Sendable {
         if let refusal = state.withLock({ $0.refused[channel] }), refusal.stamp == read.stamp { return }  // said already
         let id = read.value
         do {
-            for release in read.pointer.releases { try mirror.mirror(release) }
+            // An expired (or deleted) channel is copied as it is, without its releases: it serves nothing.
+            for release in read.pointer.releases where !read.pointer.isExpired() { try mirror.mirror(release) }
         } catch let error as StrataError where error.kind == .corrupt || error.kind == .invalidInput {
             // The bucket names a release this node will not serve: keep serving what it has.
             state.withLock { $0.refused[channel] = (read.stamp, error.message) }
@@ -142,7 +143,7 @@ public final class ServeNode: @unchecked Sendable {
             return
         }
         let channels = Channels(store: cache)
-        if try channels.pointer(for: channel).readValue() != read.pointer {
+        if try channels.pointer(for: channel).stampedRead()?.pointer != read.pointer {
             _ = try channels.adopt(read.pointer, channel: channel)
             events.say(.info, "synced", "channel '\(channel)' of \(remote.location) moved to \(Channels.describe(read.pointer)): now whole in the cache",
                        [("channel", channel), ("release", id), ("canary", read.pointer.canary?.release)])

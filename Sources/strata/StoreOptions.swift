@@ -82,3 +82,21 @@ struct ChannelOption: ParsableArguments {
         }
     }
 }
+
+/// `--expires`: when a channel made live now ends (a preview channel).
+struct ExpiryOption: ParsableArguments {
+    @Option(help: ArgumentHelp("The channel disappears after this (30m, 12h, 7d, 2w, or a time like 2026-12-31T00:00:00Z); "
+                               + "'never' makes it permanent again. Without it, the channel keeps the expiry it has.",
+                               valueName: "span|time|never"))
+    var expires: String?
+
+    func validate() throws {
+        _ = try expiry()
+    }
+
+    /// nil: keep the channel's expiry; `.some(nil)`: never expire; `.some(t)`: expire at t.
+    func expiry() throws -> Int64?? {
+        guard let expires else { return nil }
+        do { return .some(try ChannelExpiry.parse(expires)) } catch let error as StrataError { throw ValidationError(error.message) }
+    }
+}

@@ -23,7 +23,7 @@ struct Strata: ParsableCommand {
             """,
         version: version,
         subcommands: [
-            Publish.self, Import.self, Export.self, Releases.self, Status.self, Activate.self, RolloutCommand.self, Rollback.self, History.self,
+            Publish.self, Import.self, Export.self, Releases.self, Status.self, ChannelsList.self, ChannelCommand.self, Activate.self, RolloutCommand.self, Rollback.self, History.self,
             Promote.self, Config.self, Diff.self, Check.self,
             Serve.self, Password.self, Keygen.self, Verify.self, Prune.self, Pin.self, Unpin.self, Version.self,
         ]

@@ -130,6 +130,31 @@ import Testing
         }
     }
 
+    @Test func anExpiryIsKeptAcrossFlipsHidesTheChannelWhenDueAndBadOnesAreNotTrusted() throws {
+        try withPointer { (store: TestStore, ids: [String], pointer: Pointer) throws in
+            let soon = PointerValue.now() + 3600
+            _ = try pointer.flip(action: .activate, expiry: .some(soon)) { _ in ids[0] }
+            #expect(try String(contentsOfFile: store.root + "/channels/current", encoding: .utf8) == "\(ids[0])\nexpires \(soon)\n")
+            // A flip without an expiry keeps the channel's; `.some(nil)` clears it.
+            _ = try pointer.flip(action: .activate) { _ in ids[1] }
+            #expect(try pointer.readValue() == PointerValue(ids[1], expires: soon))
+            _ = try pointer.flip(action: .activate, expiry: .some(nil)) { _ in ids[1] }
+            #expect(try pointer.readValue() == PointerValue(ids[1]))
+            // Due: the channel reads as nothing, and a new activation starts it afresh (no old expiry).
+            try write("\(ids[2])\nexpires \(PointerValue.now() - 1)\n", to: store.root + "/channels/current")
+            #expect(try pointer.readValue() == nil && pointer.stamp() != nil)
+            let fresh = try pointer.flip(action: .activate) { current in
+                #expect(current == nil)
+                return ids[0]
+            }
+            #expect(fresh.from == nil && fresh.changed && fresh.expires == nil)
+            for bad in ["expires -5", "expires 12x", "expires 0012", "expires ", "expires 99999999999999999999"] {
+                try write("\(ids[0])\n\(bad)\n", to: store.root + "/channels/current")
+                #expect(throws: StrataError.self, "\(bad)") { try pointer.read() }
+            }
+        }
+    }
+
     @Test func badChannelNamesAreRefused() throws {
         try withPointer { (store: TestStore, _: [String], _: Pointer) throws in
             #expect(throws: StrataError.self) { try Pointer("../x", family: .releases, in: store.store) }

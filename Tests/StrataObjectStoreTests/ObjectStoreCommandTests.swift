@@ -60,6 +60,11 @@ import Testing
         #expect(!listed.isEmpty && Set(after.filter { $0.contains("/variants/") }) == listed)
     }
 
+    @Test func aPreviewChannelExpiresIsDeletedAndFreesItsReleasesInABucket() throws {
+        let bucket = try TestBucket.make()
+        try PreviewChannelScenario.run(root: bucket.root, strata: { try strataS3($0) }, snapshot: { try bucket.keys().sorted() })
+    }
+
     @Test func exportAndImportMoveAReleaseBetweenAFolderAndABucketUnchanged() throws {
         let bucket = try TestBucket.make()
         try withTemporaryDirectory { folder in

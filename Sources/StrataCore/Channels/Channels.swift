@@ -8,6 +8,8 @@ public struct ChannelState: Sendable, Equatable {
     public let canary: Canary?
     /// When the canary got its current percent.
     public let canarySince: String?
+    /// When the channel expires (Unix seconds); nil: never.
+    public let expires: Int64?
 
     /// Every release the channel serves.
     public var releases: [String] { [release] + (canary.map { [$0.release] } ?? []) }
@@ -31,7 +33,7 @@ public struct Channels: Sendable {
         try pointer(for: channel).read()
     }
 
-    /// Every channel and the release it points at, by name.
+    /// Every channel and the release it points at, by name; expired and deleted channels are gone.
     public func all() throws -> [ChannelState] {
         var states: [ChannelState] = []
         for name in try store.backend.pointers(.releases).names().sorted() {
@@ -42,7 +44,8 @@ public struct Channels: Sendable {
             let canarySince = value.canary.flatMap { canary in
                 history.last { $0.action == .canary && $0.to == canary.release && $0.percent == canary.percent }?.time
             }
-            states.append(ChannelState(name: name, release: value.id, since: since, canary: value.canary, canarySince: canarySince))
+            states.append(ChannelState(name: name, release: value.id, since: since, canary: value.canary, canarySince: canarySince,
+                                       expires: value.expires))
         }
         return states
     }
@@ -54,9 +57,15 @@ public struct Channels: Sendable {
     /// Points `channel` at `release`, for everyone: a canary under way ends. With `expected`, a
     /// compare-and-swap: refuses unless the channel points at `expected` now (`.some(nil)`: unless
     /// it points nowhere yet); during a canary, `expected` is its stable release.
-    public func activate(_ release: String, channel: String, expected: String?? = nil) throws -> FlipResult {
+    ///
+    /// `expires` (Unix seconds) makes the channel a preview that disappears then; `.some(nil)`
+    /// makes it permanent again; nil keeps what it had.
+    public func activate(_ release: String, channel: String, expected: String?? = nil, expires: Int64?? = nil) throws -> FlipResult {
         var checked = Set<String>()
-        return try pointer(for: channel).flip(action: .activate) { current in
+        if let expires = expires ?? nil, expires <= PointerValue.now() {
+            throw StrataError(.invalidInput, "the expiry \(Timestamp.of(seconds: expires)) has passed already; give a time to come")
+        }
+        return try pointer(for: channel).flip(action: .activate, expiry: expires) { current in
             try requireRelease(release, checked: &checked)
             try Self.require(current, is: expected, channel: channel)
             return release
@@ -178,12 +187,25 @@ public struct Channels: Sendable {
     }
 
     /// Sets the channel to exactly `value` (how a serve node copies what its bucket says into its
-    /// cache): recorded as the flip it amounts to.
+    /// cache), expiry included: recorded as the flip it amounts to.
     public func adopt(_ value: PointerValue, channel: String) throws -> FlipResult {
         try pointer(for: channel).move { current in
-            if value.canary != nil { return Pointer.Move(value, action: .canary) }
-            if current?.canary != nil && current?.id == value.id { return Pointer.Move(value, action: .abort, reason: "ended upstream") }
-            return Pointer.Move(value, action: .activate)
+            if value.isExpired() { return Pointer.Move(value, action: .delete, setsExpiry: true) }
+            if value.canary != nil { return Pointer.Move(value, action: .canary, setsExpiry: true) }
+            if current?.canary != nil && current?.id == value.id {
+                return Pointer.Move(value, action: .abort, reason: "ended upstream", setsExpiry: true)
+            }
+            return Pointer.Move(value, action: .activate, setsExpiry: true)
+        }
+    }
+
+    /// Ends a channel now: it is no longer served, listed or kept by prune. Its pointer stays, saying
+    /// it expired, so its history is kept (in a bucket the history lives in the pointer object);
+    /// activating the name again starts it afresh.
+    public func delete(channel: String) throws -> FlipResult {
+        try pointer(for: channel).move { current in
+            guard let current else { throw StrataError(.notFound, "no channel '\(channel)'; run 'strata channels'") }
+            return Pointer.Move(PointerValue(current.id, expires: PointerValue.now()), action: .delete, setsExpiry: true)
         }
     }
 

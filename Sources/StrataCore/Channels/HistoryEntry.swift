@@ -15,6 +15,8 @@ public struct HistoryEntry: Codable, Sendable, Equatable {
         /// A canary ended with everyone back on the stable release: `from` is the canary, `to` the
         /// stable release, `reason` why (a rollout's health check and its figures, or a rollback).
         case abort
+        /// `strata channel delete`: the channel ends (its pointer now says it expired).
+        case delete
     }
 
     public var time: String
@@ -30,6 +32,8 @@ public struct HistoryEntry: Codable, Sendable, Equatable {
     public var percent: Int?
     /// For an abort, why.
     public var reason: String?
+    /// When the flip set the channel to expire (`--expires`), that time; for a `delete`, now.
+    public var expires: String?
 
     public init(time: String, action: Action, from: String?, to: String, by: String, source: String? = nil,
                 percent: Int? = nil, reason: String? = nil) {
@@ -88,7 +92,7 @@ extension HistoryEntry {
         var stack: [String] = []
         for entry in entries {
             switch entry.action {
-            case .canary, .abort:
+            case .canary, .abort, .delete:
                 continue  // the stable release, what everyone goes back to, stays as it was
             case .activate, .promote, .set, .unset:
                 if stack.last != entry.to { stack.append(entry.to) }

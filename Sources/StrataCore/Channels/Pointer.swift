@@ -12,9 +12,11 @@ public struct FlipResult: Sendable, Equatable, Encodable {
     /// The canary the channel has after the flip; nil when everyone gets `to` (or, for a canary
     /// flip, its stable release `from`).
     public let canary: Canary?
+    /// When the channel expires after the flip (Unix seconds); nil: never.
+    public let expires: Int64?
 
     init(channel: String, from: String?, to: String, changed: Bool, skipped: [String] = [], action: HistoryEntry.Action,
-         canary: Canary? = nil) {
+         canary: Canary? = nil, expires: Int64? = nil) {
         self.channel = channel
         self.from = from
         self.to = to
@@ -22,10 +24,27 @@ public struct FlipResult: Sendable, Equatable, Encodable {
         self.skipped = skipped
         self.action = action
         self.canary = canary
+        self.expires = expires
     }
 
     func skipping(_ skipped: [String]) -> FlipResult {
-        FlipResult(channel: channel, from: from, to: to, changed: changed, skipped: skipped, action: action, canary: canary)
+        FlipResult(channel: channel, from: from, to: to, changed: changed, skipped: skipped, action: action, canary: canary, expires: expires)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case channel, from, to, changed, skipped, action, canary, expires
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(channel, forKey: .channel)
+        try container.encodeIfPresent(from, forKey: .from)
+        try container.encode(to, forKey: .to)
+        try container.encode(changed, forKey: .changed)
+        try container.encode(skipped, forKey: .skipped)
+        try container.encode(action, forKey: .action)
+        try container.encodeIfPresent(canary, forKey: .canary)
+        try container.encodeIfPresent(expires.map { Timestamp.of(seconds: $0) }, forKey: .expires)
     }
 }
 
@@ -66,16 +85,19 @@ public struct Pointer: Sendable {
         public var value: String { pointer.id }
     }
 
-    /// The id the pointer names (a canary's stable release); nil when it was never set.
+    /// The id the pointer names (a canary's stable release); nil when it was never set, or the
+    /// channel expired.
     public func read() throws -> String? {
-        try stampedRead()?.value
+        try readValue()?.id
     }
 
-    /// The whole value, canary included; nil when it was never set.
+    /// The whole value, canary included; nil when it was never set, or the channel expired.
     public func readValue() throws -> PointerValue? {
-        try stampedRead()?.pointer
+        try stampedRead()?.pointer.unlessExpired()
     }
 
+    /// What the pointer holds, expired or not, with its stamp (for watchers, which check the
+    /// expiry themselves as time passes, and for a serve node, which copies the value whole).
     public func stampedRead() throws -> Stamped? {
         guard let (bytes, stamp) = try storage.read(channel) else { return nil }
         return Stamped(pointer: try parse(bytes), stamp: stamp)
@@ -130,26 +152,36 @@ public struct Pointer: Sendable {
         public let action: HistoryEntry.Action
         /// Why, for an `abort`: what the health check saw.
         public let reason: String?
+        /// Whether the move sets the channel's expiry (to `value.expires`) or keeps the one it has.
+        public let setsExpiry: Bool
 
-        public init(_ value: PointerValue, action: HistoryEntry.Action, reason: String? = nil) {
+        public init(_ value: PointerValue, action: HistoryEntry.Action, reason: String? = nil, setsExpiry: Bool = false) {
             self.value = value
             self.action = action
             self.reason = reason
+            self.setsExpiry = setsExpiry
+        }
+
+        /// The value to write over `current` (the live value, nil for none or expired).
+        func value(over current: PointerValue?) -> PointerValue {
+            setsExpiry ? value : value.expiring(current?.expires)
         }
     }
 
-    /// Moves the pointer to one id (ending any canary): see `move`.
-    public func flip(action: HistoryEntry.Action, source: String? = nil, to decide: (_ current: String?) throws -> String,
+    /// Moves the pointer to one id (ending any canary): see `move`. `expiry`: nil keeps the
+    /// channel's, `.some(nil)` clears it, `.some(t)` sets it.
+    public func flip(action: HistoryEntry.Action, source: String? = nil, expiry: Int64?? = nil, to decide: (_ current: String?) throws -> String,
                      prepare: (_ target: String) throws -> Void = { _ in }) throws -> FlipResult {
         try move(source: source) { current in
-            Move(PointerValue(try decide(current?.id)), action: action)
+            Move(PointerValue(try decide(current?.id), expires: expiry ?? nil), action: action, setsExpiry: expiry != nil)
         } prepare: { try prepare($0.id) }
     }
 
     /// Moves the pointer: a compare-and-swap that then logs the flip. `decide` sees the current value
-    /// and returns the new one, or throws to refuse; it runs before the lock is taken (so a refusal
-    /// neither waits for nor touches the lock) and again under it, where its answer counts. `prepare`
-    /// runs under the lock just before the pointer moves (to store what the new value names).
+    /// (nil for none, or an expired channel) and returns the new one, or throws to refuse; it runs
+    /// before the lock is taken (so a refusal neither waits for nor touches the lock) and again
+    /// under it, where its answer counts. `prepare` runs under the lock just before the pointer
+    /// moves (to store what the new value names).
     public func move(source: String? = nil, to decide: (_ current: PointerValue?) throws -> Move,
                      prepare: (_ target: PointerValue) throws -> Void = { _ in }) throws -> FlipResult {
         _ = try decide(try readValue())
@@ -158,17 +190,18 @@ public struct Pointer: Sendable {
             // writer's flip between our read and our write fails the conditional write, and we read
             // again and decide again (where an `--expect` refuses).
             for _ in 0..<Self.attempts {
-                let current = try stampedRead()
-                let move = try decide(current?.pointer)
-                let entry = HistoryEntry(move, from: current?.pointer, time: Timestamp.now(), by: ProcessIdentity.actor(), source: source)
-                guard current?.pointer != move.value else {
-                    return FlipResult(channel: channel, from: entry.from, to: entry.to, changed: false, action: move.action,
-                                      canary: move.value.canary)
-                }
-                try prepare(move.value)
-                if try storage.replace(channel, with: move.value.bytes, logging: entry.encodedLine(), ifStamp: current?.stamp) {
-                    return FlipResult(channel: channel, from: entry.from, to: entry.to, changed: true, action: move.action,
-                                      canary: move.value.canary)
+                let stored = try stampedRead()
+                let current = stored?.pointer.unlessExpired()
+                let move = try decide(current)
+                let value = move.value(over: current)
+                var entry = HistoryEntry(move, from: current, time: Timestamp.now(), by: ProcessIdentity.actor(), source: source)
+                if move.setsExpiry { entry.expires = value.expires.map { Timestamp.of(seconds: $0) } }
+                let result = FlipResult(channel: channel, from: entry.from, to: entry.to, changed: stored?.pointer != value,
+                                        action: move.action, canary: value.canary, expires: value.expires)
+                guard result.changed else { return result }
+                try prepare(value)
+                if try storage.replace(channel, with: value.bytes, logging: entry.encodedLine(), ifStamp: stored?.stamp) {
+                    return result
                 }
             }
             throw StrataError(.conflict, "channel '\(channel)' kept moving while flipping; nothing changed, try again")

@@ -80,7 +80,7 @@ public struct Rollout: Sendable {
                 try Self.require(current, is: expected, channel: channel)
                 return Pointer.Move(PointerValue(stable, canary: Canary(release: release, percent: step)), action: .canary)
             }
-            expected = PointerValue(stable, canary: flip.canary)
+            expected = PointerValue(stable, canary: flip.canary, expires: flip.expires)
             say("canary at \(step)%")
             if let breach = try hold(expected, pointer: pointer, stable: stable, say: say) {
                 return try abort(expected, breach: breach, stable: stable, say: say)

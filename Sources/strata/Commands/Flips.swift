@@ -17,6 +17,11 @@ struct Activate: ParsableCommand {
             Example:
               strata activate v42 --channel production --expect 3f2a9c1b
               strata activate v43 --canary 10
+              strata activate 9c8d --channel pr-123 --expires 7d
+
+            --expires makes the channel a preview that disappears then: no longer served, listed
+            or kept by prune (its history stays). A later activate keeps the expiry unless it
+            gives --expires again ('never' makes the channel permanent).
             """)
 
     @OptionGroup var options: StoreOptions
@@ -34,9 +39,14 @@ struct Activate: ParsableCommand {
 
     @OptionGroup var gate: CheckGateOptions
 
+    @OptionGroup var expiry: ExpiryOption
+
     func validate() throws {
         if let canary, !Canary.percents.contains(canary) {
             throw ValidationError("--canary must be a percent from 1 to 99, not \(canary); without it, everyone gets the release")
+        }
+        if canary != nil && expiry.expires != nil {
+            throw ValidationError("--expires goes with a plain activate; a canary keeps the channel's expiry")
         }
     }
 
@@ -48,7 +58,7 @@ struct Activate: ParsableCommand {
         try gate.require(id, store: store)
         let channels = Channels(store: store)
         let flip = try canary.map { try channels.startCanary(id, percent: $0, channel: channel.channel, expected: expected) }
-            ?? channels.activate(id, channel: channel.channel, expected: expected)
+            ?? channels.activate(id, channel: channel.channel, expected: expected, expires: try expiry.expiry())
         try flip.print(json: options.json)
     }
 }
@@ -104,9 +114,12 @@ extension FlipResult {
         case .abort:
             guard changed else { return "\(channel) has no canary" }
             return "\(channel): canary \(from ?? "nothing") aborted, everyone on \(to)"
+        case .delete:
+            return "\(channel): deleted (it served \(to); its history is kept)"
         default:
-            guard changed else { return "\(channel) already serves \(to)" }
-            return "\(channel): \(from ?? "nothing") -> \(to)"
+            let until = expires.map { " (expires \(Timestamp.of(seconds: $0)))" } ?? ""
+            guard changed else { return "\(channel) already serves \(to)\(until)" }
+            return "\(channel): \(from ?? "nothing") -> \(to)\(until)"
         }
     }
 

@@ -65,6 +65,8 @@ struct ReleaseOptions: ParsableArguments {
 
     @OptionGroup var channel: ChannelOption
 
+    @OptionGroup var expiry: ExpiryOption
+
     @Flag(help: "Also publish .git/ and .DS_Store (and __MACOSX/ in archives).")
     var includeAll = false
 
@@ -73,6 +75,10 @@ struct ReleaseOptions: ParsableArguments {
     @OptionGroup var signing: SigningOption
 
     @OptionGroup var variants: VariantOptions
+
+    func validate() throws {
+        if expiry.expires != nil && !activate { throw ValidationError("--expires needs --activate (it is when the channel ends)") }
+    }
 }
 
 /// Which precompressed copies a publish makes, and how hard each encoder works.
@@ -148,7 +154,7 @@ enum PublishCommand {
         var flip: FlipResult?
         if release.activate {
             try release.gate.require(manifest.id, store: store)
-            flip = try Channels(store: store).activate(manifest.id, channel: release.channel.channel)
+            flip = try Channels(store: store).activate(manifest.id, channel: release.channel.channel, expires: try release.expiry.expiry())
         }
 
         if options.json {
