@@ -19,7 +19,14 @@ public final class ServeNode: @unchecked Sendable {
     public let cache: Store
     /// The bucket seen through the same seam as any store (pointers, manifests).
     private let remoteStore: Store
+    /// The channels followed from the start; with `followsEveryChannel`, the bucket's others join
+    /// as they appear.
     public let channels: [String]
+    /// Follow every channel of the bucket (`--channel-host` serves them all by name).
+    public let followsEveryChannel: Bool
+    /// How often the bucket's channels are listed when following them all (a LIST costs more than
+    /// the conditional GETs of a poll).
+    static let channelListingInterval: TimeInterval = 10
     public let poll: TimeInterval
     /// Where sync failures and fetched releases are said.
     private let events: EventLog
@@ -41,6 +48,9 @@ public final class ServeNode: @unchecked Sendable {
         var stopped = false
         /// Releases fetched on demand lately, newest last: spared by eviction while clients use them.
         var fetched: [String] = []
+        /// Channels found by listing the bucket, and when it was last listed.
+        var listedChannels: [String] = []
+        var listed: Date?
     }
 
     /// How many releases fetched on demand are spared by eviction.
@@ -48,7 +58,8 @@ public final class ServeNode: @unchecked Sendable {
 
     /// `cache` must be a store in a folder (the server serves its files by path).
     public init(remote: S3Store, cache: Store, channels: [String], poll: TimeInterval, cacheMax: Int64?, trust: TrustedKeys? = nil,
-                events: EventLog = EventLog()) throws {
+                events: EventLog = EventLog(), followsEveryChannel: Bool = false) throws {
+        self.followsEveryChannel = followsEveryChannel
         guard let folders = cache.folders else {
             throw StrataError(.invalidInput, "a serve node's --cache must be a folder, not \(cache.location)")
         }
@@ -70,7 +81,7 @@ public final class ServeNode: @unchecked Sendable {
     /// One round: every channel checked, changes mirrored and switched. Errors are recorded, not thrown.
     public func syncOnce() {
         do {
-            for channel in channels {
+            for channel in try followedChannels() {
                 try follow(channel)
                 try followConfig(channel)
             }
@@ -82,6 +93,22 @@ public final class ServeNode: @unchecked Sendable {
             }
             events.sayAtMostEverySecond(.error, "sync_failed", "cannot sync from \(remote.location): \(reason)")
         }
+    }
+
+    /// The channels to follow this round: those given, and when following every channel, those
+    /// the bucket listed last (listed again every `channelListingInterval`).
+    private func followedChannels() throws -> [String] {
+        guard followsEveryChannel else { return channels }
+        let (names, due) = state.withLock { state in
+            (state.listedChannels, state.listed.map { Date().timeIntervalSince($0) >= Self.channelListingInterval } ?? true)
+        }
+        guard due else { return Array(Set(channels + names)).sorted() }
+        let listed = try remoteStore.backend.pointers(.releases).names().filter { (try? Names.validateChannel($0)) != nil }
+        state.withLock { state in
+            state.listedChannels = listed
+            state.listed = Date()
+        }
+        return Array(Set(channels + listed)).sorted()
     }
 
     /// Polls on a thread of its own until `stop()`.

@@ -9,6 +9,16 @@ public struct ServerConfiguration: Sendable {
     public var channel = "current"
     /// Host names served from another channel than `channel` (lowercase name, no port → channel).
     public var channelsByHost: [String: String] = [:]
+    /// `--release-host '*.preview.example.com'`: `<id, id prefix or label>.preview.example.com`
+    /// serves that release at the root, as a channel would, marked `noindex`.
+    public var releaseHosts: [String] = []
+    /// `--channel-host '*.pr.example.com'`: `<channel>.pr.example.com` serves that channel.
+    public var channelHosts: [String] = []
+
+    /// True for what `--release-host` and `--channel-host` take: `*.` and a lowercase host name.
+    public static func isHostPattern(_ pattern: String) -> Bool {
+        HostRouter.suffix(ofPattern: pattern) != nil
+    }
     /// Single-page apps: an unknown path without an extension, asked for as HTML, gets `/index.html`.
     public var spa = false
     /// How `/docs` and `/docs/` are answered when `docs/index.html` exists.

@@ -31,6 +31,7 @@ public final class StrataHTTPServer: Sendable {
     private let fetchPool: NIOThreadPool?
     static let fetchWidth = 4
     private let registry: ReleaseRegistry
+    private let releaseNames: ReleaseNames
     private let basicAuthentication: BasicAuthentication?
     /// Requests, bytes, latency, cache, connections, flips and live releases, for Prometheus.
     public let metrics: ServerMetrics
@@ -61,6 +62,11 @@ public final class StrataHTTPServer: Sendable {
                 throw ServerError("host '\(host)' for --channel-for-host must be a lowercase host name without a port")
             }
         }
+        for (option, patterns) in [("--release-host", configuration.releaseHosts), ("--channel-host", configuration.channelHosts)] {
+            for pattern in patterns where HostRouter.suffix(ofPattern: pattern) == nil {
+                throw ServerError("\(option) '\(pattern)' is not a pattern like '*.preview.example.com' (lowercase, no port)")
+            }
+        }
         // The server sends files by path and watches pointers with a stat: it needs a store in a
         // folder. An object store is served through a serve node's local cache.
         guard let folders = store.folders else {
@@ -82,6 +88,7 @@ public final class StrataHTTPServer: Sendable {
         fetchPool?.start()
         registry = ReleaseRegistry(store: store, layout: folders.layout, pool: pool, events: configuration.events,
                                    fetchMissing: configuration.fetchMissingRelease, fetchPool: fetchPool, trust: configuration.trust)
+        releaseNames = ReleaseNames(store: store, pool: pool, events: configuration.events)
         do {
             for channel in configuration.protectedChannels.keys { try Names.validateChannel(channel) }
             basicAuthentication = configuration.protectedChannels.isEmpty ? nil : try BasicAuthentication(files: configuration.protectedChannels, pool: passwordPool)
@@ -94,7 +101,8 @@ public final class StrataHTTPServer: Sendable {
         }
         let loops = group  // not self.group: self is not whole yet
         quiescing = Mutex(Array(loops.makeIterator()).map { _ in ServerQuiescingHelper(group: loops) })
-        metrics = ServerMetrics(channels: Set([configuration.channel] + configuration.channelsByHost.values).sorted())
+        let previews = configuration.releaseHosts.isEmpty && configuration.channelHosts.isEmpty ? [] : [Self.previewsChannel]
+        metrics = ServerMetrics(channels: Set([configuration.channel] + configuration.channelsByHost.values).sorted() + previews)
         let budget = DescriptorBudget(limit: Self.raiseDescriptorLimit(), maxConnections: configuration.maxConnections,
                                       openFilesPerThread: configuration.openFilesPerThread, threads: configuration.threads)
         if budget.isReduced {
@@ -106,6 +114,11 @@ public final class StrataHTTPServer: Sendable {
         openFilesPerThread = budget.openFilesPerThread
         connections = ConnectionCounter(limit: budget.connections)
     }
+
+    /// The `channel` label of requests for release hosts and for channels reached through
+    /// `--channel-host` that the server does not serve otherwise (one label, not one per name: names
+    /// come from clients). No channel can have this name.
+    static let previewsChannel = "_previews"
 
     /// Binds and starts serving; returns the port (useful with port 0).
     @discardableResult
@@ -286,17 +299,29 @@ public final class StrataHTTPServer: Sendable {
             _ = watches[channel]!.live()
             _ = watches[channel]!.recentReleases()
         }
-        let router = HostRouter(fallback: watches[configuration.channel]!, byHost: configuration.channelsByHost.mapValues { watches[$0]! })
+        let previewsNumber = metrics.channels.firstIndex(of: Self.previewsChannel) ?? 0
+        let router = HostRouter(
+            fallback: watches[configuration.channel]!, byHost: configuration.channelsByHost.mapValues { watches[$0]! },
+            releaseSuffixes: configuration.releaseHosts.compactMap(HostRouter.suffix(ofPattern:)),
+            channelSuffixes: configuration.channelHosts.compactMap(HostRouter.suffix(ofPattern:))
+        ) { [store, folders, configuration, metrics] name in
+            if let watch = watches[name] { return watch }
+            guard let watch = try? ChannelWatch(store: store, folders: folders, channel: name, historyDepth: configuration.fallbackHistoryEntries,
+                                                events: configuration.events) else { return nil }
+            watch.metricsNumber = metrics.channels.firstIndex(of: name) ?? previewsNumber
+            return watch
+        }
         let releases = LoopReleases(registry: registry)
         let loopMetrics = LoopMetrics(channels: metrics.channels.count)
         return LoopServices(
             responder: Responder(spa: configuration.spa, trailingSlash: configuration.trailingSlash, releases: releases, channels: router,
+                                 releaseNames: releaseNames, previewsMetricsNumber: previewsNumber,
                                  basicAuthentication: basicAuthentication,
                                  protectedWatches: configuration.protectedChannels.keys.sorted().map { watches[$0]! },
                                  openWatches: channels.subtracting(configuration.protectedChannels.keys).sorted().map { watches[$0]! },
                                  metrics: configuration.metricsListen == nil ? metrics : nil,
                                  upstreamProblem: configuration.upstreamProblem, beacons: BeaconCounter(metrics: loopMetrics)),
-            releases: releases, registry: registry,
+            releases: releases, registry: registry, releaseNames: releaseNames,
             bodies: HotBodies(maxFileBytes: configuration.hotFileMaxBytes, budget: configuration.hotCacheBytes / loopCount),
             openFiles: OpenFiles(capacity: openFilesPerThread),
             accessLog: accessLog, metrics: loopMetrics,

@@ -36,7 +36,7 @@ public enum Fingerprint {
         text.utf8.count == 64 && isLowercaseHex(text)
     }
 
-    static func isLowercaseHex(_ text: String) -> Bool {
+    public static func isLowercaseHex(_ text: String) -> Bool {
         !text.isEmpty && text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
     }
 }

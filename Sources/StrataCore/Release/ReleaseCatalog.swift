@@ -44,20 +44,22 @@ public struct ReleaseCatalog: Sendable {
 
     /// Every release, oldest first (by publish time, then id).
     public func summaries() throws -> [ReleaseSummary] {
-        var result: [ReleaseSummary] = []
-        for id in try ids() {
-            // A release pruned while we list is simply gone.
-            guard let bytes = try store.backend.manifestBytes(of: id) else { continue }
-            let summary = try decodeSummary(bytes, id: id)
-            guard summary.id == id else {
-                throw StrataError(.corrupt, "release \(id) in \(store.location) is invalid: its manifest names release \(Escaped.path(summary.id))")
-            }
-            if let label = summary.label, (try? Names.validateLabel(label)) == nil {
-                throw StrataError(.corrupt, "release \(id) in \(store.location) is invalid: label '\(Escaped.path(label))' is not a label")
-            }
-            result.append(summary)
+        // A release pruned while we list is simply gone.
+        try ids().compactMap(summary).sorted { ($0.created, $0.id) < ($1.created, $1.id) }
+    }
+
+    /// One release's id, label, time and counts (its file entries are not decoded); nil when it is
+    /// not in the store.
+    public func summary(_ id: String) throws -> ReleaseSummary? {
+        guard let bytes = try store.backend.manifestBytes(of: id) else { return nil }
+        let summary = try decodeSummary(bytes, id: id)
+        guard summary.id == id else {
+            throw StrataError(.corrupt, "release \(id) in \(store.location) is invalid: its manifest names release \(Escaped.path(summary.id))")
         }
-        return result.sorted { ($0.created, $0.id) < ($1.created, $1.id) }
+        if let label = summary.label, (try? Names.validateLabel(label)) == nil {
+            throw StrataError(.corrupt, "release \(id) in \(store.location) is invalid: label '\(Escaped.path(label))' is not a label")
+        }
+        return summary
     }
 
     /// Decodes only the release-level fields: building every file entry of a large manifest would

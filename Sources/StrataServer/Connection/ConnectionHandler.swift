@@ -163,6 +163,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let wait: EventLoopFuture<Void>
         switch answer.response {
         case .needsRelease(let id): wait = services.registry.load(id, on: context.eventLoop)
+        case .needsReleaseNames: wait = services.releaseNames.refresh(on: context.eventLoop)
         case .needsVerification(let attempt): wait = services.responder.basicAuthentication!.verify(attempt, on: context.eventLoop)
         default: return send(answer, for: head, context: context)
         }
@@ -219,7 +220,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             ResponseHead.write(generated, connection: connection, date: services.date, into: &services.heads)
             if head.method != .head && generated.status != .notModified { body = .bytes(generated.body) }
             (status, release) = (Int(generated.status.code), generated.release)
-        case .needsRelease, .needsVerification:
+        case .needsRelease, .needsReleaseNames, .needsVerification:
             preconditionFailure("answered only once the release is known and the password checked")
         }
         let micros = (context.eventLoop.now - state.headArrived).nanoseconds / 1000

@@ -6,6 +6,7 @@ final class LoopServices {
     let responder: Responder
     let releases: LoopReleases
     let registry: ReleaseRegistry
+    let releaseNames: ReleaseNames
     let bodies: HotBodies
     let openFiles: OpenFiles
     let date = DateLine()
@@ -22,7 +23,7 @@ final class LoopServices {
     let maxHeaderCount: Int
     let events: EventLog
 
-    init(responder: Responder, releases: LoopReleases, registry: ReleaseRegistry, bodies: HotBodies, openFiles: OpenFiles,
+    init(responder: Responder, releases: LoopReleases, registry: ReleaseRegistry, releaseNames: ReleaseNames, bodies: HotBodies, openFiles: OpenFiles,
          accessLog: AccessLog?, metrics: LoopMetrics, headerTimeout: TimeAmount, idleTimeout: TimeAmount,
          maxHeadBytes: Int, maxHeaderCount: Int, events: EventLog) {
         self.maxHeadBytes = maxHeadBytes
@@ -32,6 +33,7 @@ final class LoopServices {
         self.responder = responder
         self.releases = releases
         self.registry = registry
+        self.releaseNames = releaseNames
         self.bodies = bodies
         self.openFiles = openFiles
         self.accessLog = accessLog

@@ -64,8 +64,18 @@ final class ChannelWatch {
         return live.id == id || live.canary?.release == id
     }
 
-    /// What the pointer holds: the stable release and any canary.
+    /// What the pointer holds: the stable release and any canary; nil when there is none, or the
+    /// channel expired (checked against the clock on each call: expiring needs no write).
     func live() -> PointerValue? {
+        guard let value = storedValue() else { return nil }
+        if value.expires != nil && value.isExpired() { return nil }
+        return value
+    }
+
+    /// True when the channel ends at some time (a preview channel): its pages are not for indexing.
+    var expires: Bool { live()?.expires != nil }
+
+    private func storedValue() -> PointerValue? {
         let stamp = releaseWatcher.stamp()
         if stamp != nil && pointer.stamp == stamp { return pointer.value }
         let read: Pointer.Stamped?

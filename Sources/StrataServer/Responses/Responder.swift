@@ -12,6 +12,10 @@ final class Responder {
     private let trailingSlash: TrailingSlash
     private let releases: LoopReleases
     private let channels: HostRouter
+    /// What `--release-host` names mean.
+    private let releaseNames: ReleaseNames?
+    /// Where requests for release hosts and for channels met through `--channel-host` are counted.
+    private let previewsMetricsNumber: Int
 
     /// Protected channels, and per protected channel a watch of its history (for `/_v/` URLs).
     let basicAuthentication: BasicAuthentication?
@@ -27,8 +31,11 @@ final class Responder {
     private let upstreamProblem: (@Sendable () -> String?)?
 
     init(spa: Bool, trailingSlash: TrailingSlash = .add, releases: LoopReleases, channels: HostRouter,
+         releaseNames: ReleaseNames? = nil, previewsMetricsNumber: Int = 0,
          basicAuthentication: BasicAuthentication? = nil, protectedWatches: [ChannelWatch] = [], openWatches: [ChannelWatch] = [],
          metrics: ServerMetrics? = nil, upstreamProblem: (@Sendable () -> String?)? = nil, beacons: BeaconCounter = BeaconCounter()) {
+        self.releaseNames = releaseNames
+        self.previewsMetricsNumber = previewsMetricsNumber
         self.metrics = metrics
         self.beacons = beacons
         self.basicAuthentication = basicAuthentication
@@ -56,8 +63,19 @@ final class Responder {
             } catch {
                 return Answer(.generated(.text(.badRequest, "bad request: \(error.reason)\n")))
             }
-            var request = RequestContext(headers: headers, uri: uri, channel: channels.watch(forHost: headers.host))
-            let channel = max(request.channel.metricsNumber, 0)
+            var request: RequestContext
+            switch channels.route(forHost: headers.host) {
+            case .channel(let watch):
+                request = RequestContext(headers: headers, uri: uri, channel: watch)
+            case .release(let name):
+                request = RequestContext(headers: headers, uri: uri, channel: channels.fallback, releaseHost: name)
+            case .noChannel:
+                return Answer(.generated(.text(.notFound, "no such channel\n")), channel: previewsMetricsNumber)
+            }
+            let channel = request.releaseHost == nil ? max(request.channel.metricsNumber, 0) : previewsMetricsNumber
+            if isBeacon && request.releaseHost != nil {
+                return Answer(.generated(.text(.notFound, "not found\n")), channel: channel)  // rollouts are for channels
+            }
             if isBeacon {
                 return Answer(authorize(&request) ?? .generated(beacons.receive(body, live: request.channel.live(), channel: channel)), channel: channel)
             }
@@ -102,10 +120,13 @@ final class Responder {
             case .unknown: return .needsRelease(String(decoding: id, as: UTF8.self))
             }
         }
+        if let name = request.releaseHost { return serveReleaseHost(name, path, target, &request) }
         if let refusal = authorize(&request) { return refusal }
         guard let live = channel.live() else {
             return .generated(.unavailable(channel.pointerProblem ?? "channel '\(channel.name)' has no release yet; run `strata activate` to make one live"))
         }
+        // A channel that ends (a preview) is not for search engines.
+        request.noindex = live.expires != nil
         let (id, split) = Self.assign(live, headers: headers)
         switch releases.lookup(id) {
         case .found(let index):
@@ -115,6 +136,27 @@ final class Responder {
         case .absent: return .generated(.unavailable("channel '\(channel.name)' points at release \(id), which is not in the store"))
         case .unreadable(let reason): return .generated(.unavailable(reason))
         case .unknown: return .needsRelease(id)
+        }
+    }
+
+    /// A `--release-host` request: the release its name names, served at the root as a channel
+    /// would serve it (its rules, 404 page and trailing-slash policy), from that release alone.
+    private func serveReleaseHost<Path: BidirectionalCollection<UInt8>>(_ name: String, _ path: Path, _ target: RequestTarget,
+                                                                       _ request: inout RequestContext) -> Response where Path.SubSequence == Path {
+        guard let releaseNames else { return .generated(.text(.notFound, "no such release\n")) }
+        switch releaseNames.resolve(name) {
+        case .none: return .generated(.text(.notFound, "no such release\n"))
+        case .unknown: return .needsReleaseNames
+        case .release(let id):
+            switch releases.lookup(id) {
+            case .found(let index):
+                if let refusal = authorize(versioned: index.id, &request) { return refusal }
+                request.noindex = true
+                return serve(path, isFolder: target.isFolder, isHidden: target.isHidden, from: index, versioned: false, request)
+            case .absent: return .generated(.text(.notFound, "no such release\n"))
+            case .unreadable(let reason): return .generated(.unavailable(reason))
+            case .unknown: return .needsRelease(id)
+            }
         }
     }
 
@@ -140,7 +182,7 @@ final class Responder {
         case .generated(var reply):
             reply.markSplit(split)
             return .generated(reply)
-        case .needsRelease, .needsVerification:
+        case .needsRelease, .needsReleaseNames, .needsVerification:
             return response  // asked again once ready, and assigned again then
         }
     }
@@ -209,7 +251,7 @@ final class Responder {
             }
             // A page of yesterday's HTML asks for yesterday's assets: look in recent releases first,
             // so a catch-all rule (`/* /index.html 200`) does not answer for a missing script.
-            if !versioned && !isFolder && (HashedName.matches(path) || index.hasImmutableOverrides) {
+            if !versioned && request.releaseHost == nil && !isFolder && (HashedName.matches(path) || index.hasImmutableOverrides) {
                 for id in channel.recentReleases() where id != index.id {
                     switch releases.lookup(id) {
                     case .found(let older):
@@ -301,7 +343,7 @@ final class Responder {
         let representation = file.lines(encoding)
         func response(_ status: FileResponse.Status) -> Response {
             .file(FileResponse(index: index, file: number, status: status, encoding: encoding, immutable: immutable,
-                               isPrivate: request.authenticated))
+                               isPrivate: request.authenticated, noindex: request.noindex))
         }
         if !notFound && headers.noneMatchHits(index.entityTag(representation)) {
             return response(.notModified)

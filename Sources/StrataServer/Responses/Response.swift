@@ -13,6 +13,8 @@ enum Response {
     case generated(GeneratedResponse)
     /// The answer needs a release this loop has not loaded: load it off the loop, then ask again.
     case needsRelease(String)
+    /// The answer needs what a release host's name means: refresh the names off the loop, then ask again.
+    case needsReleaseNames
     /// The answer needs a password checked (slowly, on purpose): check it off the loop, then ask again.
     case needsVerification(BasicAuthentication.Attempt)
 }
@@ -40,7 +42,12 @@ struct RequestContext {
     /// The request target as received.
     let uri: Slice<UnsafeRawBufferPointer>
     let channel: ChannelWatch
+    /// For a `--release-host` request, the release's name (then `channel` is only the default one,
+    /// for `/_strata/` endpoints).
+    var releaseHost: String?
     var authenticated = false
+    /// Pages say `X-Robots-Tag: noindex` (release hosts, channels that expire).
+    var noindex = false
 
     /// For the rare answers that quote the target (redirects).
     var uriString: String { String(decoding: uri, as: UTF8.self) }
@@ -64,6 +71,8 @@ struct FileResponse {
     let immutable: Bool
     /// Answered to an authenticated request: shared caches must not keep it (`private`, not `public`).
     var isPrivate = false
+    /// Says `X-Robots-Tag: noindex`: a preview, not for search engines.
+    var noindex = false
     /// Answered from one side of a canary split.
     var split: SplitAnswer?
 
@@ -214,6 +223,7 @@ enum ResponseHead {
                 }
             }
             if !file.variants.isEmpty && !dropped.contains(.vary) { out.writeStaticString("Vary: Accept-Encoding\r\n") }
+            if response.noindex { out.writeStaticString("X-Robots-Tag: noindex\r\n") }
             if let plan {
                 if splitPrivately && dropped.contains(.cacheControl) {
                     copyLines(plan.lines, without: "cache-control:")

@@ -38,9 +38,29 @@ struct Serve: ParsableCommand {
               strata serve --channel staging --spa --access-log -
               strata serve --channel production --channel-for-host staging.example.com=staging
               strata serve --channel-for-host preview.example.com=preview --protect preview=preview.users
+              strata serve --release-host '*.preview.example.com' --channel-host '*.pr.example.com'
+
+            --release-host serves a release at the root of its own host name, before it is live
+            anywhere: <id>.preview.example.com, a unique id prefix, or its label (compared without
+            case). Its pages use their site-absolute links from that release alone, with its
+            _redirects, _headers, 404 page and trailing-slash policy, marked no-cache and
+            X-Robots-Tag: noindex. An unknown name is a plain 404, never another release.
+            --channel-host serves every channel by name the same way (like --channel-for-host for
+            all of them; channels made with --expires are marked noindex too); a name that is no
+            channel, or one that expired or was deleted, is a 404. --protect applies on these
+            hosts as on the channel URLs (a release host is protected when its release's
+            versioned URL is). Point a wildcard DNS record (and certificate) at the server.
             """)
 
     @OptionGroup var options: StoreOptions
+
+    @Option(help: ArgumentHelp("Serve each release at the root of its own host: '*.preview.example.com' makes "
+                               + "<id, id prefix or label>.preview.example.com serve that release (repeatable).", valueName: "pattern"))
+    var releaseHost: [String] = []
+
+    @Option(help: ArgumentHelp("Serve each channel on its own host: '*.pr.example.com' makes <channel>.pr.example.com "
+                               + "serve that channel (repeatable).", valueName: "pattern"))
+    var channelHost: [String] = []
 
     @Option(help: "Address to listen on.")
     var host = "127.0.0.1"
@@ -148,6 +168,11 @@ struct Serve: ParsableCommand {
 
     func validate() throws {
         _ = try hostChannels()
+        for (option, patterns) in [("--release-host", releaseHost), ("--channel-host", channelHost)] {
+            for pattern in patterns where !ServerConfiguration.isHostPattern(pattern.lowercased()) {
+                throw ValidationError("\(option) '\(pattern)' is not a pattern like '*.preview.example.com' (no port)")
+            }
+        }
         _ = try protectedChannels()
         guard let interval = Self.seconds(poll), interval >= 0.05, interval <= 3600 else {
             throw ValidationError("--poll '\(poll)' is not an interval from 50ms to 60m (like 500ms, 1s, 2m)")
@@ -173,7 +198,7 @@ struct Serve: ParsableCommand {
             store = Store(root: cache, lockTimeout: options.lockTimeout)
             let follower = try ServeNode(remote: remote, cache: store, channels: [channel.channel] + Array(try hostChannels().values),
                                          poll: Self.seconds(poll)!, cacheMax: cacheMax.flatMap(ByteCount.parse), trust: try trust.keys(),
-                                         events: events)
+                                         events: events, followsEveryChannel: !channelHost.isEmpty)
             try follower.prepareCache()
             follower.syncOnce()  // serve the live releases from the first request, when the bucket answers
             settings.fetchMissingRelease = { follower.fetch($0) }
@@ -197,6 +222,8 @@ struct Serve: ParsableCommand {
         settings.headerTimeoutSeconds = headerTimeout
         settings.idleTimeoutSeconds = idleTimeout
         settings.channelsByHost = try hostChannels()
+        settings.releaseHosts = releaseHost.map { $0.lowercased() }
+        settings.channelHosts = channelHost.map { $0.lowercased() }
         let server: StrataHTTPServer
         do {
             server = try StrataHTTPServer(store: store, configuration: settings)
@@ -217,6 +244,12 @@ struct Serve: ParsableCommand {
                 }
                 for (name, channel) in settings.channelsByHost.sorted(by: { $0.key < $1.key }) {
                     events.say(.notice, "host", "host \(name) -> channel '\(channel)'", [("host", name), ("channel", channel)])
+                }
+                for pattern in settings.releaseHosts {
+                    events.say(.notice, "host", "hosts \(pattern) -> the release of that id, id prefix or label", [("host", pattern)])
+                }
+                for pattern in settings.channelHosts {
+                    events.say(.notice, "host", "hosts \(pattern) -> the channel of that name", [("host", pattern)])
                 }
                 if let port = server.metricsPort, let address = metricsListen {
                     let url = "http://\(address.split(separator: ":").dropLast().joined(separator: ":")):\(port)/metrics"
