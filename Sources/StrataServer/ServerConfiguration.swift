@@ -19,6 +19,9 @@ public struct ServerConfiguration: Sendable {
     public static func isHostPattern(_ pattern: String) -> Bool {
         HostRouter.suffix(ofPattern: pattern) != nil
     }
+    /// `--shared-cache-ttl`: channel pages say `public, max-age=0, s-maxage=<this>` with tags
+    /// naming the channel and release, so a CDN keeps them until the flip's purge; nil: `no-cache`.
+    public var sharedCacheSeconds: Int?
     /// Single-page apps: an unknown path without an extension, asked for as HTML, gets `/index.html`.
     public var spa = false
     /// How `/docs` and `/docs/` are answered when `docs/index.html` exists.

@@ -316,6 +316,7 @@ public final class StrataHTTPServer: Sendable {
         return LoopServices(
             responder: Responder(spa: configuration.spa, trailingSlash: configuration.trailingSlash, releases: releases, channels: router,
                                  releaseNames: releaseNames, previewsMetricsNumber: previewsNumber,
+                                 sharedCacheSeconds: configuration.sharedCacheSeconds,
                                  basicAuthentication: basicAuthentication,
                                  protectedWatches: configuration.protectedChannels.keys.sorted().map { watches[$0]! },
                                  openWatches: channels.subtracting(configuration.protectedChannels.keys).sorted().map { watches[$0]! },

@@ -40,6 +40,16 @@ final class ChannelWatch {
         self.historyDepth = historyDepth
     }
 
+    /// The head lines that let shared caches keep this channel's pages (`--shared-cache-ttl`),
+    /// made once per release the channel serves.
+    func sharedCacheLines(release: String, seconds: Int) -> SharedCacheLines {
+        if let shared, shared.release == release { return shared }
+        shared = SharedCacheLines(channel: name, release: release, seconds: seconds)
+        return shared!
+    }
+
+    private var shared: SharedCacheLines?
+
     /// The channel's runtime config (empty when none was ever set), re-read only when its pointer
     /// changes, like the release pointer.
     func config() -> ConfigVersion {

@@ -16,6 +16,9 @@ final class Responder {
     private let releaseNames: ReleaseNames?
     /// Where requests for release hosts and for channels met through `--channel-host` are counted.
     private let previewsMetricsNumber: Int
+    /// `--shared-cache-ttl`: how long shared caches may keep a channel's pages (a purge on flip
+    /// clears them sooner); nil: they revalidate every time (`no-cache`).
+    private let sharedCacheSeconds: Int?
 
     /// Protected channels, and per protected channel a watch of its history (for `/_v/` URLs).
     let basicAuthentication: BasicAuthentication?
@@ -31,11 +34,12 @@ final class Responder {
     private let upstreamProblem: (@Sendable () -> String?)?
 
     init(spa: Bool, trailingSlash: TrailingSlash = .add, releases: LoopReleases, channels: HostRouter,
-         releaseNames: ReleaseNames? = nil, previewsMetricsNumber: Int = 0,
+         releaseNames: ReleaseNames? = nil, previewsMetricsNumber: Int = 0, sharedCacheSeconds: Int? = nil,
          basicAuthentication: BasicAuthentication? = nil, protectedWatches: [ChannelWatch] = [], openWatches: [ChannelWatch] = [],
          metrics: ServerMetrics? = nil, upstreamProblem: (@Sendable () -> String?)? = nil, beacons: BeaconCounter = BeaconCounter()) {
         self.releaseNames = releaseNames
         self.previewsMetricsNumber = previewsMetricsNumber
+        self.sharedCacheSeconds = sharedCacheSeconds
         self.metrics = metrics
         self.beacons = beacons
         self.basicAuthentication = basicAuthentication
@@ -127,6 +131,7 @@ final class Responder {
         }
         // A channel that ends (a preview) is not for search engines.
         request.noindex = live.expires != nil
+        request.sharesPages = true
         let (id, split) = Self.assign(live, headers: headers)
         switch releases.lookup(id) {
         case .found(let index):
@@ -341,9 +346,12 @@ final class Responder {
         // Ranges are served from the identity bytes only.
         let encoding = range == nil && !file.variants.isEmpty ? headers.encodings.choose(from: file.variants) : nil
         let representation = file.lines(encoding)
+        // Shared caches may keep a channel's page (not a release host's, not one behind a password).
+        let shared = request.sharesPages && !immutable && !request.authenticated
+            ? sharedCacheSeconds.map { request.channel.sharedCacheLines(release: index.id, seconds: $0) } : nil
         func response(_ status: FileResponse.Status) -> Response {
             .file(FileResponse(index: index, file: number, status: status, encoding: encoding, immutable: immutable,
-                               isPrivate: request.authenticated, noindex: request.noindex))
+                               isPrivate: request.authenticated, noindex: request.noindex, shared: shared))
         }
         if !notFound && headers.noneMatchHits(index.entityTag(representation)) {
             return response(.notModified)

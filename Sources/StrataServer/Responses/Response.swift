@@ -48,6 +48,8 @@ struct RequestContext {
     var authenticated = false
     /// Pages say `X-Robots-Tag: noindex` (release hosts, channels that expire).
     var noindex = false
+    /// A channel URL: its pages may go to shared caches under `--shared-cache-ttl`.
+    var sharesPages = false
 
     /// For the rare answers that quote the target (redirects).
     var uriString: String { String(decoding: uri, as: UTF8.self) }
@@ -73,6 +75,8 @@ struct FileResponse {
     var isPrivate = false
     /// Says `X-Robots-Tag: noindex`: a preview, not for search engines.
     var noindex = false
+    /// A channel's page under `--shared-cache-ttl`: shared caches may keep it until the flip.
+    var shared: SharedCacheLines?
     /// Answered from one side of a canary split.
     var split: SplitAnswer?
 
@@ -218,10 +222,13 @@ enum ResponseHead {
                                           : "Cache-Control: public, max-age=31536000, immutable\r\n")
                 } else if response.split != nil {
                     out.writeStaticString("Cache-Control: private, no-cache\r\n")
+                } else if let shared = response.shared {
+                    out.writeBytes(shared.cacheControl)
                 } else {
                     out.writeStaticString("Cache-Control: no-cache\r\n")
                 }
             }
+            if let shared = response.shared, response.split == nil, !immutable { out.writeBytes(shared.tags) }
             if !file.variants.isEmpty && !dropped.contains(.vary) { out.writeStaticString("Vary: Accept-Encoding\r\n") }
             if response.noindex { out.writeStaticString("X-Robots-Tag: noindex\r\n") }
             if let plan {

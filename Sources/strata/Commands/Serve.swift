@@ -147,6 +147,18 @@ struct Serve: ParsableCommand {
         return map
     }
 
+    @Option(help: ArgumentHelp("Let shared caches (CDNs, Varnish) keep channel pages this long (30s, 10m, 1h, 1d): "
+                               + "public, max-age=0, s-maxage=N with tag headers for purging; off by default.", valueName: "span"))
+    var sharedCacheTTL: String?
+
+    /// `--shared-cache-ttl` in seconds: `30s`, `10m`, `1h`, `1d`, or a number of seconds.
+    static func cacheSeconds(_ text: String) -> Int? {
+        let units: [(String, Int)] = [("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
+        let (digits, scale) = units.first { text.hasSuffix($0.0) }.map { (text.dropLast($0.0.count), $0.1) } ?? (Substring(text), 1)
+        guard let count = Int(digits), String(count) == digits, count >= 1, count <= 365 * 86_400 / scale else { return nil }
+        return count * scale
+    }
+
     @Option(help: ArgumentHelp("A serve node's local cache of an s3:// store (a folder; created if missing).", valueName: "dir"))
     var cache: String?
 
@@ -176,6 +188,9 @@ struct Serve: ParsableCommand {
         _ = try protectedChannels()
         guard let interval = Self.seconds(poll), interval >= 0.05, interval <= 3600 else {
             throw ValidationError("--poll '\(poll)' is not an interval from 50ms to 60m (like 500ms, 1s, 2m)")
+        }
+        if let sharedCacheTTL, Self.cacheSeconds(sharedCacheTTL) == nil {
+            throw ValidationError("--shared-cache-ttl '\(sharedCacheTTL)' is not a span from 1s to 365d (like 30s, 10m, 1h, 1d)")
         }
         if let cacheMax, ByteCount.parse(cacheMax) == nil { throw ValidationError("--cache-max '\(cacheMax)' is not a size (like 512M, 10G)") }
         let remote = S3Location.isObjectStore(options.rootPath)
@@ -222,6 +237,7 @@ struct Serve: ParsableCommand {
         settings.headerTimeoutSeconds = headerTimeout
         settings.idleTimeoutSeconds = idleTimeout
         settings.channelsByHost = try hostChannels()
+        settings.sharedCacheSeconds = sharedCacheTTL.flatMap(Self.cacheSeconds)
         settings.releaseHosts = releaseHost.map { $0.lowercased() }
         settings.channelHosts = channelHost.map { $0.lowercased() }
         let server: StrataHTTPServer
