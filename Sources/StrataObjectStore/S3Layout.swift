@@ -14,6 +14,7 @@ import StrataCore
 ///     locks/prune                held while a prune deletes content
 ///     locks/write                the writers' lease (`S3WriteLock`): one writer at a time
 ///     probes/<uuid>              a conditional-write probe, removed at once (`ConditionalWriteProbe`)
+///     purges/<channel>/<flip>    which serve node purges the caches for one flip (`PurgeClaims`)
 struct S3Layout: Sendable {
     let location: S3Location
 
@@ -33,6 +34,7 @@ struct S3Layout: Sendable {
     var pruneLock: String { location.key("locks/prune") }
     var writeLock: String { location.key("locks/write") }
     func probe(_ name: String) -> String { location.key("probes/" + name) }
+    func purgeClaims(of channel: String) -> String { location.key("purges/" + channel + "/") }
 
     /// The release id of a manifest key, or nil for anything else.
     func releaseID(ofManifest key: String) -> String? {

@@ -48,6 +48,8 @@ public final class ServeNode: @unchecked Sendable {
         var stopped = false
         /// Releases fetched on demand lately, newest last: spared by eviction while clients use them.
         var fetched: [String] = []
+        /// The bucket pointer each channel last switched to: its ETag names the flip for `PurgeClaims`.
+        var switched: [String: (stamp: PointerStamp, value: PointerValue)] = [:]
         /// Channels found by listing the bucket, and when it was last listed.
         var listedChannels: [String] = []
         var listed: Date?
@@ -71,7 +73,12 @@ public final class ServeNode: @unchecked Sendable {
         self.poll = poll
         self.cacheMax = cacheMax
         mirror = ReleaseMirror(remote: remote, cache: cache, cacheFolders: folders, trust: trust)
+        // The other nodes see a flip within a poll or two, then mirror the release before switching.
+        purgeClaims = PurgeClaims(client: remote.client, layout: remote.layout, settle: 2 * poll + 2)
     }
+
+    /// Who purges a flip, among the nodes of this bucket.
+    public let purgeClaims: PurgeClaims
 
     /// Creates the cache store if needed. Call once before serving.
     public func prepareCache() throws {
@@ -136,6 +143,18 @@ public final class ServeNode: @unchecked Sendable {
         }
     }
 
+    /// Whether this node purges the caches for the flip it just made on `channel` (to `release`,
+    /// nil when the channel ended): one node per flip (`PurgeClaims`).
+    public func purgeOutcome(channel: String, release: String?) -> PurgeClaims.Outcome {
+        guard let switched = state.withLock({ $0.switched[channel] }), case .entityTag(let tag) = switched.stamp else {
+            return .send(after: 0)  // not a switch this node made from the bucket: nothing to share
+        }
+        let ended = release == nil
+        guard ended || switched.value.id == release || switched.value.canary?.release == release else { return .send(after: 0) }
+        let flip = tag.filter { $0.isLetter || $0.isNumber } + (ended ? "-ended" : "")
+        return purgeClaims.claim(channel: channel, flip: flip)
+    }
+
     /// A release asked for by its versioned URL: mirrored on demand (errors leave it absent).
     public func fetch(_ id: String) {
         guard Fingerprint.isReleaseID(id) else { return }
@@ -170,6 +189,7 @@ public final class ServeNode: @unchecked Sendable {
             return
         }
         let channels = Channels(store: cache)
+        state.withLock { $0.switched[channel] = (read.stamp, read.pointer) }  // before the server can see the switch
         if try channels.pointer(for: channel).stampedRead()?.pointer != read.pointer {
             _ = try channels.adopt(read.pointer, channel: channel)
             events.say(.info, "synced", "channel '\(channel)' of \(remote.location) moved to \(Channels.describe(read.pointer)): now whole in the cache",

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import StrataCore
 
@@ -22,6 +23,13 @@ public struct ServerConfiguration: Sendable {
     /// `--shared-cache-ttl`: channel pages say `public, max-age=0, s-maxage=<this>` with tags
     /// naming the channel and release, so a CDN keeps them until the flip's purge; nil: `no-cache`.
     public var sharedCacheSeconds: Int?
+    /// `--purge URL` and `--on-flip CMD`: told to drop a channel's pages when it flips.
+    public var purgeTargets: [PurgeTarget] = []
+    /// Waits between a failed purge's attempts (tests shorten them).
+    public var purgeRetryDelays = FlipPurger.standardRetryDelays
+    /// A serve node's say in who purges a flip (one node per flip, not all of them); nil: this
+    /// server purges every flip it sees.
+    public var purgeClaim: (@Sendable (PurgeRequest) -> FlipPurger.Decision)?
     /// Single-page apps: an unknown path without an extension, asked for as HTML, gets `/index.html`.
     public var spa = false
     /// How `/docs` and `/docs/` are answered when `docs/index.html` exists.

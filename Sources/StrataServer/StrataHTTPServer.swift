@@ -32,6 +32,9 @@ public final class StrataHTTPServer: Sendable {
     static let fetchWidth = 4
     private let registry: ReleaseRegistry
     private let releaseNames: ReleaseNames
+    /// Purges on flips (`--purge`, `--on-flip`), and what sees the flips for it.
+    private let purger: FlipPurger?
+    private let flipWatch: FlipWatch?
     private let basicAuthentication: BasicAuthentication?
     /// Requests, bytes, latency, cache, connections, flips and live releases, for Prometheus.
     public let metrics: ServerMetrics
@@ -113,6 +116,16 @@ public final class StrataHTTPServer: Sendable {
         }
         openFilesPerThread = budget.openFilesPerThread
         connections = ConnectionCounter(limit: budget.connections)
+        if configuration.purgeTargets.isEmpty {
+            purger = nil
+            flipWatch = nil
+        } else {
+            let purger = FlipPurger(targets: configuration.purgeTargets, metrics: metrics, events: configuration.events,
+                                    retryDelays: configuration.purgeRetryDelays, claim: configuration.purgeClaim)
+            self.purger = purger
+            flipWatch = FlipWatch(store: store, channels: Set([configuration.channel] + configuration.channelsByHost.values).sorted(),
+                                  everyChannel: !configuration.channelHosts.isEmpty) { purger.flipped($0) }
+        }
     }
 
     /// The `channel` label of requests for release hosts and for channels reached through
@@ -127,6 +140,7 @@ public final class StrataHTTPServer: Sendable {
         switch bound {
         case .success(let port):
             listening.withLock { $0 = true }
+            flipWatch?.start()
             return port
         case .failure(let error):
             // Nothing may still hold the quiescing helper when the event loops stop: its deinit
@@ -312,6 +326,8 @@ public final class StrataHTTPServer: Sendable {
             return watch
         }
         let releases = LoopReleases(registry: registry)
+        var purgeProblem: (@Sendable () -> String?)?
+        if let purger { purgeProblem = { purger.problem() } }
         let loopMetrics = LoopMetrics(channels: metrics.channels.count)
         return LoopServices(
             responder: Responder(spa: configuration.spa, trailingSlash: configuration.trailingSlash, releases: releases, channels: router,
@@ -321,7 +337,8 @@ public final class StrataHTTPServer: Sendable {
                                  protectedWatches: configuration.protectedChannels.keys.sorted().map { watches[$0]! },
                                  openWatches: channels.subtracting(configuration.protectedChannels.keys).sorted().map { watches[$0]! },
                                  metrics: configuration.metricsListen == nil ? metrics : nil,
-                                 upstreamProblem: configuration.upstreamProblem, beacons: BeaconCounter(metrics: loopMetrics)),
+                                 upstreamProblem: configuration.upstreamProblem, purgeProblem: purgeProblem,
+                                 beacons: BeaconCounter(metrics: loopMetrics)),
             releases: releases, registry: registry, releaseNames: releaseNames,
             bodies: HotBodies(maxFileBytes: configuration.hotFileMaxBytes, budget: configuration.hotCacheBytes / loopCount),
             openFiles: OpenFiles(capacity: openFilesPerThread),
@@ -383,6 +400,8 @@ public final class StrataHTTPServer: Sendable {
     }
 
     private func stopBackgroundWork() {
+        flipWatch?.stop()
+        purger?.stop()
         sweeper.withLock { $0?.cancel(); $0 = nil }
         credentialsWatch.withLock { $0?.cancel(); $0 = nil }
         metricsTasks.withLock { tasks in tasks.forEach { $0.cancel() }; tasks = [] }

@@ -188,7 +188,19 @@ public final class ServerMetrics: Sendable {
         "strata_page_views_total": "HTML answers (200 and 304) on channel URLs, by channel and release.",
         "strata_beacon_errors_total": "Errors browsers reported to /_strata/beacon, by channel and release.",
         "strata_beacon_reports_total": "Reports to /_strata/beacon, by outcome (counted, ignored, limited, rejected).",
+        "strata_purges_total": "Purges sent to caches on flips, by target and outcome (purged, retried, failed, skipped: another node sent it).",
+        "strata_purge_failing": "1 while a target's last purge failed after every retry, else 0.",
     ]
+
+    /// `strata_purges_total{target,outcome}`.
+    func purgeCounter(target: String, outcome: String) -> CoreMetrics.Counter {
+        CoreMetrics.Counter(label: "strata_purges_total", dimensions: [("target", target), ("outcome", outcome)], factory: factory)
+    }
+
+    /// `strata_purge_failing{target}`.
+    func purgeFailingGauge(target: String) -> CoreMetrics.Gauge {
+        CoreMetrics.Gauge(label: "strata_purge_failing", dimensions: [("target", target)], factory: factory)
+    }
 
     /// The Prometheus text exposition of everything (waits for batches handed in before).
     func render() -> [UInt8] {

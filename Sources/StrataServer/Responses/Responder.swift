@@ -32,11 +32,15 @@ final class Responder {
 
     /// A serve node's report on its upstream bucket, for `/_strata/health`.
     private let upstreamProblem: (@Sendable () -> String?)?
+    /// Purge targets that keep failing, for `/_strata/health`.
+    private let purgeProblem: (@Sendable () -> String?)?
 
     init(spa: Bool, trailingSlash: TrailingSlash = .add, releases: LoopReleases, channels: HostRouter,
          releaseNames: ReleaseNames? = nil, previewsMetricsNumber: Int = 0, sharedCacheSeconds: Int? = nil,
          basicAuthentication: BasicAuthentication? = nil, protectedWatches: [ChannelWatch] = [], openWatches: [ChannelWatch] = [],
-         metrics: ServerMetrics? = nil, upstreamProblem: (@Sendable () -> String?)? = nil, beacons: BeaconCounter = BeaconCounter()) {
+         metrics: ServerMetrics? = nil, upstreamProblem: (@Sendable () -> String?)? = nil, purgeProblem: (@Sendable () -> String?)? = nil,
+         beacons: BeaconCounter = BeaconCounter()) {
+        self.purgeProblem = purgeProblem
         self.releaseNames = releaseNames
         self.previewsMetricsNumber = previewsMetricsNumber
         self.sharedCacheSeconds = sharedCacheSeconds
@@ -422,8 +426,10 @@ final class Responder {
                 if let problem = Self.unreadableFolder(index) { return .generated(.unavailable(problem)) }
                 // A node cut off from its bucket still serves what it holds: healthy, and it says so.
                 let upstream = upstreamProblem?().map { "upstream: \($0)\n" } ?? ""
+                // Caches that were not told of a flip serve the old pages: the node is well, and says so.
+                let purge = purgeProblem?().map { "purge: \($0)\n" } ?? ""
                 let canary = live.canary.map { "canary \($0.release) \($0.percent)%\n" } ?? ""
-                return .generated(.text(.ok, "ok \(id)\n" + canary + upstream))
+                return .generated(.text(.ok, "ok \(id)\n" + canary + upstream + purge))
             case .absent: return noRelease(channel)
             case .unreadable(let reason): return .generated(.unavailable(reason))
             case .unknown: return .needsRelease(id)

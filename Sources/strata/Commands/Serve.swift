@@ -50,6 +50,15 @@ struct Serve: ParsableCommand {
             channel, or one that expired or was deleted, is a 404. --protect applies on these
             hosts as on the channel URLs (a release host is protected when its release's
             versioned URL is). Point a wildcard DNS record (and certificate) at the server.
+
+            Behind a CDN or Varnish, --shared-cache-ttl lets it keep channel pages (public,
+            max-age=0, s-maxage=N, tagged Surrogate-Key, Cache-Tag and xkey with
+            strata-channel-<name> and strata-release-<id>), and --purge tells it to drop a
+            channel's pages within a second of its flip: a Varnish PURGE (or BAN) with the tag,
+            or Cloudflare's or Fastly's purge-by-tag API (token in CLOUDFLARE_API_TOKEN or
+            FASTLY_API_TOKEN); --on-flip runs a command instead. Purges are retried with backoff;
+            one that keeps failing shows on /_strata/health. Serve nodes of one bucket send one
+            purge per flip between them. docs/operations.md has tested configurations.
             """)
 
     @OptionGroup var options: StoreOptions
@@ -159,6 +168,30 @@ struct Serve: ParsableCommand {
         return count * scale
     }
 
+    @Option(help: ArgumentHelp("When a channel flips, purge its pages here (repeatable): http://varnish:6081/ (PURGE with "
+                               + "xkey-purge), ban+http://… (BAN), or Cloudflare's or Fastly's purge API URL.", valueName: "url"))
+    var purge: [String] = []
+
+    @Option(help: ArgumentHelp("When a channel flips, run this shell command with the channel, the new release and the previous one "
+                               + "($1 $2 $3, and STRATA_CHANNEL, STRATA_RELEASE, STRATA_PREVIOUS_RELEASE, STRATA_CACHE_TAG).",
+                               valueName: "command"))
+    var onFlip: String?
+
+    /// `--purge` and `--on-flip` as targets; an API URL needs its token in the environment.
+    func purgeTargets() throws -> [PurgeTarget] {
+        let environment = ProcessInfo.processInfo.environment
+        var targets = try purge.map { text in
+            do { return try PurgeTarget.parse(text, environment: environment) } catch let error as StrataError {
+                throw ValidationError(error.message)
+            }
+        }
+        if let onFlip {
+            guard !onFlip.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--on-flip needs a command") }
+            targets.append(.command(onFlip))
+        }
+        return targets
+    }
+
     @Option(help: ArgumentHelp("A serve node's local cache of an s3:// store (a folder; created if missing).", valueName: "dir"))
     var cache: String?
 
@@ -180,6 +213,7 @@ struct Serve: ParsableCommand {
 
     func validate() throws {
         _ = try hostChannels()
+        _ = try purgeTargets()
         for (option, patterns) in [("--release-host", releaseHost), ("--channel-host", channelHost)] {
             for pattern in patterns where !ServerConfiguration.isHostPattern(pattern.lowercased()) {
                 throw ValidationError("\(option) '\(pattern)' is not a pattern like '*.preview.example.com' (no port)")
@@ -218,6 +252,12 @@ struct Serve: ParsableCommand {
             follower.syncOnce()  // serve the live releases from the first request, when the bucket answers
             settings.fetchMissingRelease = { follower.fetch($0) }
             settings.upstreamProblem = { follower.upstreamProblem() }
+            settings.purgeClaim = { purge in
+                switch follower.purgeOutcome(channel: purge.channel, release: purge.release) {
+                case .send(let delay): .purge(after: delay)
+                case .skip(let why): .skip(why)
+                }
+            }
             node = follower
         } else {
             store = try options.readable()
@@ -238,6 +278,7 @@ struct Serve: ParsableCommand {
         settings.idleTimeoutSeconds = idleTimeout
         settings.channelsByHost = try hostChannels()
         settings.sharedCacheSeconds = sharedCacheTTL.flatMap(Self.cacheSeconds)
+        settings.purgeTargets = try purgeTargets()
         settings.releaseHosts = releaseHost.map { $0.lowercased() }
         settings.channelHosts = channelHost.map { $0.lowercased() }
         let server: StrataHTTPServer
@@ -270,6 +311,9 @@ struct Serve: ParsableCommand {
                 if let port = server.metricsPort, let address = metricsListen {
                     let url = "http://\(address.split(separator: ":").dropLast().joined(separator: ":")):\(port)/metrics"
                     events.say(.notice, "metrics", "metrics on \(url)", [("url", url)])
+                }
+                for target in settings.purgeTargets {
+                    events.say(.notice, "purging", "on each flip, purging \(target.name)", [("target", target.name)])
                 }
                 for channel in settings.protectedChannels.keys.sorted() {
                     events.say(.notice, "protected", "channel '\(channel)' requires a password (users in \(settings.protectedChannels[channel]!))",
