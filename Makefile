@@ -106,11 +106,13 @@ bench-archive: build bench-deps
 	bench/archive-publish.sh $(RELEASE_BIN)
 
 # The browser end-to-end checks: headless Chromium driven by Selenium against strata serve (a
-# release's life; then gradual releases, also behind Varnish). Screenshots go to .build/e2e/.
-E2E_PACKAGES = chromium chromium-driver python3-pip varnish
+# release's life; then gradual releases, also behind Varnish; then release hosts, and Varnish with
+# xkey and nginx's proxy_cache in front). Screenshots go to .build/e2e/.
+E2E_PACKAGES = chromium chromium-driver python3-pip varnish varnish-modules nginx-light
 e2e-deps:
 	@SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
-	if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! { command -v varnishd >/dev/null || [ -x /usr/sbin/varnishd ]; }; then \
+	if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! { command -v varnishd >/dev/null || [ -x /usr/sbin/varnishd ]; } \
+		|| ! ls /usr/lib/*/varnish/vmods/libvmod_xkey.so >/dev/null 2>&1 || ! { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; }; then \
 		echo "installing $(E2E_PACKAGES)"; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(E2E_PACKAGES); \
 	fi; \
@@ -123,6 +125,7 @@ e2e-deps:
 e2e: build-debug e2e-deps
 	python3 Tests/e2e/browser_e2e.py --strata $(DEBUG_BIN) --out .build/e2e
 	PATH="$$PATH:/usr/sbin" python3 Tests/e2e/rollout_e2e.py --strata $(DEBUG_BIN)
+	PATH="$$PATH:/usr/sbin" python3 Tests/e2e/preview_cdn_e2e.py --strata $(DEBUG_BIN)
 
 clean:
 	@chmod -R u+w "$(DEMO_ROOT)" 2>/dev/null; rm -rf "$(DEMO_ROOT)" .build
