@@ -73,6 +73,36 @@ import Glibc
         }
     }
 
+    @Test func threeServeNodesSendOnePurgePerFlipBetweenThem() throws {
+        let bucket = try TestBucket.make()
+        _ = try publish(fixtures + "/aurora-v1", bucket.root, label: "v1")
+        let v2 = try publish(fixtures + "/aurora-v2", bucket.root, label: "v2")
+        #expect(try strataS3(["activate", "v1", "--root", bucket.root]).status == 0)
+        try withTemporaryDirectory { folder in
+            let recorder = try PurgeRecorder(recordIn: folder)
+            let nodes = try (0..<3).map { number in
+                try Node(["--root", bucket.root, "--cache", folder + "/cache-\(number)", "--poll", "200ms",
+                          "--shared-cache-ttl", "1h", "--purge", recorder.url + "/"])
+            }
+            Thread.sleep(forTimeInterval: 0.5)
+            #expect(recorder.requests().isEmpty, "starting is no flip")
+            #expect(try strataS3(["activate", "v2", "--root", bucket.root]).status == 0)
+            let flipped = Date()
+            for node in nodes {
+                while try node.release() != v2 && Date().timeIntervalSince(flipped) < 5 { usleep(50_000) }
+                #expect(try node.release() == v2)
+            }
+            // The winner waits for the others to switch (2 polls + 2 s), then purges once.
+            let purges = recorder.wait(for: 1, seconds: 6)
+            Thread.sleep(forTimeInterval: 1.5)
+            #expect(recorder.requests().count == 1, "one purge for three nodes: \(recorder.requests().map(\.path))")
+            #expect(purges.first?.method == "PURGE" && purges.first?.headers["xkey-purge"] == "strata-channel-current")
+            let skipped = nodes.flatMap { $0.server.lines(containing: "purge_skipped") + $0.server.lines(containing: "another node") }
+            #expect(skipped.count >= 2, "the two others said why they did not purge: \(nodes.map(\.server.stderr))")
+            #expect(try bucket.keys().contains { $0.hasPrefix("site/purges/current/") })
+        }
+    }
+
     /// About `bytes` of code-like text, different for each seed (compresses like real code).
     func codeLikeText(bytes: Int, seed: UInt64) -> String {
         let words = ["const", "return", "function", "await", "import", "export", "class", "this", "value", "index",
