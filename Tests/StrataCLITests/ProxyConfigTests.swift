@@ -98,6 +98,15 @@ import Glibc
         return (root, v1, v2)
     }
 
+    /// The cache configs docs/operations.md shows are the files `make e2e` runs (preview_cdn_e2e.py).
+    @Test func theCacheConfigsInTheDocsAreTheTestedFiles() throws {
+        let docs = try String(contentsOfFile: Self.contrib + "/../docs/operations.md", encoding: .utf8)
+        for file in ["varnish/strata.vcl", "varnish/strata-xkey.vcl", "nginx/strata-cache.conf"] {
+            let text = try String(contentsOfFile: Self.contrib + "/" + file, encoding: .utf8)
+            #expect(docs.contains("\n" + text + "```"), "docs/operations.md no longer shows contrib/\(file) as it is")
+        }
+    }
+
     @Test func nginxServesStrataOverTLSAndHTTP2() throws {
         try withTemporaryDirectory { folder in
             let (root, v1, v2) = try Self.store(folder)
