@@ -24,9 +24,9 @@ public final class ServeNode: @unchecked Sendable {
     public let channels: [String]
     /// Follow every channel of the bucket (`--channel-host` serves them all by name).
     public let followsEveryChannel: Bool
-    /// How often the bucket's channels are listed when following them all (a LIST costs more than
-    /// the conditional GETs of a poll).
-    static let channelListingInterval: TimeInterval = 10
+    /// How often the bucket's channels are listed when following them all: every five polls, at
+    /// least 2 s apart (a LIST costs more than the conditional GETs of a poll).
+    var channelListingInterval: TimeInterval { max(2, 5 * poll) }
     public let poll: TimeInterval
     /// Where sync failures and fetched releases are said.
     private let events: EventLog
@@ -107,7 +107,7 @@ public final class ServeNode: @unchecked Sendable {
     private func followedChannels() throws -> [String] {
         guard followsEveryChannel else { return channels }
         let (names, due) = state.withLock { state in
-            (state.listedChannels, state.listed.map { Date().timeIntervalSince($0) >= Self.channelListingInterval } ?? true)
+            (state.listedChannels, state.listed.map { Date().timeIntervalSince($0) >= channelListingInterval } ?? true)
         }
         guard due else { return Array(Set(channels + names)).sorted() }
         let listed = try remoteStore.backend.pointers(.releases).names().filter { (try? Names.validateChannel($0)) != nil }

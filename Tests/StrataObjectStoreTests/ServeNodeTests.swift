@@ -103,6 +103,35 @@ import Glibc
         }
     }
 
+    @Test func aNodeServesEveryChannelByHostFindsNewOnesAndStopsAtTheirExpiry() throws {
+        let bucket = try TestBucket.make()
+        let v1 = try publish(fixtures + "/aurora-v1", bucket.root, label: "v1")
+        let v2 = try publish(fixtures + "/aurora-v2", bucket.root, label: "v2")
+        #expect(try strataS3(["activate", "v1", "--root", bucket.root]).status == 0)
+        #expect(try strataS3(["activate", "v2", "--channel", "pr-1", "--expires", "6s", "--root", bucket.root]).status == 0)
+        try withTemporaryDirectory { folder in
+            let node = try Node(["--root", bucket.root, "--cache", folder + "/cache", "--poll", "200ms", "--channel-host", "*.pr.test"])
+            func release(of host: String) throws -> (status: String, release: String?) {
+                let reply = try run("/usr/bin/curl", ["-s", "-D", "-", "-o", "/dev/null", "-H", "Host: \(host)", "http://127.0.0.1:\(node.port)/"]).stdout
+                let lines = reply.components(separatedBy: "\r\n")
+                let release = lines.first { $0.lowercased().hasPrefix("strata-release:") }.map { String($0.dropFirst(15)).trimmingCharacters(in: .whitespaces) }
+                return (lines.first ?? "", release)
+            }
+            #expect(try release(of: "pr-1.pr.test").release == v2, "a channel of the bucket, served by its host")
+            #expect(try release(of: "current.pr.test").release == v1)
+            #expect(try release(of: "pr-2.pr.test").status.hasPrefix("HTTP/1.1 404"))
+            // A channel made in the bucket later is found (listed every 2 s here) and mirrored.
+            #expect(try strataS3(["activate", "v1", "--channel", "pr-2", "--root", bucket.root]).status == 0)
+            let made = Date()
+            while try release(of: "pr-2.pr.test").release != v1 && Date().timeIntervalSince(made) < 8 { usleep(100_000) }
+            #expect(try release(of: "pr-2.pr.test").release == v1, "a new channel shows within the listing interval")
+            // pr-1 expires in the bucket with no write at all; the node stops serving it then.
+            while try release(of: "pr-1.pr.test").release == v2 && Date().timeIntervalSince(made) < 10 { usleep(100_000) }
+            let expired = try release(of: "pr-1.pr.test")
+            #expect(expired.status.hasPrefix("HTTP/1.1 404") && expired.release == nil, "\(expired)")
+        }
+    }
+
     /// About `bytes` of code-like text, different for each seed (compresses like real code).
     func codeLikeText(bytes: Int, seed: UInt64) -> String {
         let words = ["const", "return", "function", "await", "import", "export", "class", "this", "value", "index",
