@@ -54,6 +54,17 @@ import Testing
                     Thread.sleep(forTimeInterval: 0.1)
                 }
                 #expect(found?.header("Strata-Release") == v3)
+
+                // A label that is also another release's id prefix names two releases: neither.
+                let prefix = String(served.v1.prefix(5))
+                _ = try served.store.publish(try makeSite(in: folder, name: "clash", files: ["index.html": "clash"]), label: prefix)
+                var ambiguous = try get(port, "/", host: "\(prefix).preview.example.com")
+                for _ in 0..<50 where ambiguous.status != 404 {
+                    Thread.sleep(forTimeInterval: 0.1)
+                    ambiguous = try get(port, "/", host: "\(prefix).preview.example.com")
+                }
+                #expect(ambiguous.status == 404 && ambiguous.header("Strata-Release") == nil,
+                        "a name a new release made ambiguous serves nothing once the names are read again (2 s)")
             }
         }
     }

@@ -9,7 +9,7 @@ import Synchronization
 /// Answers come from tables of the store's release ids and labels, built off the event loops and
 /// brought up to date only when a name is not found (at most once a second, however many names
 /// miss, so random host names cannot make the store be listed on every request) and in the
-/// background every `refreshAfter`. Only new releases' manifests are read.
+/// background once they are `refreshAfter` old. Only new releases' manifests are read.
 final class ReleaseNames: Sendable {
     enum Answer: Equatable {
         case release(String)
@@ -26,8 +26,9 @@ final class ReleaseNames: Sendable {
 
     /// How long a table that did not have a name is believed.
     static let missMemory = TimeAmount.seconds(1)
-    /// How old the tables may grow before a lookup refreshes them in the background.
-    static let refreshAfter = TimeAmount.seconds(10)
+    /// How old the tables may grow before a lookup refreshes them in the background (a readdir, and
+    /// the manifests of releases new since): a name a new release made ambiguous stops serving then.
+    static let refreshAfter = TimeAmount.seconds(2)
 
     private struct State {
         var ids: [String] = []
@@ -49,13 +50,13 @@ final class ReleaseNames: Sendable {
         let (answer, stale) = state.withLock { state -> (Answer, Bool) in
             guard let listed = state.listed else { return (.unknown, false) }
             let stale = listed + Self.refreshAfter < .now()
-            var matches: [String] = []
+            // As `strata activate` resolves: an id prefix and a label that name different releases are ambiguous.
+            var matches = Set(state.labels[name] ?? [])
             if name.utf8.count >= 4 && name.utf8.count <= Fingerprint.idLength && Fingerprint.isLowercaseHex(name) {
-                matches = state.ids.filter { $0.hasPrefix(name) }
+                matches.formUnion(state.ids.filter { $0.hasPrefix(name) })
             }
-            if matches.isEmpty { matches = state.labels[name] ?? [] }
             switch matches.count {
-            case 1: return (.release(matches[0]), stale)
+            case 1: return (.release(matches.first!), stale)
             case 0: return (listed + Self.missMemory < .now() ? .unknown : .none, stale)
             default: return (.none, stale)
             }
