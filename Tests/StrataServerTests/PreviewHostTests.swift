@@ -45,6 +45,12 @@ import Testing
                 }
                 #expect(try get(port, "/", host: "preview.example.com").header("Strata-Release") == served.v1)
 
+                // Release hosts count under one channel label, whatever names clients send.
+                Thread.sleep(forTimeInterval: 1.2)  // the loops hand their counts over once a second
+                let metrics = String(decoding: try get(port, "/_strata/metrics", host: "www.example.com").body, as: UTF8.self)
+                #expect(metrics.contains("strata_http_requests_total{channel=\"_previews\",status_class=\"2xx\"}"), "\(metrics.prefix(600))")
+                #expect(!metrics.contains("channel=\"nope\"") && !metrics.contains("channel=\"v2\""))
+
                 // A release published while serving gets its name within a second or so.
                 let v3 = try served.store.publishFixture("e2e-v1", label: "pr-42")
                 var found: WireResponse?
