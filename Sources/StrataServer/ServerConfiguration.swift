@@ -13,6 +13,9 @@ public struct ServerConfiguration: Sendable {
     /// `--release-host '*.preview.example.com'`: `<id, id prefix or label>.preview.example.com`
     /// serves that release at the root, as a channel would, marked `noindex`.
     public var releaseHosts: [String] = []
+    /// Where release hosts' names are looked up, when not in the served store: a serve node's
+    /// bucket, so a preview the cache lacks is found, then fetched like a versioned URL's release.
+    public var releaseNamesStore: Store?
     /// `--channel-host '*.pr.example.com'`: `<channel>.pr.example.com` serves that channel.
     public var channelHosts: [String] = []
 

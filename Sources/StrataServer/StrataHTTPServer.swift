@@ -91,7 +91,7 @@ public final class StrataHTTPServer: Sendable {
         fetchPool?.start()
         registry = ReleaseRegistry(store: store, layout: folders.layout, pool: pool, events: configuration.events,
                                    fetchMissing: configuration.fetchMissingRelease, fetchPool: fetchPool, trust: configuration.trust)
-        releaseNames = ReleaseNames(store: store, pool: pool, events: configuration.events)
+        releaseNames = ReleaseNames(store: configuration.releaseNamesStore ?? store, pool: fetchPool ?? pool, events: configuration.events)
         do {
             for channel in configuration.protectedChannels.keys { try Names.validateChannel(channel) }
             basicAuthentication = configuration.protectedChannels.isEmpty ? nil : try BasicAuthentication(files: configuration.protectedChannels, pool: passwordPool)

@@ -110,7 +110,8 @@ import Glibc
         #expect(try strataS3(["activate", "v1", "--root", bucket.root]).status == 0)
         #expect(try strataS3(["activate", "v2", "--channel", "pr-1", "--expires", "6s", "--root", bucket.root]).status == 0)
         try withTemporaryDirectory { folder in
-            let node = try Node(["--root", bucket.root, "--cache", folder + "/cache", "--poll", "200ms", "--channel-host", "*.pr.test"])
+            let node = try Node(["--root", bucket.root, "--cache", folder + "/cache", "--poll", "200ms", "--channel-host", "*.pr.test",
+                                 "--release-host", "*.preview.test"])
             func release(of host: String) throws -> (status: String, release: String?) {
                 let reply = try run("/usr/bin/curl", ["-s", "-D", "-", "-o", "/dev/null", "-H", "Host: \(host)", "http://127.0.0.1:\(node.port)/"]).stdout
                 let lines = reply.components(separatedBy: "\r\n")
@@ -120,6 +121,15 @@ import Glibc
             #expect(try release(of: "pr-1.pr.test").release == v2, "a channel of the bucket, served by its host")
             #expect(try release(of: "current.pr.test").release == v1)
             #expect(try release(of: "pr-2.pr.test").status.hasPrefix("HTTP/1.1 404"))
+            // A release live nowhere, named by its label: found in the bucket, fetched into the cache.
+            let preview = try publish(fixtures + "/e2e-v1", bucket.root, label: "pr-9")
+            var found = try release(of: "pr-9.preview.test")
+            for _ in 0..<30 where found.release == nil {
+                usleep(100_000)
+                found = try release(of: "pr-9.preview.test")
+            }
+            #expect(found.status.hasPrefix("HTTP/1.1 200") && found.release == preview, "\(found)")
+            #expect(try release(of: "nope.preview.test").status.hasPrefix("HTTP/1.1 404"))
             // A channel made in the bucket later is found (listed every 2 s here) and mirrored.
             #expect(try strataS3(["activate", "v1", "--channel", "pr-2", "--root", bucket.root]).status == 0)
             let made = Date()

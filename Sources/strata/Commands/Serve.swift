@@ -252,6 +252,7 @@ struct Serve: ParsableCommand {
             follower.syncOnce()  // serve the live releases from the first request, when the bucket answers
             settings.fetchMissingRelease = { follower.fetch($0) }
             settings.upstreamProblem = { follower.upstreamProblem() }
+            settings.releaseNamesStore = Store(backend: remote, lockTimeout: options.lockTimeout)
             settings.purgeClaim = { purge in
                 switch follower.purgeOutcome(channel: purge.channel, release: purge.release) {
                 case .send(let delay): .purge(after: delay)
