@@ -48,6 +48,11 @@ public struct ReleaseCatalog: Sendable {
         try ids().compactMap(summary).sorted { ($0.created, $0.id) < ($1.created, $1.id) }
     }
 
+    /// Each release's label (nil for none), by id: how listings name releases.
+    public func labelsByID() throws -> [String: String?] {
+        Dictionary(try summaries().map { ($0.id, $0.label) }, uniquingKeysWith: { first, _ in first })
+    }
+
     /// One release's id, label, time and counts (its file entries are not decoded); nil when it is
     /// not in the store.
     public func summary(_ id: String) throws -> ReleaseSummary? {

@@ -82,9 +82,6 @@ final class ChannelWatch {
         return value
     }
 
-    /// True when the channel ends at some time (a preview channel): its pages are not for indexing.
-    var expires: Bool { live()?.expires != nil }
-
     private func storedValue() -> PointerValue? {
         let stamp = releaseWatcher.stamp()
         if stamp != nil && pointer.stamp == stamp { return pointer.value }

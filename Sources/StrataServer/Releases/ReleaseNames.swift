@@ -68,17 +68,14 @@ final class ReleaseNames: Sendable {
     /// Brings the tables up to date on the thread pool; completes on `loop` when done.
     func refresh(on loop: EventLoop) -> EventLoopFuture<Void> {
         let promise = loop.makePromise(of: Void.self)
-        let first = state.withLock { state in
-            state.waiting.append(promise)
-            defer { state.refreshing = true }
-            return !state.refreshing
-        }
-        if first { pool.submit { _ in self.readTables() } }
+        refreshInBackground(notifying: promise)
         return promise.futureResult
     }
 
-    private func refreshInBackground() {
+    /// Starts a read of the tables unless one is under way (which `waiter` then waits for).
+    private func refreshInBackground(notifying waiter: EventLoopPromise<Void>? = nil) {
         let first = state.withLock { state in
+            if let waiter { state.waiting.append(waiter) }
             defer { state.refreshing = true }
             return !state.refreshing
         }

@@ -21,19 +21,20 @@ struct ChannelsList: ParsableCommand {
 
     func run() throws {
         let store = try options.readable()
-        let labels = Dictionary(try ReleaseCatalog(store).summaries().map { ($0.id, $0.label) }, uniquingKeysWith: { a, _ in a })
-        let now = PointerValue.now()
+        let labels = try ReleaseCatalog(store).labelsByID()
         let states = try Channels(store: store).all()
-        let rows = states.map { state in
-            Row(channel: state.name, release: state.release, label: labels[state.release] ?? nil, since: state.since,
-                canary: state.canary, expires: state.expires.map { Timestamp.of(seconds: $0) })
+        if options.json {
+            return try Output.json(states.map { state in
+                Row(channel: state.name, release: state.release, label: labels[state.release] ?? nil, since: state.since,
+                    canary: state.canary, expires: state.expires.map { Timestamp.of(seconds: $0) })
+            })
         }
-        if options.json { return try Output.json(rows) }
-        if rows.isEmpty { return Output.note("no channels yet; run 'strata activate <release> --channel NAME'") }
+        if states.isEmpty { return Output.note("no channels yet; run 'strata activate <release> --channel NAME'") }
+        let now = PointerValue.now()
         Output.table(
             ["CHANNEL", "RELEASE", "LABEL", "CANARY", "EXPIRES"],
-            zip(rows, states).map { row, state in
-                [row.channel, row.release, row.label ?? "-", row.canary.map { "\($0.release) \($0.percent)%" } ?? "-",
+            states.map { state in
+                [state.name, state.release, (labels[state.release] ?? nil) ?? "-", state.canary.map { "\($0.release) \($0.percent)%" } ?? "-",
                  state.expires.map { "\(Output.time(Timestamp.of(seconds: $0))) (in \(Self.span($0 - now)))" } ?? "never"]
             })
     }

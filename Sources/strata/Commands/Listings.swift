@@ -70,7 +70,7 @@ struct Status: ParsableCommand {
 
     func run() throws {
         let store = try options.readable()
-        let labels = Dictionary(try ReleaseCatalog(store).summaries().map { ($0.id, $0.label) }, uniquingKeysWith: { a, _ in a })
+        let labels = try ReleaseCatalog(store).labelsByID()
         let configs = ChannelConfigs(store: store)
         let rows = try Channels(store: store).all().map { state in
             Row(channel: state.name, release: state.release, label: labels[state.release] ?? nil, since: state.since,
