@@ -61,7 +61,7 @@ test: deps s3-deps test-deps
 		grep -E '$(OWN_WARNINGS)' .build/test-build.log | sort -u >&2; \
 		echo "make test: our code has compiler warnings (listed above); fix them" >&2; exit 1; fi
 	$(SWIFT) build --product generate-manual
-	$(SWIFT) test --skip-build
+	SWIFT=$(SWIFT) Tests/run-suite.sh
 
 # Publish both fixture versions into a fresh demo store (v2 as a tar.gz on stdin), make v1 live,
 # then v2, and serve the store on DEMO_PORT until Ctrl-C.

@@ -108,7 +108,7 @@ let package = Package(
         // Helpers both test targets use: temporary folders, fixtures, store snapshots, subprocesses.
         .target(
             name: "StrataTestSupport",
-            dependencies: ["StrataCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["StrataCore", "CLinux", .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/StrataTestSupport",
             exclude: [
                 "moto-user.py",  // creates moto's S3 user; the object-store benchmark runs it too

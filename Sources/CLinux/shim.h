@@ -1,7 +1,13 @@
 #ifndef STRATA_CLINUX_SHIM_H
 #define STRATA_CLINUX_SHIM_H
 #if defined(__linux__)
+#include <spawn.h>
 /// syncfs(2) (glibc 2.14+), declared here: Swift's Glibc module is built without _GNU_SOURCE.
 extern int syncfs(int fd);
+/// pipe2(2) (glibc 2.9+): a pipe whose ends are close-on-exec from the start.
+extern int pipe2(int descriptors[2], int flags);
+/// Closes every descriptor from `from` up in the child (glibc 2.34+), at spawn time: no descriptor
+/// another thread opens meanwhile can leak into it. Declared here for the same reason.
+extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
 #endif
 #endif

@@ -137,11 +137,8 @@ import Darwin
             let store = folder + "/store"
             let id = try strata(["publish", fixtures + "/aurora-v1", "--root", store]).stdout.trimmingCharacters(in: .newlines)
             // Another process holds the lock, as a long publish would.
-            let holder = Process()
-            holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
             // --close: the lock stays with flock itself (not with sleep), so killing flock frees it.
-            holder.arguments = ["--close", store + "/lock", "sleep", "20"]
-            try holder.run()
+            let holder = try ChildProcess("/usr/bin/flock", ["--close", store + "/lock", "sleep", "20"])
             defer { killWithChildren(holder.processIdentifier) }
             usleep(200_000)
             let blocked = try strata(["activate", id, "--root", store], environment: ["STRATA_LOCK_TIMEOUT": "0.5"])

@@ -42,16 +42,11 @@ import Darwin
     /// Runs `strata arguments` and kills it (SIGKILL, with any children) after `seconds`.
     /// True when it was killed before it finished.
     func killMidway(_ arguments: [String], after seconds: Double) throws -> Bool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: strataExecutable)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try ChildProcess(strataExecutable, arguments)
         usleep(UInt32(seconds * 1_000_000))
         killWithChildren(process.processIdentifier)
         process.waitUntilExit()
-        return process.terminationReason == .uncaughtSignal
+        return process.wasKilledBySignal
     }
 
     /// Seconds one undisturbed `strata arguments` takes (it must succeed): kills are spread over it.
@@ -179,17 +174,10 @@ import Darwin
             for round in 0..<3 {
                 let sites = [folder + "/a\(round)", folder + "/b\(round)"]
                 for site in sites { try regenerateSite(site, count: 150) }
-                let processes = sites.map { site in
-                    let process = Process()
-                    process.executableURL = URL(fileURLWithPath: strataExecutable)
-                    process.arguments = ["publish", site, "--root", root]
-                    process.standardOutput = FileHandle.nullDevice
-                    process.standardError = Pipe()
-                    return process
-                }
-                for process in processes { try process.run() }
+                // Both started, then both read to their end (standard error is small: no pipe fills).
+                let processes = try sites.map { site in try ChildProcess(strataExecutable, ["publish", site, "--root", root], standardError: .pipe) }
+                let errors = processes.map { String(decoding: $0.standardError!.readDataToEndOfFile(), as: UTF8.self) }
                 for process in processes { process.waitUntilExit() }
-                let errors = processes.map { String(decoding: ($0.standardError as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
                 #expect(processes.map(\.terminationStatus) == [0, 0], "\(errors)")
             }
             #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/releases").count == 6)

@@ -61,21 +61,16 @@ import Glibc
 
     /// Starts `arguments` and waits until `port` answers HTTPS; the process is stopped by `body`'s end.
     static func withProxy(_ arguments: [String], environment: [String: String] = [:], port: Int, _ body: () throws -> Void) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
+        let process = try ChildProcess(arguments[0], Array(arguments.dropFirst()),
+                                       environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new },
+                                       standardOutput: .pipe, standardError: .output)
         defer {
-            kill(process.processIdentifier, SIGTERM)
+            process.signal(SIGTERM)
             process.waitUntilExit()
         }
         let deadline = Date().addingTimeInterval(15)
         while try fetch("https", port: port, "/robots.txt").status == 0 && Date() < deadline && process.isRunning { usleep(100_000) }
-        try #require(process.isRunning, "\(arguments[0]) did not start: \(String(decoding: output.fileHandleForReading.availableData, as: UTF8.self))")
+        try #require(process.isRunning, "\(arguments[0]) did not start: \(String(decoding: process.standardOutput!.availableData, as: UTF8.self))")
         try body()
     }
 

@@ -81,13 +81,8 @@ import Glibc
     @Test func aFlipBySomeoneElseStopsTheRolloutWithExit3AndIsNeverOverridden() throws {
         try withTemporaryDirectory { folder in
             let releases = try Releases(in: folder)
-            let rollout = Process()
-            rollout.executableURL = URL(fileURLWithPath: strataExecutable)
-            rollout.arguments = ["rollout", releases.canary, "--root", releases.root, "--every", "60s", "--no-gates"]
-            let errors = Pipe()
-            rollout.standardError = errors
-            rollout.standardOutput = FileHandle.nullDevice
-            try rollout.run()
+            let rollout = try ChildProcess(strataExecutable, ["rollout", releases.canary, "--root", releases.root, "--every", "60s", "--no-gates"],
+                                           standardError: .pipe)
             let deadline = Date().addingTimeInterval(20)
             while Date() < deadline, (try? String(contentsOfFile: releases.root + "/channels/current", encoding: .utf8))?.contains("canary") != true {
                 usleep(50_000)
@@ -99,7 +94,7 @@ import Glibc
             rollout.waitUntilExit()
             #expect(Date().timeIntervalSince(flipped) < 3)
             #expect(rollout.terminationStatus == 3)
-            let said = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let said = String(decoding: rollout.standardError!.readDataToEndOfFile(), as: UTF8.self)
             #expect(said.contains("was moved by someone else") && said.contains(releases.third), "\(said)")
             #expect(try String(contentsOfFile: releases.root + "/channels/current", encoding: .utf8) == releases.third + "\n")
             #expect(try history(releases.root).last?.to == releases.third)

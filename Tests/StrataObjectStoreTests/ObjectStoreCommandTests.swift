@@ -98,14 +98,8 @@ import Testing
         for round in 0..<20 {
             // Eight processes started together, then waited for.
             let processes = try ids.map { id in
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: strataExecutable)
-                process.arguments = ["activate", id, "--expect", current] + root
-                process.environment = ProcessInfo.processInfo.environment.merging(MotoServer.shared.environment) { _, new in new }
-                process.standardOutput = FileHandle.nullDevice
-                process.standardError = FileHandle.nullDevice
-                try process.run()
-                return process
+                try ChildProcess(strataExecutable, ["activate", id, "--expect", current] + root,
+                                 environment: ProcessInfo.processInfo.environment.merging(MotoServer.shared.environment) { _, new in new })
             }
             let values = processes.map { process in
                 process.waitUntilExit()

@@ -39,15 +39,10 @@ import Glibc
             for trial in 0..<20 {
                 files["trial.txt"] = "trial \(trial)"
                 let site = try makeSite(in: folder, name: "site\(trial)", files: files)
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: strataExecutable)
-                process.arguments = ["publish", site, "--root", bucket.root]
-                process.environment = ProcessInfo.processInfo.environment.merging(MotoServer.shared.environment) { _, new in new }
-                process.standardOutput = FileHandle.nullDevice
-                process.standardError = FileHandle.nullDevice
-                try process.run()
+                let process = try ChildProcess(strataExecutable, ["publish", site, "--root", bucket.root],
+                                               environment: ProcessInfo.processInfo.environment.merging(MotoServer.shared.environment) { _, new in new })
                 usleep(UInt32.random(in: 50_000...900_000))
-                kill(process.processIdentifier, SIGKILL)
+                process.signal(SIGKILL)
                 process.waitUntilExit()
                 // Every release the bucket shows is whole.
                 let verified = try strataS3(["verify", "--root", bucket.root])
@@ -77,15 +72,8 @@ import Glibc
                 reuse["new.txt"] = "new in round \(round)"
                 let site = try makeSite(in: folder, name: "reuse\(round)", files: reuse)
                 let environment = ProcessInfo.processInfo.environment.merging(MotoServer.shared.environment) { _, new in new }
-                func start(_ arguments: [String]) throws -> Process {
-                    let process = Process()
-                    process.executableURL = URL(fileURLWithPath: strataExecutable)
-                    process.arguments = arguments + root
-                    process.environment = environment
-                    process.standardOutput = FileHandle.nullDevice
-                    process.standardError = FileHandle.nullDevice
-                    try process.run()
-                    return process
+                func start(_ arguments: [String]) throws -> ChildProcess {
+                    try ChildProcess(strataExecutable, arguments + root, environment: environment)
                 }
                 let publish = try start(["publish", site])
                 usleep(UInt32.random(in: 0...300_000))

@@ -284,7 +284,7 @@ extension ServeNodeTests {
 
 /// `fault-proxy.py` in front of the shared moto server (its modes are described there).
 final class FaultProxy {
-    let process = Process()
+    let process: ChildProcess
     let endpoint: String
 
     convenience init(conflicts: Int) throws {
@@ -293,19 +293,15 @@ final class FaultProxy {
 
     init(mode: [String]) throws {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("fault-proxy.py").path
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, MotoServer.shared.endpoint] + mode
-        process.environment = ProcessInfo.processInfo.environment.merging(MotoServer.shared.environment) { _, new in new }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let line = firstLine(of: output)
+        process = try ChildProcess("/usr/bin/env", ["python3", script, MotoServer.shared.endpoint] + mode,
+                                   environment: ProcessInfo.processInfo.environment.merging(MotoServer.shared.environment) { _, new in new },
+                                   standardOutput: .pipe)
+        let line = firstLine(of: process.standardOutput!)
         endpoint = "http://127.0.0.1:" + line.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     func stop() {
-        kill(process.processIdentifier, SIGKILL)
+        process.signal(SIGKILL)
         process.waitUntilExit()
     }
 

@@ -10,16 +10,9 @@ import Glibc
 /// Writers on a bucket: refused where the service ignores conditional writes, and ordered by the
 /// lease lock where it does not, so the invariants the local flock gives hold on S3 too.
 @Suite struct WriteSafetyTests {
-    static func start(_ arguments: [String], environment extra: [String: String] = [:]) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: strataExecutable)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(MotoServer.shared.environment) { _, new in new }
-            .merging(extra) { _, new in new }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
+    static func start(_ arguments: [String], environment extra: [String: String] = [:]) throws -> ChildProcess {
+        try ChildProcess(strataExecutable, arguments, environment: ProcessInfo.processInfo.environment
+            .merging(MotoServer.shared.environment) { _, new in new }.merging(extra) { _, new in new })
     }
 
     static func id(_ result: (status: Int32, stdout: String, stderr: String)) -> String {
@@ -137,7 +130,7 @@ import Glibc
         let deadline = Date().addingTimeInterval(10)
         while try !bucket.keys().contains("site/locks/write") && Date() < deadline { usleep(50_000) }
         #expect(try bucket.keys().contains("site/locks/write"))
-        kill(holder.processIdentifier, SIGKILL)
+        holder.signal(SIGKILL)
         holder.waitUntilExit()
 
         // While the lease is fresh, a writer that will not wait is refused, naming the holder.

@@ -6,7 +6,7 @@ public final class PrometheusProcess {
     public let port: Int
     /// The configuration it was started with (for `promtool check config`).
     public let configPath: String
-    private let process = Process()
+    private let process: ChildProcess
 
     public init(folder: String, targets: [String], metricsPath: String) throws {
         port = try MotoServer.freePort()
@@ -20,15 +20,12 @@ public final class PrometheusProcess {
                 static_configs:
                   - targets: [\(targets.map { "\"\($0)\"" }.joined(separator: ", "))]
             """, to: configPath)
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
-        process.arguments = ["--config.file=\(configPath)", "--storage.tsdb.path=\(folder)/tsdb", "--web.listen-address=127.0.0.1:\(port)"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
+        process = try ChildProcess("/usr/bin/prometheus", ["--config.file=\(configPath)", "--storage.tsdb.path=\(folder)/tsdb",
+                                                           "--web.listen-address=127.0.0.1:\(port)"])
     }
 
     public func stop() {
-        process.terminate()
+        process.signal(SIGTERM)
         process.waitUntilExit()
     }
 }

@@ -15,22 +15,17 @@ public final class PurgeRecorder: @unchecked Sendable {
     }
 
     public let port: Int
-    private let process: Process
+    private let process: ChildProcess
     private let record: String
 
     /// `arguments`: `["--fail", "2"]` answers the first two requests 500; `["--always-fail"]` all.
     public init(recordIn folder: String, _ arguments: [String] = []) throws {
         record = folder + "/purges-\(UUID().uuidString).jsonl"
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("purge-recorder.py").path
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, record] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        process = try ChildProcess("/usr/bin/env", ["python3", script, record] + arguments, standardOutput: .pipe)
+        let line = firstLine(of: process.standardOutput!)
         guard let port = Int(line.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") else {
-            kill(process.processIdentifier, SIGKILL)
+            process.signal(SIGKILL)
             throw POSIXError(.EIO, userInfo: [NSLocalizedDescriptionKey: "purge-recorder did not start: \(line)"])
         }
         self.port = port
@@ -38,7 +33,7 @@ public final class PurgeRecorder: @unchecked Sendable {
 
     deinit {
         // SIGKILL: a child inherits ignored signals, and the test process may ignore SIGTERM.
-        kill(process.processIdentifier, SIGKILL)
+        process.signal(SIGKILL)
         process.waitUntilExit()
     }
 

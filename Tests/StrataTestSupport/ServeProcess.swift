@@ -9,7 +9,7 @@ import Darwin
 /// `strata serve --port 0 …` as a child process: the port it announced, and its stderr — read as it
 /// comes, so the server never blocks on a full pipe, and kept for tests to read its events.
 public final class ServeProcess: Sendable {
-    public let process: Process
+    public let process: ChildProcess
     public let port: Int
     /// The line that announced the port.
     public let listening: String
@@ -17,21 +17,16 @@ public final class ServeProcess: Sendable {
 
     /// `launcher` runs before the binary (`setpriv …`, `sh -c 'ulimit …; exec "$0" "$@"'`).
     public init(_ arguments: [String], launcher: [String] = [], environment: [String: String] = [:]) throws {
-        let process = Process()
         let command = launcher + [strataExecutable, "serve", "--port", "0"] + arguments
-        process.executableURL = URL(fileURLWithPath: command[0].hasPrefix("/") ? command[0] : "/usr/bin/env")
-        process.arguments = command[0].hasPrefix("/") ? Array(command.dropFirst()) : command
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
+        let process = try ChildProcess(command[0], Array(command.dropFirst()),
+                                       environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new },
+                                       standardError: .pipe)
         let said = self.said
-        errors.fileHandleForReading.readabilityHandler = { handle in
+        process.standardError!.readabilityHandler = { handle in
             let data = handle.availableData
             if data.isEmpty { handle.readabilityHandler = nil }
             said.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
         }
-        try process.run()
         self.process = process
         let deadline = Date().addingTimeInterval(30)
         var announced: Substring?
@@ -41,7 +36,7 @@ public final class ServeProcess: Sendable {
         }
         guard let line = announced, let address = line.range(of: "http://127.0.0.1:"),
               let port = Int(line[address.upperBound...].prefix { $0.isNumber }) else {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.signal(SIGKILL)
             process.waitUntilExit()
             throw POSIXError(.EIO, userInfo: [NSLocalizedDescriptionKey: "serve did not start: \(said.text.withLock { $0 })"])
         }
@@ -70,7 +65,7 @@ public final class ServeProcess: Sendable {
     /// SIGTERM, then waits; the exit status.
     @discardableResult
     public func stop() -> Int32 {
-        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        process.signal(SIGTERM)
         process.waitUntilExit()
         return process.terminationStatus
     }
@@ -85,7 +80,7 @@ public final class ServeProcess: Sendable {
     }
 
     deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.signal(SIGKILL)
     }
 }
 

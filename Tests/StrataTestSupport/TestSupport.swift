@@ -42,21 +42,39 @@ public func write(_ text: String, to path: String) throws {
     try Data(text.utf8).write(to: URL(fileURLWithPath: path))
 }
 
+/// Runs a command to its end and returns its exit status and what it wrote. Both outputs are read
+/// as they come (a full pipe never stalls it). A command still running after `timeout` seconds is
+/// killed and reported, so a test fails rather than hangs; once it has exited, descendants that
+/// kept its output open are not waited for beyond a few seconds.
 @discardableResult
-public func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+public func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+                timeout: Double = 600) throws -> (status: Int32, stdout: String, stderr: String) {
+    let child = try ChildProcess(executable, arguments, environment: environment, standardOutput: .pipe, standardError: .pipe)
+    var outputs: [(descriptor: CInt, bytes: [UInt8])] = [child.standardOutput!, child.standardError!].map { ($0.fileDescriptor, []) }
+    var open = Set(outputs.indices)
+    let deadline = Date().addingTimeInterval(timeout)
+    var exitedAt: Date?
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while !open.isEmpty {
+        if exitedAt == nil && !child.isRunning { exitedAt = Date() }
+        if let exitedAt, Date().timeIntervalSince(exitedAt) > 5 { break }
+        guard Date() < deadline else {
+            kill(-child.processIdentifier, SIGKILL)
+            child.signal(SIGKILL)
+            child.waitUntilExit()
+            throw POSIXError(.ETIMEDOUT, userInfo: [NSLocalizedDescriptionKey:
+                "\(([executable] + arguments).joined(separator: " ")) was still running after \(Int(timeout)) s; it said: "
+                + String(decoding: outputs.flatMap(\.bytes).suffix(2000), as: UTF8.self)])
+        }
+        var watched = open.sorted().map { pollfd(fd: outputs[$0].descriptor, events: Int16(POLLIN), revents: 0) }
+        guard poll(&watched, nfds_t(watched.count), 100) > 0 else { continue }
+        for (slot, index) in open.sorted().enumerated() where watched[slot].revents != 0 {
+            let count = read(outputs[index].descriptor, &buffer, buffer.count)
+            if count > 0 { outputs[index].bytes += buffer[..<count] } else if count == 0 || errno != EINTR { open.remove(index) }
+        }
+    }
+    child.waitUntilExit()
+    return (child.terminationStatus, String(decoding: outputs[0].bytes, as: UTF8.self), String(decoding: outputs[1].bytes, as: UTF8.self))
 }
 
 /// Every entry under a folder with its type, mode, size, link target and content digest: two equal
@@ -215,14 +233,17 @@ public func sha256Hex(_ bytes: [UInt8]) -> String {
     SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
 }
 
-/// What a child process writes up to its first newline (or until it closes the pipe): the line
-/// servers and proxies announce themselves with.
-public func firstLine(of pipe: Pipe) -> String {
-    var line = ""
-    while !line.contains("\n") {
-        let data = pipe.fileHandleForReading.availableData
-        if data.isEmpty { break }
-        line += String(decoding: data, as: UTF8.self)
+/// What a child process writes up to its first newline (or until it closes the pipe, or for at most
+/// `seconds`): the line servers and proxies announce themselves with.
+public func firstLine(of output: FileHandle, seconds: Double = 30) -> String {
+    var line: [UInt8] = []
+    let deadline = Date().addingTimeInterval(seconds)
+    var byte: UInt8 = 0
+    while !line.contains(UInt8(ascii: "\n")) && Date() < deadline {
+        var watched = pollfd(fd: output.fileDescriptor, events: Int16(POLLIN), revents: 0)
+        guard poll(&watched, 1, 100) > 0 else { continue }
+        guard read(output.fileDescriptor, &byte, 1) == 1 else { break }
+        line.append(byte)
     }
-    return line
+    return String(decoding: line, as: UTF8.self)
 }
