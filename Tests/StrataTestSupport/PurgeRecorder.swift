@@ -32,7 +32,6 @@ public final class PurgeRecorder: @unchecked Sendable {
     }
 
     deinit {
-        // SIGKILL: a child inherits ignored signals, and the test process may ignore SIGTERM.
         process.signal(SIGKILL)
         process.waitUntilExit()
     }

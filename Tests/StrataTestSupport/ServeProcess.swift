@@ -81,6 +81,7 @@ public final class ServeProcess: Sendable {
 
     deinit {
         process.signal(SIGKILL)
+        process.waitUntilExit(seconds: 5)  // reaped, not left a zombie
     }
 }
 
