@@ -38,9 +38,9 @@ public final class MotoServer: Sendable {
         endpoint = "http://127.0.0.1:\(port)"
         let log = NSTemporaryDirectory() + "/strata-moto-\(port).log"
         // A shell in a session of its own (so nothing that signals the test's process group reaches
-        // it first) watches the test process and kills moto when the test process is gone. KILL,
-        // not TERM: moto may inherit the test runner's ignored signals. Its output is not the
-        // test's (a test runner waits for every holder of its output to close it).
+        // it first) watches the test process and kills moto (KILL: at once) when the test process is
+        // gone. Its output is not the test's (a test runner waits for every holder of its output to
+        // close it).
         let starter = try ChildProcess("/usr/bin/setsid", ["/bin/sh", "-c", """
             INITIAL_NO_AUTH_ACTION_COUNT=3 "$0" -H 127.0.0.1 -p \(port) >"$1" 2>&1 & moto=$!
             while kill -0 \(getpid()) 2>/dev/null && kill -0 $moto 2>/dev/null; do sleep 0.5; done

@@ -59,8 +59,7 @@ public func run(_ executable: String, _ arguments: [String], environment: [Strin
         if exitedAt == nil && !child.isRunning { exitedAt = Date() }
         if let exitedAt, Date().timeIntervalSince(exitedAt) > 5 { break }
         guard Date() < deadline else {
-            kill(-child.processIdentifier, SIGKILL)
-            child.signal(SIGKILL)
+            kill(-child.processIdentifier, SIGKILL)  // its process group: the command and what it started
             child.waitUntilExit()
             throw POSIXError(.ETIMEDOUT, userInfo: [NSLocalizedDescriptionKey:
                 "\(([executable] + arguments).joined(separator: " ")) was still running after \(Int(timeout)) s; it said: "
