@@ -32,7 +32,8 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
-        // syncfs(2), which Swift's Glibc module leaves out: a publish makes its files durable at once.
+        // What Swift's Glibc module leaves out: syncfs(2), so a publish makes its files durable at once;
+        // posix_spawn's closefrom and pipe2 for the tests; atomics on a mapped file (the flip counter).
         .systemLibrary(name: "CLinux"),
         // The precompressed variants: gzip made whole-file by libdeflate, brotli and zstd.
         .systemLibrary(

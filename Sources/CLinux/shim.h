@@ -10,4 +10,15 @@ extern int pipe2(int descriptors[2], int flags);
 /// another thread opens meanwhile can leak into it. Declared here for the same reason.
 extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
 #endif
+
+#include <stdint.h>
+/// A counter in memory shared with other processes (a mapped file): a load that sees every write
+/// made before the writer's add returned, and the add itself. Swift's atomics cannot be placed on
+/// memory it did not allocate.
+static inline uint64_t strata_shared_load(const uint64_t *counter) {
+    return __atomic_load_n(counter, __ATOMIC_ACQUIRE);
+}
+static inline uint64_t strata_shared_increment(uint64_t *counter) {
+    return __atomic_add_fetch(counter, 1, __ATOMIC_ACQ_REL);
+}
 #endif

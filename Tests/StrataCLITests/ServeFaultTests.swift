@@ -84,9 +84,14 @@ import Darwin
             #expect(try Self.eventually { try request(server.port, "/docs/getting-started/").status == 200 })
             #expect(try request(server.port, "/_strata/health").status == 200)
 
-            // The channel's pointer becomes unreadable.
+            // The channel's pointer becomes unreadable. No flip says so: the server finds out at
+            // its next look at the pointers' folder, within a second.
             #expect(chmod(root + "/channels", 0) == 0)
-            let pointer = try request(server.port, "/")
+            var pointer = try request(server.port, "/")
+            #expect(try Self.eventually(1.5) {
+                pointer = try request(server.port, "/")
+                return pointer.status == 503
+            })
             #expect(pointer.status == 503 && pointer.text.contains("cannot read the pointer of channel 'current'"), "\(pointer.text)")
             #expect(chmod(root + "/channels", 0o755) == 0)
             #expect(try Self.eventually { try request(server.port, "/").status == 200 })

@@ -181,6 +181,66 @@ import Testing
         }
     }
 
+    /// The local watcher answers from the store's flip counter: a strata flip is seen on the next
+    /// check, a pointer renamed into place by something else within a second (the folder check).
+    @Test func theFolderWatcherFollowsTheFlipCounterAndSeesAHandMadeRenameWithinASecond() throws {
+        try withBackend("local folder") { store, folder in
+            let pointers = store.backend.pointers(.releases)
+            let watcher = try #require(store.folders).pointerWatcher("web", family: .releases)
+            func flip(to letter: Character) throws {
+                let value = Array((String(repeating: letter, count: 16) + "\n").utf8)
+                try store.withWriteLock {
+                    let current = try pointers.read("web")?.stamp
+                    #expect(try pointers.replace("web", with: value, logging: line(0), ifStamp: current))
+                }
+            }
+            func counter() throws -> UInt64 {
+                let bytes = try #require(FileManager.default.contents(atPath: folder + "/store/flips"))
+                #expect(bytes.count == 8)
+                return bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+            }
+            try flip(to: "a")
+            #expect(try counter() == 1, "each flip adds one")
+            let flipped = watcher.stamp()
+            #expect(flipped == pointers.stamper("web")())
+
+            // A rename strata did not make: no add to the counter, so the watcher answers from memory...
+            try write("bbbbbbbbbbbbbbbb\n", to: folder + "/store/channels/.web.by-hand")
+            #expect(rename(folder + "/store/channels/.web.by-hand", folder + "/store/channels/web") == 0)
+            let byHand = pointers.stamper("web")()
+            #expect(byHand != flipped)
+            #expect(watcher.stamp() == flipped, "no stat while the counter says nothing moved")
+            // ...until its folder check, at most a second later.
+            let start = Date()
+            while watcher.stamp() != byHand && Date().timeIntervalSince(start) < 3 { usleep(20_000) }
+            #expect(watcher.stamp() == byHand)
+            #expect(Date().timeIntervalSince(start) < 1.5)
+
+            // A strata flip right after is seen at once, however recently the folder was checked.
+            try flip(to: "c")
+            #expect(try counter() == 2)
+            #expect(watcher.stamp() == pointers.stamper("web")())
+        }
+    }
+
+    /// A store an older strata wrote has no counter: its servers check the folder on every
+    /// request, and the next write gives it one.
+    @Test func withoutAFlipCounterEveryCheckLooksAtTheFolderAndTheNextWriteMakesOne() throws {
+        try withBackend("local folder") { store, folder in
+            let pointers = store.backend.pointers(.releases)
+            try store.withWriteLock { _ = try pointers.replace("web", with: Array("aaaaaaaaaaaaaaaa\n".utf8), logging: line(0), ifStamp: nil) }
+            #expect(unlink(folder + "/store/flips") == 0)
+            let watcher = try #require(store.folders).pointerWatcher("web", family: .releases)
+            #expect(watcher.stamp() == pointers.stamper("web")())
+            try write("bbbbbbbbbbbbbbbb\n", to: folder + "/store/channels/.web.by-hand")
+            #expect(rename(folder + "/store/channels/.web.by-hand", folder + "/store/channels/web") == 0)
+            #expect(watcher.stamp() == pointers.stamper("web")(), "seen on the next check")
+
+            try store.withWriteLock {}
+            #expect(FileManager.default.contents(atPath: folder + "/store/flips") == Data(count: 8))
+        }
+    }
+
     @Test(arguments: names) func aHistoryGrowsWithEachReplaceAndItsStampMoves(_ name: String) throws {
         try withBackend(name) { store, _ in
             let pointers = store.backend.pointers(.configs)

@@ -318,7 +318,15 @@ import Testing
                 let pointer = served.store.root + "/channels/current"
                 try "0123456789abcdef\n".write(toFile: pointer + ".tmp", atomically: false, encoding: .utf8)
                 #expect(rename(pointer + ".tmp", pointer) == 0)
-                let missing = try request(port, "/")
+                // No strata command made that rename, so nothing told the server: it sees it at its
+                // next look at the pointers' folder, within a second.
+                var missing = try request(port, "/")
+                let renamed = Date()
+                while missing.status != 503 && Date().timeIntervalSince(renamed) < 3 {
+                    usleep(50_000)
+                    missing = try request(port, "/")
+                }
+                #expect(Date().timeIntervalSince(renamed) < 1.5)
                 #expect(missing.status == 503)
                 #expect(missing.text.contains("points at release 0123456789abcdef, which is not in the store"))
 

@@ -3,10 +3,13 @@ import SystemPackage
 /// Pointers as files: `<folder>/<name>` holds the value and is only ever replaced whole (temporary
 /// file, fsync, rename, fsync folder), so a reader sees the old value or the new one; each flip is a
 /// line appended to `<historyFolder>/<name>.jsonl`. The store's flock serialises writers, so a
-/// compare-and-swap is a check of the stamp followed by the rename.
+/// compare-and-swap is a check of the stamp followed by the rename, and the rename is followed by
+/// an add to the store's `FlipCounter`.
 struct LocalPointerStorage: PointerStorage {
     let folder: FilePath
     let historyFolder: FilePath
+    /// Added to after every rename, so servers notice the flip without a `stat` of their own.
+    let flips: FlipCounter
     /// Folders created on the first write (config pointers arrived after the store's first layout).
     var parents: [FilePath] = []
 
@@ -37,9 +40,9 @@ struct LocalPointerStorage: PointerStorage {
         return { Self.stamp(of: path) }
     }
 
-    /// Asked on every request: answers from one `stat` (see `LocalPointerWatcher`).
+    /// Asked on every request: answers from the flip counter, or one `fstat` (see `LocalPointerWatcher`).
     func watcher(_ name: String) -> any PointerWatcher {
-        LocalPointerWatcher(pointer: pointer(name), folder: folder)
+        LocalPointerWatcher(pointer: pointer(name), folder: folder, flips: flips)
     }
 
     /// The rename is the flip; the history line follows it (a crash between the two loses the line,
@@ -48,6 +51,7 @@ struct LocalPointerStorage: PointerStorage {
         guard Self.stamp(of: pointer(name)) == expected else { return false }
         for parent in parents { try FileSystem.makeDirectory(parent) }
         try FileSystem.replaceAtomically(pointer(name), with: bytes)
+        try flips.bump()
         try FileSystem.appendDurably(historyFile(name), line)
         return true
     }

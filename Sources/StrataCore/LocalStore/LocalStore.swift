@@ -50,7 +50,10 @@ public struct LocalStore: StoreBackend, ReleaseFolders {
         for folder in layout.folders where !FileSystem.exists(folder) {
             try FileSystem.makeDirectory(folder)
         }
+        try flipCounter.createIfMissing()  // a store an older strata made has none
     }
+
+    var flipCounter: FlipCounter { FlipCounter(path: layout.flipCounter) }
 
     private func create() throws {
         if let status = try FileSystem.status(layout.root) {
@@ -69,6 +72,7 @@ public struct LocalStore: StoreBackend, ReleaseFolders {
         for folder in layout.folders {
             try FileSystem.makeDirectory(folder)
         }
+        try flipCounter.createIfMissing()
         // The marker goes last: a store is only a store once its layout exists.
         try FileSystem.replaceAtomically(layout.marker, with: Self.markerContents)
     }
@@ -91,6 +95,7 @@ public struct LocalStore: StoreBackend, ReleaseFolders {
                 guard try FileSystem.removeEmptyDirectory(folder) || !FileSystem.exists(folder) else { return }
             }
             try FileSystem.removeFile(layout.marker)
+            try FileSystem.removeFile(layout.flipCounter)
             try FileSystem.removeFile(layout.lockFile)
             _ = try? FileSystem.removeEmptyDirectory(layout.root)  // only if empty; it may have been an empty folder before
         }
@@ -159,9 +164,9 @@ public struct LocalStore: StoreBackend, ReleaseFolders {
     private func localPointers(_ family: PointerFamily) -> LocalPointerStorage {
         switch family {
         case .releases:
-            return LocalPointerStorage(folder: layout.channels, historyFolder: layout.history)
+            return LocalPointerStorage(folder: layout.channels, historyFolder: layout.history, flips: flipCounter)
         case .configs:
-            return LocalPointerStorage(folder: layout.configChannels, historyFolder: layout.configHistories,
+            return LocalPointerStorage(folder: layout.configChannels, historyFolder: layout.configHistories, flips: flipCounter,
                                        parents: [layout.configs, layout.configChannels, layout.configHistories])
         }
     }

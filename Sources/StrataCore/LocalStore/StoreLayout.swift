@@ -16,6 +16,7 @@ import SystemPackage
 /// <root>/configs/history/<name>.jsonl every change of that pointer
 /// <root>/staging/               work in progress; anything here without a live owner is debris
 /// <root>/lock                   the writers' lock (flock), holding pid, host and time of the holder
+/// <root>/flips                  a counter every flip adds one to; servers map it (see `FlipCounter`)
 /// ```
 public struct StoreLayout: Sendable, Equatable {
     public let root: FilePath
@@ -32,6 +33,7 @@ public struct StoreLayout: Sendable, Equatable {
     public var pool: FilePath { root.appending("pool") }
     public var staging: FilePath { root.appending("staging") }
     public var lockFile: FilePath { root.appending("lock") }
+    public var flipCounter: FilePath { root.appending("flips") }
     public var configs: FilePath { root.appending("configs") }
     var configVersions: FilePath { configs.appending("versions") }
     var configChannels: FilePath { configs.appending("channels") }
@@ -42,9 +44,9 @@ public struct StoreLayout: Sendable, Equatable {
 
     /// True for a name directly under the root that a store (or one being created) holds.
     func isPartOfLayout(_ name: String) -> Bool {
-        let markerName = marker.lastComponent!.string
-        let own = (folders + [marker, lockFile]).map { $0.lastComponent!.string }
-        return own.contains(name) || name.hasPrefix("." + markerName + ".tmp-")
+        let own = (folders + [marker, lockFile, flipCounter]).map { $0.lastComponent!.string }
+        let written = [marker, flipCounter].map { "." + $0.lastComponent!.string + ".tmp-" }
+        return own.contains(name) || written.contains { name.hasPrefix($0) }
     }
 
     public func release(_ id: String) -> FilePath { releases.appending(id) }
