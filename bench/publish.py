@@ -22,8 +22,6 @@ ratio to "by hand" and peak RSS.
 """
 import argparse
 import os
-import shutil
-import subprocess
 
 from benchlib import CommandFailed, log, measure, median, run, save, table
 
@@ -71,12 +69,19 @@ class Bench:
         seconds, rss = measure(command)
         self.samples.setdefault((case, tool), []).append((seconds, rss))
 
-    def reset(self) -> None:
+    def reset(self, number: int) -> None:
+        """Moves the last round's trees aside instead of deleting them: ext4 without a journal (as
+        on the machine these numbers come from) will not reuse an inode for a minute after it was
+        freed, five while its table is unwritten, and scans past every such inode on each file it
+        creates; a publish right after deleting the last round's 30,000 files then measured that
+        scan (strata 14.2 s against 7.1 s, by hand 4.65 s against 4.3 s). run.sh deletes the
+        work folder when the whole run is over."""
+        aside = f"{self.work}/previous-rounds/{number}"
         for name in ("hand", "rsync", "store", "store-gzip"):
             path = f"{self.work}/{name}"
             if os.path.exists(path):
-                subprocess.run(["chmod", "-R", "u+w", path])
-                shutil.rmtree(path)
+                os.makedirs(aside, exist_ok=True)
+                os.rename(path, f"{aside}/{name}")
 
     def strata_cmd(self, *words: str, store: str = "store") -> str:
         return " ".join([self.strata, *words, "--root", f"{self.work}/{store}"])
@@ -84,7 +89,7 @@ class Bench:
     def round(self, number: int) -> None:
         a, b = self.args.v1, self.args.v2
         hand, rsync = HandPipeline(f"{self.work}/hand"), RsyncPipeline(f"{self.work}/rsync")
-        self.reset()
+        self.reset(number)
         # Alternate which tool runs first, so none always gets the cooler or the warmer machine.
         order = (lambda cases: cases) if number % 2 else (lambda cases: list(reversed(cases)))
         for tool, command in order([("sha256sum", f"find {a} -type f -print0 | xargs -0 sha256sum > /dev/null"),
@@ -155,7 +160,7 @@ def main() -> None:
     except CommandFailed as failure:
         raise SystemExit(f"publish bench: {failure}")
     finally:
-        bench.reset()
+        bench.reset(args.rounds + 1)  # aside too: the parts that follow create files of their own
     result = bench.report()
     if args.out:
         save(args.out, result)
