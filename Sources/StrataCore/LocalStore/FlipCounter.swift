@@ -31,8 +31,9 @@ public struct FlipCounter: Sendable {
         try FileSystem.replaceAtomically(path, with: [UInt8](repeating: 0, count: Self.size))
     }
 
-    /// Adds one, after a flip's rename. A counter file that is missing or too short is made again.
-    func bump() throws {
+    /// The counter mapped for writing, checked before a flip so that nothing can fail after its
+    /// rename: a flip that is in effect must not report an error.
+    func openForAdding() throws -> Adder {
         try createIfMissing()
         let file = path.withPlatformString { open($0, O_RDWR | O_CLOEXEC) }
         guard file >= 0 else { throw StrataError.system("update", path) }
@@ -44,8 +45,24 @@ public struct FlipCounter: Sendable {
         guard let mapped = mmap(nil, Self.size, PROT_READ | PROT_WRITE, MAP_SHARED, file, 0), mapped != MAP_FAILED else {
             throw StrataError.system("map", path)
         }
-        defer { munmap(mapped, Self.size) }
-        _ = strata_shared_increment(mapped.assumingMemoryBound(to: UInt64.self))
+        return Adder(mapped: mapped)
+    }
+
+    /// One writable mapping of the counter; unmapped when released.
+    final class Adder {
+        private let mapped: UnsafeMutableRawPointer
+
+        fileprivate init(mapped: UnsafeMutableRawPointer) {
+            self.mapped = mapped
+        }
+
+        deinit {
+            munmap(mapped, FlipCounter.size)
+        }
+
+        func addOne() {
+            _ = strata_shared_increment(mapped.assumingMemoryBound(to: UInt64.self))
+        }
     }
 }
 

@@ -50,8 +50,9 @@ struct LocalPointerStorage: PointerStorage {
     func replace(_ name: String, with bytes: [UInt8], logging line: [UInt8], ifStamp expected: PointerStamp?) throws -> Bool {
         guard Self.stamp(of: pointer(name)) == expected else { return false }
         for parent in parents { try FileSystem.makeDirectory(parent) }
+        let counter = try flips.openForAdding()
         try FileSystem.replaceAtomically(pointer(name), with: bytes)
-        try flips.bump()
+        counter.addOne()
         try FileSystem.appendDurably(historyFile(name), line)
         return true
     }
