@@ -152,6 +152,41 @@ import Darwin
         }
     }
 
+    /// A linked variant takes its digest from the newest release's manifest instead of being read
+    /// again; the manifest must still describe the bytes the release holds, even when a pooled
+    /// file no longer matches what was recorded (then it is hashed).
+    @Test func linkedVariantsRecordTheDigestsOfTheBytesTheReleaseHolds() throws {
+        try withTemporaryDirectory { folder in
+            let store = TestStore(in: folder)
+            let v1 = try store.publishFixture("aurora-v1")
+            let vendor = try #require(try store.catalog.manifest(v1).files.first { entry in
+                entry.br != nil && FileManager.default.contentsEqual(atPath: fixtures + "/aurora-v1/" + entry.path,
+                                                                     andPath: fixtures + "/aurora-v2/" + entry.path)
+            }, "a file v2 keeps, with a brotli variant")
+            // Its pooled brotli variant replaced by other (valid) bytes of another size.
+            let pooled = store.root + "/pool/" + vendor.sha256.prefix(2) + "/" + vendor.sha256 + ContentEncoding.br.fileSuffix
+            let replacement = try run("/bin/sh", ["-c", "printf 'console.log(1)' | brotli -c > \"$0\".new && mv \"$0\".new \"$0\"", pooled])
+            #expect(replacement.status == 0)
+
+            let v2 = try store.publishFixture("aurora-v2")
+            let manifest = try store.catalog.manifest(v2)
+            var linked = 0
+            for entry in manifest.files {
+                for encoding in entry.variantEncodings {
+                    let variant = try #require(entry[variant: encoding])
+                    let bytes = try Data(contentsOf: URL(fileURLWithPath: variantPath(store.root, v2, entry, encoding)))
+                    #expect(Int64(bytes.count) == variant.size, "\(encoding) \(entry.path)")
+                    #expect(sha256Hex(Array(bytes)) == variant.sha256, "\(encoding) \(entry.path)")
+                    if inode(variantPath(store.root, v2, entry, encoding)) == inode(variantPath(store.root, v1, entry, encoding)) { linked += 1 }
+                }
+            }
+            #expect(linked >= 3, "the variants of the files v2 keeps are v1's files")
+            let vendorInV2 = try #require(manifest.files.first { $0.sha256 == vendor.sha256 })
+            #expect(vendorInV2.br != vendor.br, "the replaced pool file was hashed, not taken from v1's record")
+            #expect(vendorInV2.gzip == vendor.gzip)
+        }
+    }
+
     @Test func verifyDecompressesVariantsAndCatchesDamage() throws {
         try withTemporaryDirectory { folder in
             let store = TestStore(in: folder)
