@@ -15,13 +15,13 @@ import SystemPackage
 /// Writers create the file (whole, under a temporary name, then renamed) and add under the store's
 /// lock; servers only read it, and fall back to a `stat` per request while it is missing (a store
 /// written by an older strata).
-public struct FlipCounter: Sendable {
-    public let path: FilePath
+struct FlipCounter: Sendable {
+    let path: FilePath
 
     /// The file holds one 64-bit counter at offset 0, in native byte order (it never leaves the machine).
     static let size = 8
 
-    public init(path: FilePath) {
+    init(path: FilePath) {
         self.path = path
     }
 

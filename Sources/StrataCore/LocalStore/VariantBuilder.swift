@@ -128,8 +128,9 @@ struct RecordedVariants: Sendable {
         bySource[sha256]?[encoding]
     }
 
-    /// The release folder renamed into `releases/` last (by its modification time); none when the
-    /// store has no release or its manifest cannot be read (then every variant is hashed).
+    /// The release assembled last (the folder modified last: its entries are written while it is
+    /// assembled, and a rename does not change that time); none when the store has no release or
+    /// its manifest cannot be read (then every variant is hashed).
     static func ofNewestRelease(in layout: StoreLayout) -> RecordedVariants {
         guard let ids = try? FileSystem.entries(layout.releases).filter(Fingerprint.isReleaseID), !ids.isEmpty else { return .none }
         let newest = ids.compactMap { id -> (id: String, modified: Int64)? in
