@@ -52,6 +52,28 @@ import Testing
         #expect(refusal(manifest(["..hidden", "a..b", "z"])) == nil)
     }
 
+    /// The one-pass `pathProblem` against the plain reading of its rules it replaced, on paths made
+    /// of the characters that matter (a fixed seed, so a failure replays).
+    @Test func pathRulesGiveTheAnswersOfTheirPlainReading() {
+        func plainReading(_ path: String) -> String? {
+            if path.isEmpty { return "has an empty path" }
+            if path.hasPrefix("/") { return "is an absolute path" }
+            if path.unicodeScalars.contains(where: { $0.value < 0x20 || ($0.value >= 0x7F && $0.value < 0xA0) }) { return "has a control character" }
+            if path.contains("\\") { return "has a backslash" }
+            let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+            if segments.contains("..") { return "climbs out with '..'" }
+            if segments.contains(where: { $0.isEmpty || $0 == "." }) { return "has an empty or '.' segment" }
+            if segments.first == ".strata" { return "is inside .strata/" }
+            return nil
+        }
+        let pieces = ["/", ".", "..", "a", ".strata", "\\", "\u{0}", "\u{1F}", "\u{7F}", "\u{80}", "\u{9F}", "\u{A0}", "\u{C2}", "é", "😀", "strata"]
+        var generator = SplitMix64(seed: 24)
+        for _ in 0..<20_000 {
+            let path = (0..<Int.random(in: 0...6, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined()
+            #expect(ManifestRules.pathProblem(path) == plainReading(path), "\(path.unicodeScalars.map { $0.value })")
+        }
+    }
+
     @Test func orderCountsFingerprintAndIdAreRecomputedNotBelieved() {
         #expect(refusal(manifest(["b", "a"]))?.contains("is out of order") == true)
         #expect(refusal(manifest(["a", "a"]))?.contains("is listed twice") == true)

@@ -12,12 +12,14 @@ public enum Fingerprint {
     /// `entries` must be sorted by path bytewise.
     public static func compute<S: Sequence>(_ entries: S) -> String where S.Element == (path: String, sha256: String) {
         var hasher = SHA256()
+        var line: [UInt8] = []  // reused: one line per file, `<sha256>  <path>\n`
         for entry in entries {
-            var line = entry.sha256
-            line += "  "
-            line += entry.path
-            line += "\n"
-            hasher.update(data: Array(line.utf8))
+            line.removeAll(keepingCapacity: true)
+            line += entry.sha256.utf8
+            line += "  ".utf8
+            line += entry.path.utf8
+            line.append(0x0A)
+            line.withUnsafeBytes { hasher.update(bufferPointer: $0) }
         }
         return Hashing.hex(hasher.finalize())
     }

@@ -120,6 +120,7 @@ public struct Manifest: Codable, Sendable, Equatable {
     }
 
     public static func decode(_ bytes: [UInt8], path: String) throws -> Manifest {
+        if let manifest = ManifestParser.manifest(bytes) { return manifest }
         do {
             return try JSONDecoder().decode(Manifest.self, from: Data(bytes))
         } catch {

@@ -19,6 +19,7 @@ public enum ManifestRules {
         var previous: String?
         var total: Int64 = 0
         var firstOfContent: [String: Int] = [:]  // by SHA-256, the first entry with that content
+        var checkedTypes: Set<String> = []  // a site has a few dozen media types, not one per file
         for (number, entry) in manifest.files.enumerated() {
             // Escaped only for a refusal: validating a 5,000-file manifest is on every activate's path.
             var shown: String { Escaped.path(entry.path) }
@@ -28,7 +29,8 @@ public enum ManifestRules {
             }
             guard entry.size >= 0 else { throw refuse("entry '\(shown)' has a negative size") }
             guard isDigest(entry.sha256) else { throw refuse("entry '\(shown)' has a sha256 that is not 64 lowercase hex digits") }
-            guard isMediaType(entry.type) else { throw refuse("entry '\(shown)' has a malformed type '\(Escaped.path(entry.type))'") }
+            guard checkedTypes.contains(entry.type) || isMediaType(entry.type) else { throw refuse("entry '\(shown)' has a malformed type '\(Escaped.path(entry.type))'") }
+            checkedTypes.insert(entry.type)
             for encoding in ContentEncoding.allCases {
                 if let variant = entry[variant: encoding], variant.size < 0 || !isDigest(variant.sha256) {
                     throw refuse("entry '\(shown)' has a malformed \(encoding.token) variant")
@@ -63,25 +65,61 @@ public enum ManifestRules {
     /// no empty, `.` or `..` segments, no control characters or backslashes, not under `.strata/`.
     public static func pathProblem(_ path: String) -> String? {
         if path.isEmpty { return "has an empty path" }
-        if path.hasPrefix("/") { return "is an absolute path" }
-        if path.unicodeScalars.contains(where: Escaped.isControl) { return "has a control character" }
-        if path.contains("\\") { return "has a backslash" }
-        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
-        if segments.contains("..") { return "climbs out with '..'" }
-        if segments.contains(where: { $0.isEmpty || $0 == "." }) { return "has an empty or '.' segment" }
-        if segments.first == Substring(ReleaseLayout.metadataFolder) { return "is inside \(ReleaseLayout.metadataFolder)/" }
+        if path.utf8.first == UInt8(ascii: "/") { return "is an absolute path" }
+        // One pass over the bytes (every activate checks every path); the answer is the first of
+        // the rules below that the path breaks, in this order.
+        var shape = PathShape()
+        var utf8 = path
+        utf8.withUTF8 { shape.read($0) }
+        if shape.hasControl { return "has a control character" }
+        if shape.hasBackslash { return "has a backslash" }
+        if shape.climbs { return "climbs out with '..'" }
+        if shape.hasEmptyOrDotSegment { return "has an empty or '.' segment" }
+        if shape.startsInMetadata { return "is inside \(ReleaseLayout.metadataFolder)/" }
         return nil
+    }
+
+    /// What `pathProblem` asks of a path's bytes.
+    private struct PathShape {
+        var hasControl = false, hasBackslash = false, climbs = false, hasEmptyOrDotSegment = false, startsInMetadata = false
+
+        mutating func read(_ bytes: UnsafeBufferPointer<UInt8>) {
+            var segmentStart = 0
+            for index in 0...bytes.count {
+                guard index < bytes.count, bytes[index] != UInt8(ascii: "/") else {
+                    segment(UnsafeBufferPointer(rebasing: bytes[segmentStart..<index]), isFirst: segmentStart == 0)
+                    segmentStart = index + 1
+                    continue
+                }
+                let byte = bytes[index]
+                // C0 controls and DEL, and C1 controls (U+0080...U+009F, written C2 80...C2 9F).
+                if byte < 0x20 || byte == 0x7F || (byte == 0xC2 && index + 1 < bytes.count && bytes[index + 1] < 0xA0) { hasControl = true }
+                if byte == UInt8(ascii: "\\") { hasBackslash = true }
+            }
+        }
+
+        private mutating func segment(_ name: UnsafeBufferPointer<UInt8>, isFirst: Bool) {
+            let dot = UInt8(ascii: ".")
+            switch name.count {
+            case 0: hasEmptyOrDotSegment = true
+            case 1 where name[0] == dot: hasEmptyOrDotSegment = true
+            case 2 where name[0] == dot && name[1] == dot: climbs = true
+            default: break
+            }
+            if isFirst && name.elementsEqual(ReleaseLayout.metadataFolder.utf8) { startsInMetadata = true }
+        }
     }
 
     /// The first path that another path uses as a folder (`a` beside `a/b`); paths sorted bytewise.
     static func fileAlsoFolder(_ paths: [String]) -> String? {
         // Sorted bytewise, `a/b` comes after `a` but possibly after `a-b` too, so look up each folder.
-        let files = Set(paths)
+        // Substrings, so looking up a folder makes no string.
+        let files = Set(paths.lazy.map { Substring($0) })
         for path in paths {
             var folder = Substring(path)
-            while let slash = folder.lastIndex(of: "/") {
+            while let slash = folder.utf8.lastIndex(of: UInt8(ascii: "/")) {
                 folder = folder[..<slash]
-                if files.contains(String(folder)) { return String(folder) }
+                if files.contains(folder) { return String(folder) }
             }
         }
         return nil

@@ -35,6 +35,7 @@ public struct ReleaseCatalog: Sendable {
         guard let bytes = try store.backend.manifestBytes(of: id) else {
             throw StrataError(.notFound, "release \(id) not found; run 'strata releases'")
         }
+        if let check = ManifestParser.contentCheck(bytes) { return check }
         do {
             return try JSONDecoder().decode(CheckOnly.self, from: Data(bytes)).check
         } catch {
@@ -68,8 +69,10 @@ public struct ReleaseCatalog: Sendable {
     }
 
     /// Decodes only the release-level fields: building every file entry of a large manifest would
-    /// make each lookup by label cost milliseconds per release.
+    /// make each lookup by label cost milliseconds per release. `ManifestParser` skips the file
+    /// list without building anything.
     private func decodeSummary(_ bytes: [UInt8], id: String) throws -> ReleaseSummary {
+        if let summary = ManifestParser.summary(bytes) { return summary }
         do {
             return try JSONDecoder().decode(ReleaseSummary.self, from: Data(bytes))
         } catch {
