@@ -48,6 +48,7 @@ final class S3ReleaseDraft: ReleaseDraft, @unchecked Sendable {
 
     var filesWritten: Int { written.withLock { $0.files } }
     var bytesWritten: Int64 { written.withLock { $0.bytes } }
+    private(set) var contentsCompressed = 0
 
     func add(_ entry: Manifest.Entry, from source: FilePath) throws {
         // Re-hashed while uploading; an unchanged file already in the bucket is not read again.
@@ -81,8 +82,9 @@ final class S3ReleaseDraft: ReleaseDraft, @unchecked Sendable {
         }
 
         // Variants go up once, like content, so serve nodes download them instead of compressing.
-        let result = try S3VariantUploader(store: store, settings: variants, lease: lease)
+        let (result, compressed) = try S3VariantUploader(store: store, settings: variants, lease: lease)
             .addVariants(to: manifest, sources: sources, known: knownVariants)
+        contentsCompressed = compressed
         sealedManifest = try result.encoded()
         sealedID = result.id
         return result

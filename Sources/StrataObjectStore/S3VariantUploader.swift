@@ -11,9 +11,9 @@ struct S3VariantUploader {
     let settings: VariantSettings
     let lease: PublishLease
 
-    /// `manifest` with its variants filled in. `sources` holds the files this machine has;
-    /// `known` the entries of earlier releases by content.
-    func addVariants(to manifest: Manifest, sources: [String: FilePath], known: [String: Manifest.Entry]) throws -> Manifest {
+    /// `manifest` with its variants filled in, and the number of contents compressed. `sources`
+    /// holds the files this machine has; `known` the entries of earlier releases by content.
+    func addVariants(to manifest: Manifest, sources: [String: FilePath], known: [String: Manifest.Entry]) throws -> (Manifest, Int) {
         var decided: [String: Manifest.Entry] = [:]
         var toMake: [String: (entry: Manifest.Entry, source: FilePath)] = [:]
         var complete = true
@@ -44,7 +44,7 @@ struct S3VariantUploader {
             return entry
         }
         result.variantEncodings = complete ? settings.encodings : nil
-        return result
+        return (result, jobs.count)
     }
 
     /// One content's variants, compressed here and uploaded.

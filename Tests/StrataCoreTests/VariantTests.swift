@@ -152,6 +152,42 @@ import Darwin
         }
     }
 
+    /// Content whose variants were all decided by the last publish, kept or not, is not compressed
+    /// again: incompressible bytes have no pooled variant to link, and used to be tried every time.
+    @Test func contentTriedBeforeIsNotCompressedAgainEvenWhenNothingWasKept() throws {
+        try withTemporaryDirectory { folder in
+            var generator = SystemRandomNumberGenerator()
+            let random = (0..<65_536).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let page = String(repeating: "<p>hello</p>", count: 100)
+            let site = try makeSite(in: folder, name: "site", files: ["index.html": page, "app.js": String(repeating: "let a = 1;\n", count: 200)])
+            try Data(random).write(to: URL(fileURLWithPath: site + "/noise.js"))
+            let store = TestStore(in: folder)
+            var gzipOnly = PublishRequest(source: site, label: "v1")
+            gzipOnly.variants = VariantSettings(encodings: [.gzip], levels: .standard)
+            let v1 = try store.publish(gzipOnly)
+            #expect(v1.contentsCompressed == 3)
+
+            // Asked for brotli and zstd too: every content is compressed in those.
+            try write(page + "<p>two</p>", to: site + "/index.html")
+            let v2 = try store.publish(PublishRequest(source: site, label: "v2"))
+            #expect(v2.contentsCompressed == 3)
+            let noise = try #require(v2.manifest.files.first { $0.path == "noise.js" })
+            #expect(noise.variantEncodings.isEmpty)
+
+            // The same encodings again, one page changed: only that page is compressed.
+            try write(page + "<p>three</p>", to: site + "/index.html")
+            let v3 = try store.publish(PublishRequest(source: site, label: "v3"))
+            #expect(v3.contentsCompressed == 1)
+            let app = { (manifest: Manifest) in manifest.files.first { $0.path == "app.js" } }
+            #expect(app(v3.manifest) == app(v2.manifest) && app(v3.manifest)?.br != nil)
+            #expect(v3.manifest.files.first { $0.path == "noise.js" }?.variantEncodings.isEmpty == true)
+
+            try write("small", to: site + "/tiny.txt")  // below the size variants are made for
+            let shown = try strata(["publish", site, "--root", store.root, "--label", "v4"])
+            #expect(shown.status == 0 && shown.stderr.contains("(0 compressed now)"), "\(shown.stderr)")
+        }
+    }
+
     /// A linked variant takes its digest from the newest release's manifest instead of being read
     /// again; the manifest must still describe the bytes the release holds, even when a pooled
     /// file no longer matches what was recorded (then it is hashed).

@@ -106,6 +106,7 @@ final class MemoryDraft: ReleaseDraft {
     private var manifest: (id: String, bytes: [UInt8])?
     private(set) var filesWritten = 0
     private(set) var bytesWritten: Int64 = 0
+    let contentsCompressed = 0  // keeps no variants
     /// A memory store keeps no variants: only the settings are held.
     var variants = VariantSettings.standard
 

@@ -20,6 +20,7 @@ final class ReleaseAssembler: ReleaseDraft {
     private var poolFolders = Set<FilePath>()
     private let pool: ContentPool
     private(set) var filesWritten = 0
+    private(set) var contentsCompressed = 0
     private(set) var bytesWritten: Int64 = 0
     var variants = VariantSettings.standard
     private var sealed: Manifest?
@@ -52,6 +53,29 @@ final class ReleaseAssembler: ReleaseDraft {
     func add(_ entry: Manifest.Entry, from source: FilePath) throws {
         let destination = try folders.prepare(for: entry.path)
         if try pool.link(entry.sha256, to: destination) { return }
+        try copy(entry, from: source, to: destination)
+    }
+
+    /// The folders first, in order (one `mkdir` each), then the links on every core: most files of
+    /// a new version are content the pool has, and each link is a path walk and an inode update in
+    /// the kernel. What the pool lacks is copied afterwards, in order, so a content that two files
+    /// share is copied once and linked for the second, as `add` does.
+    func add(_ files: [(entry: Manifest.Entry, source: FilePath)], progress: ProgressCounter?) throws {
+        let destinations = try files.map { try folders.prepare(for: $0.entry.path) }
+        let pool = self.pool
+        let linked = try Parallel.map(count: files.count) { index, _ in
+            try pool.link(files[index].entry.sha256, to: destinations[index])
+        }
+        for (index, file) in files.enumerated() {
+            if !linked[index], try !pool.link(file.entry.sha256, to: destinations[index]) {
+                try copy(file.entry, from: file.source, to: destinations[index])
+            }
+            progress?.add(bytes: file.entry.size)
+        }
+    }
+
+    /// Copies a file the pool lacks into the tree, re-hashing it, and pools it.
+    private func copy(_ entry: Manifest.Entry, from source: FilePath, to destination: FilePath) throws {
         let copied = try Hashing.copy(from: source, to: destination, buffer: buffer, sync: !syncsOnce)
         guard copied == FileDigest(size: entry.size, sha256: entry.sha256) else {
             throw StrataError(.conflict, "'\(Escaped.path(entry.path))' changed while it was being published; publish again")
@@ -97,6 +121,7 @@ final class ReleaseAssembler: ReleaseDraft {
         manifest.files = compressed.entries
         manifest.variantEncodings = variants.encodings
         poolFolders.formUnion(compressed.poolFolders)
+        contentsCompressed = compressed.contentsCompressed
 
         let metadata = try folders.prepare(for: ReleaseLayout.manifestPath)
         try FileSystem.writeNewFile(metadata, try manifest.encoded(), permissions: .readOnlyFile, sync: !syncsOnce)
@@ -139,9 +164,8 @@ final class ReleaseAssembler: ReleaseDraft {
     /// Every folder below `root` (not `root` itself): those the unpacker made count as much as ours.
     private static func folders(under root: FilePath) throws -> [FilePath] {
         var found: [FilePath] = []
-        for name in try FileSystem.entries(root) {
+        for name in try FileSystem.subfolders(root) {
             let path = root.appending(name)
-            guard let status = try FileSystem.linkStatus(path), status.isDirectory else { continue }
             found.append(path)
             found += try folders(under: path)
         }

@@ -31,51 +31,60 @@ struct VariantBuilder {
     /// False when the caller makes the whole file system durable afterwards.
     var syncEachFile = true
 
-    /// The entries with their variants filled in, and the pool folders touched.
-    func addVariants(to entries: [Manifest.Entry], folders: inout FolderMaker) throws -> (entries: [Manifest.Entry], poolFolders: Set<FilePath>) {
+    /// The entries with their variants filled in, the pool folders touched, and how many contents
+    /// were compressed (the rest had all their variants decided before).
+    func addVariants(to entries: [Manifest.Entry], folders: inout FolderMaker) throws
+        -> (entries: [Manifest.Entry], poolFolders: Set<FilePath>, contentsCompressed: Int) {
         // One job per distinct content, compressed from the first file holding it; largest first,
         // so no core is left with one big file at the end.
         var firstHolder: [String: Manifest.Entry] = [:]
         for entry in entries where VariantRule.wants(entry) && firstHolder[entry.sha256] == nil {
             firstHolder[entry.sha256] = entry
         }
-        guard !firstHolder.isEmpty, !settings.encodings.isEmpty else { return (entries.map(\.withoutVariants), []) }
+        guard !firstHolder.isEmpty, !settings.encodings.isEmpty else { return (entries.map(\.withoutVariants), [], 0) }
         _ = try folders.prepare(for: ReleaseLayout.gzipVariant(of: "x"))
 
         let jobs = firstHolder.values.sorted { $0.size > $1.size }
         let recorded = RecordedVariants.ofNewestRelease(in: layout)
+        // Listed once: looking each name up in the one variants folder contends with the links
+        // being made in it (a new release's folder is empty unless a serve node supplied some).
+        let supplied = Set(try FileSystem.entries(tree.appending(ReleaseLayout.variantsFolder)))
         let results = try Parallel.map(count: jobs.count) { index, buffer in
-            try variants(of: jobs[index], recorded: recorded, buffer: buffer)
+            try variants(of: jobs[index], recorded: recorded, supplied: supplied, buffer: buffer)
         }
         var made: [String: [ContentEncoding: Manifest.Variant]] = [:]
         var poolFolders = Set<FilePath>()
+        var compressed = 0
         for (job, result) in zip(jobs, results) {
             made[job.sha256] = result.variants
             poolFolders.formUnion(result.poolFolders)
+            if result.compressed { compressed += 1 }
         }
         let withVariants = entries.map { entry in
             var entry = entry.withoutVariants
             for (encoding, variant) in made[entry.sha256] ?? [:] { entry[variant: encoding] = variant }
             return entry
         }
-        return (withVariants, poolFolders)
+        return (withVariants, poolFolders, compressed)
     }
 
     private struct Made: Sendable {
         var variants: [ContentEncoding: Manifest.Variant] = [:]
         /// The pool folders new variants were added to.
         var poolFolders: Set<FilePath> = []
+        var compressed = false
     }
 
     /// The variants of one content: linked from the pool where it has them, the rest compressed now
     /// (the file read once for all of them) and kept when `VariantRule` says they are worth it.
-    private func variants(of entry: Manifest.Entry, recorded: RecordedVariants, buffer: UnsafeMutableRawBufferPointer) throws -> Made {
+    private func variants(of entry: Manifest.Entry, recorded: RecordedVariants, supplied: Set<String>,
+                          buffer: UnsafeMutableRawBufferPointer) throws -> Made {
         var result = Made()
         var toCompress: [ContentEncoding] = []
         for encoding in settings.encodings {
             if settings.onlyListed && entry[variant: encoding] == nil { continue }
             let destination = tree.appending(ReleaseLayout.variant(of: entry.sha256, encoding))
-            if FileSystem.exists(destination) {
+            if supplied.contains(entry.sha256 + encoding.fileSuffix) {
                 // Supplied with the release (a serve node downloaded it, checked): pool it as it is.
                 if syncEachFile { try FileSystem.open(destination, .readOnly, purpose: "sync").sync() }
                 let digest = try Hashing.digest(ofFile: destination, buffer: buffer)
@@ -88,11 +97,12 @@ struct VariantBuilder {
                     let digest = try Hashing.digest(ofFile: destination, buffer: buffer)
                     result.variants[encoding] = Manifest.Variant(size: digest.size, sha256: digest.sha256)
                 }
-            } else {
+            } else if !recorded.triedWithoutKeeping(entry.sha256, encoding) {
                 toCompress.append(encoding)
             }
         }
         guard !toCompress.isEmpty else { return result }
+        result.compressed = true
 
         let source = tree.appending(entry.path)
         guard let plain = try FileSystem.readFile(source) else {
@@ -119,13 +129,27 @@ struct VariantBuilder {
 /// is hashed. On a site with 1% changed this spares reading every unchanged variant (three per
 /// text file). Only the newest release is read: one manifest parse, where every release would
 /// cost one each.
+///
+/// It also knows what that publish tried and did not keep: a content whose zstd variant was no
+/// smaller than its brotli one has no pooled zstd file to link, and would otherwise be compressed
+/// again by every publish (a fifth of the text files on the bench site).
 struct RecordedVariants: Sendable {
     private let bySource: [String: [ContentEncoding: Manifest.Variant]]
+    /// Contents the recorded release's publish made variants for, and in which encodings.
+    private let tried: Set<String>
+    private let triedEncodings: Set<ContentEncoding>
 
-    static let none = RecordedVariants(bySource: [:])
+    static let none = RecordedVariants(bySource: [:], tried: [], triedEncodings: [])
 
     func variant(of sha256: String, _ encoding: ContentEncoding) -> Manifest.Variant? {
         bySource[sha256]?[encoding]
+    }
+
+    /// The recorded release's publish compressed this content in `encoding` and kept no variant:
+    /// it was not worth keeping. Levels are not compared; pooled variants are linked whatever level
+    /// made them, and this follows the same rule.
+    func triedWithoutKeeping(_ sha256: String, _ encoding: ContentEncoding) -> Bool {
+        triedEncodings.contains(encoding) && tried.contains(sha256) && bySource[sha256]?[encoding] == nil
     }
 
     /// The release assembled last (the folder modified last: its entries are written while it is
@@ -145,12 +169,15 @@ struct RecordedVariants: Sendable {
         guard let newest, let bytes = try? FileSystem.readFile(layout.manifest(newest.id)),
               let manifest = try? Manifest.decode(bytes, path: layout.manifest(newest.id).string) else { return .none }
         var bySource: [String: [ContentEncoding: Manifest.Variant]] = [:]
+        var tried = Set<String>()
         for entry in manifest.files {
+            if VariantRule.wants(entry) { tried.insert(entry.sha256) }
             for encoding in ContentEncoding.allCases {
                 if let variant = entry[variant: encoding] { bySource[entry.sha256, default: [:]][encoding] = variant }
             }
         }
-        return RecordedVariants(bySource: bySource)
+        // Releases from before brotli and zstd record no list: they tried gzip alone.
+        return RecordedVariants(bySource: bySource, tried: tried, triedEncodings: Set(manifest.variantEncodings ?? [.gzip]))
     }
 }
 

@@ -84,6 +84,15 @@ public protocol ByteSource: AnyObject {
 
 extension OpenFile: ByteSource {}
 
+extension ReleaseDraft {
+    public func add(_ files: [(entry: Manifest.Entry, source: FilePath)], progress: ProgressCounter?) throws {
+        for file in files {
+            try add(file.entry, from: file.source)
+            progress?.add(bytes: file.entry.size)
+        }
+    }
+}
+
 extension ByteSource {
     /// Everything left to read, in memory (for pages and rule files, not for large content).
     public func readToEnd() throws -> [UInt8] {
@@ -108,12 +117,16 @@ public protocol ReleaseDraft: AnyObject {
     /// Files and bytes the store did not have before: all that was written.
     var filesWritten: Int { get }
     var bytesWritten: Int64 { get }
+    /// Distinct contents `seal` compressed; the others' variants were linked or known already.
+    var contentsCompressed: Int { get }
     /// Which variants `seal` makes (all of them at the standard levels unless set).
     var variants: VariantSettings { get set }
 
     /// Adds a source file, re-hashing it as it is copied: a file that changed since it was hashed
     /// is refused. Content the store has already is referenced, not copied.
     func add(_ entry: Manifest.Entry, from source: FilePath) throws
+    /// `add` for each file, in order; a store may spread the work over every core.
+    func add(_ files: [(entry: Manifest.Entry, source: FilePath)], progress: ProgressCounter?) throws
     /// Adds a file of release `id`, which the store holds already: nothing is read or copied
     /// unless the store cannot share content (then it is copied from that release).
     func reuse(_ entry: Manifest.Entry, ofRelease id: String) throws

@@ -138,6 +138,29 @@ public enum FileSystem {
         return names
     }
 
+    /// The names of the folders in a folder (not following links), from the types `readdir` gives:
+    /// a release's variants folder holds thousands of files, which need no `lstat` each.
+    public static func subfolders(_ path: FilePath) throws -> [String] {
+        guard let stream = path.withPlatformString({ opendir($0) }) else { throw StrataError.system("list", path) }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(stream) else {
+                if errno != 0 { throw StrataError.system("list", path) }
+                break
+            }
+            let type = entry.pointee.d_type
+            guard type == UInt8(DT_DIR) || type == UInt8(DT_UNKNOWN) else { continue }
+            let raw = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+            guard raw != [0x2E], raw != [0x2E, 0x2E], let name = String(validating: raw, as: UTF8.self) else { continue }
+            // Some file systems leave the type unknown; ask those.
+            if type == UInt8(DT_UNKNOWN), try linkStatus(path.appending(name))?.isDirectory != true { continue }
+            names.append(name)
+        }
+        return names
+    }
+
     /// The names in a folder that are valid UTF-8; others are skipped. For folders Strata itself
     /// writes; a folder that does not exist (yet) has no entries.
     public static func entries(_ path: FilePath) throws -> [String] {

@@ -166,7 +166,7 @@ enum PublishCommand {
             if let base = manifest.base { Output.note("patch of \(base)") }
             Output.note("published \(Output.release(manifest.id, label: manifest.label)): \(manifest.fileCount) files, "
                 + "\(Output.bytes(manifest.byteCount)); wrote \(report.filesCopied) files (\(Output.bytes(report.bytesCopied))), "
-                + "linked \(report.filesLinked); \(variantCounts(manifest))")
+                + "linked \(report.filesLinked); \(variantCounts(manifest)) (\(report.contentsCompressed) compressed now)")
         } else {
             Output.note("already published as \(Output.release(manifest.id, label: manifest.label)); nothing written")
             if request.signingKey != nil && manifest.signature == nil {
@@ -187,7 +187,7 @@ struct PublishOutput: Encodable {
     let activation: FlipResult?
 
     private enum CodingKeys: String, CodingKey {
-        case id, fingerprint, label, created, isNew, fileCount, byteCount, filesCopied, bytesCopied, filesLinked, base, activation
+        case id, fingerprint, label, created, isNew, fileCount, byteCount, filesCopied, bytesCopied, filesLinked, contentsCompressed, base, activation
     }
 
     func encode(to encoder: Encoder) throws {
@@ -203,6 +203,7 @@ struct PublishOutput: Encodable {
         try container.encode(report.filesCopied, forKey: .filesCopied)
         try container.encode(report.bytesCopied, forKey: .bytesCopied)
         try container.encode(report.filesLinked, forKey: .filesLinked)
+        try container.encode(report.contentsCompressed, forKey: .contentsCompressed)
         try container.encodeIfPresent(release.base, forKey: .base)
         try container.encodeIfPresent(activation, forKey: .activation)
     }
