@@ -120,45 +120,40 @@ public enum FileSystem {
 
     /// The names in a folder, as raw bytes (names need not be valid UTF-8), without `.` and `..`.
     public static func entryNames(_ path: FilePath) throws -> [[UInt8]] {
-        guard let stream = path.withPlatformString({ opendir($0) }) else { throw StrataError.system("list", path) }
-        defer { closedir(stream) }
         var names: [[UInt8]] = []
-        while true {
-            errno = 0
-            guard let entry = readdir(stream) else {
-                if errno != 0 { throw StrataError.system("list", path) }
-                break
-            }
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                Array(raw.prefix { $0 != 0 })
-            }
-            if name == [0x2E] || name == [0x2E, 0x2E] { continue }
-            names.append(name)
-        }
+        try eachEntry(path) { name, _ in names.append(name) }
         return names
     }
 
     /// The names of the folders in a folder (not following links), from the types `readdir` gives:
     /// a release's variants folder holds thousands of files, which need no `lstat` each.
     public static func subfolders(_ path: FilePath) throws -> [String] {
+        var names: [String] = []
+        try eachEntry(path) { raw, type in
+            guard type == UInt8(DT_DIR) || type == UInt8(DT_UNKNOWN), let name = String(validating: raw, as: UTF8.self) else { return }
+            // Some file systems leave the type unknown; ask those.
+            if type == UInt8(DT_UNKNOWN), try linkStatus(path.appending(name))?.isDirectory != true { return }
+            names.append(name)
+        }
+        return names
+    }
+
+    /// Calls `body` with each entry's name (without `.` and `..`) and its `readdir` type.
+    private static func eachEntry(_ path: FilePath, _ body: ([UInt8], UInt8) throws -> Void) throws {
         guard let stream = path.withPlatformString({ opendir($0) }) else { throw StrataError.system("list", path) }
         defer { closedir(stream) }
-        var names: [String] = []
         while true {
             errno = 0
             guard let entry = readdir(stream) else {
                 if errno != 0 { throw StrataError.system("list", path) }
-                break
+                return
             }
-            let type = entry.pointee.d_type
-            guard type == UInt8(DT_DIR) || type == UInt8(DT_UNKNOWN) else { continue }
-            let raw = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
-            guard raw != [0x2E], raw != [0x2E, 0x2E], let name = String(validating: raw, as: UTF8.self) else { continue }
-            // Some file systems leave the type unknown; ask those.
-            if type == UInt8(DT_UNKNOWN), try linkStatus(path.appending(name))?.isDirectory != true { continue }
-            names.append(name)
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                Array(raw.prefix { $0 != 0 })
+            }
+            if name == [0x2E] || name == [0x2E, 0x2E] { continue }
+            try body(name, entry.pointee.d_type)
         }
-        return names
     }
 
     /// The names in a folder that are valid UTF-8; others are skipped. For folders Strata itself
