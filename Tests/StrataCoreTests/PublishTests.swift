@@ -122,6 +122,33 @@ import Darwin
         }
     }
 
+    /// A first publish copies on every core: each content once, whichever core gets it, and every
+    /// other file holding it a link to that copy.
+    @Test func aFirstPublishCopiesEachContentOnceAndLinksTheOtherHolders() throws {
+        try withTemporaryDirectory { folder in
+            var files: [String: String] = [:]
+            for number in 0..<400 {
+                // 40 contents, each in ten files spread over folders, so the copies race each other.
+                files["part\(number % 7)/file-\(number).txt"] = "content \(number % 40) " + String(repeating: "x", count: number % 40 * 100)
+            }
+            let site = try makeSite(in: folder, name: "site", files: files)
+            let store = TestStore(in: folder)
+            let report = try store.publish(site)
+            #expect(report.filesCopied == 40)
+            let distinctBytes = Set(files.values).reduce(0) { $0 + $1.utf8.count }
+            #expect(report.bytesCopied == Int64(distinctBytes))
+            #expect(report.filesLinked == 360)
+            let release = store.root + "/releases/" + report.manifest.id + "/"
+            var inodes: [String: Set<UInt64>] = [:]
+            for (path, text) in files {
+                #expect(try String(contentsOfFile: release + path, encoding: .utf8) == text, "\(path)")
+                inodes[text, default: []].insert(inode(release + path))
+            }
+            #expect(inodes.count == 40 && inodes.values.allSatisfy { $0.count == 1 }, "one copy per content")
+            #expect(try Verifier().verify(releaseFolder: release).isIntact)
+        }
+    }
+
     @Test func aDuplicateLabelIsRefused() throws {
         try withTemporaryDirectory { folder in
             let store = TestStore(in: folder)

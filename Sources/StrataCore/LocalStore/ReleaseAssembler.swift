@@ -58,32 +58,61 @@ final class ReleaseAssembler: ReleaseDraft {
 
     /// The folders first, in order (one `mkdir` each), then the links on every core: most files of
     /// a new version are content the pool has, and each link is a path walk and an inode update in
-    /// the kernel. What the pool lacks is copied afterwards, in order, so a content that two files
-    /// share is copied once and linked for the second, as `add` does.
+    /// the kernel. Then each content the pool lacks is copied once, from its first file, on every
+    /// core (a first publish is all copies), and the other files holding it are linked to that copy.
     func add(_ files: [(entry: Manifest.Entry, source: FilePath)], progress: ProgressCounter?) throws {
         let destinations = try files.map { try folders.prepare(for: $0.entry.path) }
         let pool = self.pool
         let linked = try Parallel.map(count: files.count) { index, _ in
             try pool.link(files[index].entry.sha256, to: destinations[index])
         }
-        for (index, file) in files.enumerated() {
-            if !linked[index], try !pool.link(file.entry.sha256, to: destinations[index]) {
+        var copiedFirst = Set<String>()
+        var (firstHolders, laterHolders): ([Int], [Int]) = ([], [])
+        for index in files.indices where !linked[index] {
+            if copiedFirst.insert(files[index].entry.sha256).inserted { firstHolders.append(index) } else { laterHolders.append(index) }
+        }
+        let copies = firstHolders
+        if !copies.isEmpty { addedToPool = true }  // before any copy: a failure part-way must collect what was pooled
+        let sync = !syncsOnce
+        let poolFoldersTouched = try Parallel.map(count: copies.count) { number, buffer in
+            let index = copies[number]
+            let folder = try Self.copy(files[index].entry, from: files[index].source, to: destinations[index], into: pool,
+                                       buffer: buffer, sync: sync)
+            progress?.add(bytes: files[index].entry.size)
+            return folder
+        }
+        poolFolders.formUnion(poolFoldersTouched)
+        for index in copies {
+            filesWritten += 1
+            bytesWritten += files[index].entry.size
+        }
+        for index in laterHolders {
+            let file = files[index]
+            if try !pool.link(file.entry.sha256, to: destinations[index]) {  // the pooled copy is at the link limit
                 try copy(file.entry, from: file.source, to: destinations[index])
             }
-            progress?.add(bytes: file.entry.size)
         }
+        for index in files.indices where linked[index] { progress?.add(bytes: files[index].entry.size) }
+        for index in laterHolders { progress?.add(bytes: files[index].entry.size) }
     }
 
     /// Copies a file the pool lacks into the tree, re-hashing it, and pools it.
     private func copy(_ entry: Manifest.Entry, from source: FilePath, to destination: FilePath) throws {
-        let copied = try Hashing.copy(from: source, to: destination, buffer: buffer, sync: !syncsOnce)
+        addedToPool = true
+        poolFolders.insert(try Self.copy(entry, from: source, to: destination, into: pool, buffer: buffer, sync: !syncsOnce))
+        filesWritten += 1
+        bytesWritten += entry.size
+    }
+
+    /// The copy itself, safe on any thread: a file that changed since it was hashed is refused.
+    /// Returns the pool folder it touched.
+    private static func copy(_ entry: Manifest.Entry, from source: FilePath, to destination: FilePath, into pool: ContentPool,
+                             buffer: UnsafeMutableRawBufferPointer, sync: Bool) throws -> FilePath {
+        let copied = try Hashing.copy(from: source, to: destination, buffer: buffer, sync: sync)
         guard copied == FileDigest(size: entry.size, sha256: entry.sha256) else {
             throw StrataError(.conflict, "'\(Escaped.path(entry.path))' changed while it was being published; publish again")
         }
-        addedToPool = true
-        poolFolders.insert(try pool.adopt(destination, sha256: entry.sha256))
-        filesWritten += 1
-        bytesWritten += entry.size
+        return try pool.adopt(destination, sha256: entry.sha256)
     }
 
     func reuse(_ entry: Manifest.Entry, ofRelease id: String) throws {
