@@ -135,7 +135,7 @@ def main():
                 node.wait()
         print()
         print(table(["case", "seconds"], [
-            ["full publish with variants (gzip, br, zstd)", round(strata_full, 2)],
+            ["full publish with the default variants (gzip, br)", round(strata_full, 2)],
             ["full publish without variants", round(strata_bare, 2)],
             ["first fill of a serve node, variants downloaded", round(fills["variants downloaded"], 2)],
             ["first fill of a serve node, variants made on the node", round(fills["variants made on the node"], 2)],

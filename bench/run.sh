@@ -51,6 +51,9 @@ cat "$WORK"/v1 "$WORK"/v2 > /dev/null 2>&1 || true
     echo
     python3 bench/wire-bytes.py --strata "$BIN" --site "$WORK/v1" --work "$WORK/wire" --out "$OUT/wire-bytes.json"
     echo
+    python3 bench/wire-bytes.py --strata "$BIN" --site "$WORK/v1" --work "$WORK/wire" --variants gzip,br,zstd \
+        --out "$OUT/wire-bytes-zstd.json"
+    echo
     python3 bench/serve.py --strata "$BIN" --site "$WORK/v1" --work "$WORK/serve" \
         --duration "$DURATION" --rounds "$SERVE_ROUNDS" --out "$OUT/serve.json"
     echo

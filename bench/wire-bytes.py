@@ -3,7 +3,7 @@
 
     bench/wire-bytes.py --strata BIN --site SITE --work DIR [--out JSON]
 
-The site is published with the default variants and served; every file is fetched once with a
+The site is published with the default variants (or those --variants names) and served; every file is fetched once with a
 browser's `Accept-Encoding: gzip, deflate, br, zstd`, once with Safari's `gzip, deflate, br`, and
 once with `gzip` alone. The reference is the gzip-only bytes before brotli and zstd: zlib level 9,
 kept when it saved 10% (computed here; what strata sent until now). Every body is decoded and
@@ -43,11 +43,13 @@ def main() -> None:
     parser.add_argument("--site", required=True)
     parser.add_argument("--work", required=True)
     parser.add_argument("--port", type=int, default=18930)
+    parser.add_argument("--variants", help="publish with these variants (`--variants`), not the default")
     parser.add_argument("--out")
     args = parser.parse_args()
     os.makedirs(args.work, exist_ok=True)
     store = f"{args.work}/store"
-    run(f"rm -rf {store} && {args.strata} publish {args.site} --root {store} --activate > /dev/null 2>&1")
+    variants = f" --variants {args.variants}" if args.variants else ""
+    run(f"rm -rf {store} && {args.strata} publish {args.site} --root {store} --activate{variants} > /dev/null 2>&1")
     paths = sorted("/" + os.path.relpath(os.path.join(folder, name), args.site)
                    for folder, _, names in os.walk(args.site) for name in names)
     totals: dict[str, dict[str, int]] = {}
@@ -80,7 +82,8 @@ def main() -> None:
         rows.append([name, row["files"], f"{row['identity'] / 2**20:.2f}", f"{row['zlib 9'] / 2**20:.2f}"]
                     + [f"{row[b] / 2**20:.2f} ({row[b] / row['zlib 9']:.3f})" for b in BROWSERS])
     print(table(["type", "files", "MiB identity", "MiB gzip before (zlib 9)"] + [f"MiB {b} (÷ before)" for b in BROWSERS], rows,
-                "Bytes on the wire, every file once (÷ before: ÷ the gzip-only bytes strata sent before brotli and zstd)"))
+                "Bytes on the wire, every file once, variants: " + (args.variants or "the default")
+                + " (÷ before: ÷ the gzip-only bytes strata sent before brotli and zstd)"))
     if args.out:
         save(args.out, {"types": totals, "text": text, "all": everything})
 

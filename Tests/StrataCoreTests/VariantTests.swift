@@ -20,7 +20,7 @@ import Darwin
     @Test func brotliAndZstdVariantsDecodeWithTheirOwnToolsAndBeatGzip() throws {
         try withTemporaryDirectory { folder in
             let store = TestStore(in: folder)
-            let id = try store.publishFixture("aurora-v1")
+            let id = try store.publishFixture("aurora-v1", variants: .everyEncoding)
             let manifest = try store.catalog.manifest(id)
             #expect(manifest.variantEncodings == [.gzip, .br, .zstd])
             var made: [ContentEncoding: Int] = [:]
@@ -39,6 +39,26 @@ import Darwin
                 }
             }
             #expect(made[.gzip] == 6 && made[.br] == 6 && (made[.zstd] ?? 0) >= 1)
+        }
+    }
+
+    /// gzip and brotli unless asked: zstd at a level worth its file costs more than the rest of a
+    /// publish. The command line says the same as the library.
+    @Test func theDefaultVariantsAreGzipAndBrotli() throws {
+        try withTemporaryDirectory { folder in
+            let store = TestStore(in: folder)
+            let manifest = try store.catalog.manifest(try store.publishFixture("aurora-v1"))
+            #expect(manifest.variantEncodings == [.gzip, .br])
+            #expect(manifest.files.allSatisfy { $0.zstd == nil } && manifest.files.contains { $0.br != nil })
+            #expect(VariantLevels.standard == VariantLevels(gzip: 6, br: 8, zstd: 19))
+
+            let published = try strata(["publish", fixtures + "/aurora-v2", "--root", folder + "/cli"])
+            #expect(published.status == 0, "\(published.stderr)")
+            let variants = try FileManager.default.contentsOfDirectory(atPath: folder + "/cli/pool").flatMap {
+                try FileManager.default.contentsOfDirectory(atPath: folder + "/cli/pool/" + $0)
+            }
+            #expect(variants.contains { $0.hasSuffix(".br") } && variants.contains { $0.hasSuffix(".gz") })
+            #expect(!variants.contains { $0.hasSuffix(".zst") })
         }
     }
 
@@ -167,7 +187,7 @@ import Darwin
             let v1 = try store.publish(gzipOnly)
             #expect(v1.contentsCompressed == 3)
 
-            // Asked for brotli and zstd too: every content is compressed in those.
+            // Asked for brotli too (the default): every content is compressed in it.
             try write(page + "<p>two</p>", to: site + "/index.html")
             let v2 = try store.publish(PublishRequest(source: site, label: "v2"))
             #expect(v2.contentsCompressed == 3)
@@ -226,7 +246,7 @@ import Darwin
     @Test func verifyDecompressesVariantsAndCatchesDamage() throws {
         try withTemporaryDirectory { folder in
             let store = TestStore(in: folder)
-            let id = try store.publishFixture("aurora-v1")
+            let id = try store.publishFixture("aurora-v1", variants: .everyEncoding)
             let release = store.root + "/releases/" + id
             #expect(try Verifier().verify(releaseFolder: release).isIntact)
 

@@ -11,8 +11,9 @@ struct ServedStore: Sendable {
 
     init(in folder: String, live: String? = "v1") throws {
         store = TestStore(in: folder)
-        v1 = try store.publishFixture("aurora-v1", label: "v1")
-        v2 = try store.publishFixture("aurora-v2", label: "v2")
+        // Every encoding, zstd too: the server must choose among all three.
+        v1 = try store.publishFixture("aurora-v1", label: "v1", variants: .everyEncoding)
+        v2 = try store.publishFixture("aurora-v2", label: "v2", variants: .everyEncoding)
         if let live { _ = try store.channels.activate(live == "v1" ? v1 : v2, channel: "current") }
     }
 }

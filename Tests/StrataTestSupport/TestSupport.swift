@@ -146,8 +146,10 @@ public struct TestStore: Sendable {
         }
     }
 
-    public func publishFixture(_ name: String, label: String? = nil) throws -> String {
-        try publish(fixtures + "/" + name, label: label).manifest.id
+    public func publishFixture(_ name: String, label: String? = nil, variants: VariantSettings = .standard) throws -> String {
+        var request = PublishRequest(source: fixtures + "/" + name, label: label)
+        request.variants = variants
+        return try publish(request).manifest.id
     }
 }
 
@@ -245,4 +247,9 @@ public func firstLine(of output: FileHandle, seconds: Double = 30) -> String {
         line.append(byte)
     }
     return String(decoding: line, as: UTF8.self)
+}
+
+extension VariantSettings {
+    /// gzip, brotli and zstd (the default leaves zstd out), at the default levels.
+    public static let everyEncoding = VariantSettings(encodings: ContentEncoding.allCases, levels: .standard)
 }

@@ -83,9 +83,9 @@ struct ReleaseOptions: ParsableArguments {
 
 /// Which precompressed copies a publish makes, and how hard each encoder works.
 struct VariantOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Precompressed variants to make: any of gzip, br, zstd, comma-separated, or none.",
+    @Option(help: ArgumentHelp("Precompressed variants to make: any of gzip, br, zstd, comma-separated, or none (default gzip,br).",
                                valueName: "list"))
-    var variants = "gzip,br,zstd"
+    var variants = VariantSettings.standard.encodings.map(\.token).joined(separator: ",")
 
     @Option(help: ArgumentHelp("gzip level (libdeflate, 1-12; default \(VariantLevels.standard.gzip)).", valueName: "n"))
     var gzipLevel: Int32 = VariantLevels.standard.gzip
