@@ -113,10 +113,16 @@ public struct Manifest: Codable, Sendable, Equatable {
         try container.encodeIfPresent(variantEncodings, forKey: .variantEncodings)
     }
 
+    /// The manifest's bytes on disk: pretty-printed JSON with sorted keys, and a newline.
     public func encoded() throws -> [UInt8] {
+        (try ManifestWriter.encode(self, skeleton: Self.encodedByFoundation) ?? Self.encodedByFoundation(self)) + [0x0A]
+    }
+
+    /// What `encoded` writes, all of it through `JSONEncoder` (and without the newline).
+    static func encodedByFoundation(_ manifest: Manifest) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return Array(try encoder.encode(self)) + [0x0A]
+        return Array(try encoder.encode(manifest))
     }
 
     public static func decode(_ bytes: [UInt8], path: String) throws -> Manifest {
