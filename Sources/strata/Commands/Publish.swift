@@ -83,7 +83,7 @@ struct ReleaseOptions: ParsableArguments {
 
 /// Which precompressed copies a publish makes, and how hard each encoder works.
 struct VariantOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Precompressed variants to make: any of gzip, br, zstd, comma-separated, or none (default gzip,br).",
+    @Option(help: ArgumentHelp("Precompressed variants to make: any of gzip, br, zstd, comma-separated, or none.",
                                valueName: "list"))
     var variants = VariantSettings.standard.encodings.map(\.token).joined(separator: ",")
 
