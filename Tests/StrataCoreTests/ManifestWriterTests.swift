@@ -16,7 +16,7 @@ import Testing
             for name in ["aurora-v1", "aurora-v2", "e2e-v1"] {
                 let id = try store.publishFixture(name, variants: .everyEncoding)
                 let manifest = try store.catalog.manifest(id)
-                #expect(try ManifestWriter.encode(manifest, skeleton: Manifest.encodedByFoundation) != nil, "written here, not by the fallback")
+                #expect(try ManifestWriter.encode(manifest) != nil, "written here, not by the fallback")
                 #expect(try manifest.encoded() == Self.expected(manifest), "\(name)")
                 #expect(try store.store.backend.manifestBytes(of: id) == Self.expected(manifest), "the bytes publish wrote")
             }
@@ -26,7 +26,7 @@ import Testing
     /// A control character in a string: left to `JSONEncoder`, whose escapes it does not copy.
     @Test func leavesControlCharactersToJSONEncoder() throws {
         let manifest = ManifestParserTests.everyField
-        #expect(try ManifestWriter.encode(manifest, skeleton: Manifest.encodedByFoundation) == nil)
+        #expect(try ManifestWriter.encode(manifest) == nil)
         #expect(try manifest.encoded() == Self.expected(manifest))
     }
 
@@ -60,7 +60,7 @@ import Testing
             if Bool.random(using: &random) { manifest.signature = "-----BEGIN SSH SIGNATURE-----\nU1NI\n-----END SSH SIGNATURE-----\n" }
             if Bool.random(using: &random) { manifest.variantEncodings = ContentEncoding.allCases.filter { _ in Bool.random(using: &random) } }
             if Bool.random(using: &random) { manifest.check = ManifestParserTests.everyField.check }
-            if try ManifestWriter.encode(manifest, skeleton: Manifest.encodedByFoundation) != nil { fastPaths += 1 }
+            if try ManifestWriter.encode(manifest) != nil { fastPaths += 1 }
             #expect(try manifest.encoded() == Self.expected(manifest), "round \(round)")
         }
         #expect(fastPaths > 200, "most rounds are written here, not by the fallback")

@@ -66,34 +66,30 @@ final class ReleaseAssembler: ReleaseDraft {
         let linked = try Parallel.map(count: files.count) { index, _ in
             try pool.link(files[index].entry.sha256, to: destinations[index])
         }
-        var copiedFirst = Set<String>()
-        var (firstHolders, laterHolders): ([Int], [Int]) = ([], [])
-        for index in files.indices where !linked[index] {
-            if copiedFirst.insert(files[index].entry.sha256).inserted { firstHolders.append(index) } else { laterHolders.append(index) }
+        for index in files.indices where linked[index] { progress?.add(bytes: files[index].entry.size) }
+
+        // The files the pool lacked: the first holding each content is copied, the others linked to it.
+        var seen = Set<String>()
+        let (copies, laterHolders) = files.indices.filter { !linked[$0] }.reduce(into: ([Int](), [Int]())) { split, index in
+            if seen.insert(files[index].entry.sha256).inserted { split.0.append(index) } else { split.1.append(index) }
         }
-        let copies = firstHolders
         if !copies.isEmpty { addedToPool = true }  // before any copy: a failure part-way must collect what was pooled
         let sync = !syncsOnce
-        let poolFoldersTouched = try Parallel.map(count: copies.count) { number, buffer in
-            let index = copies[number]
-            let folder = try Self.copy(files[index].entry, from: files[index].source, to: destinations[index], into: pool,
-                                       buffer: buffer, sync: sync)
-            progress?.add(bytes: files[index].entry.size)
+        poolFolders.formUnion(try Parallel.map(count: copies.count) { number, buffer in
+            let file = files[copies[number]]
+            let folder = try Self.copy(file.entry, from: file.source, to: destinations[copies[number]], into: pool, buffer: buffer, sync: sync)
+            progress?.add(bytes: file.entry.size)
             return folder
-        }
-        poolFolders.formUnion(poolFoldersTouched)
-        for index in copies {
-            filesWritten += 1
-            bytesWritten += files[index].entry.size
-        }
+        })
+        filesWritten += copies.count
+        bytesWritten += copies.reduce(0) { $0 + files[$1].entry.size }
         for index in laterHolders {
             let file = files[index]
             if try !pool.link(file.entry.sha256, to: destinations[index]) {  // the pooled copy is at the link limit
                 try copy(file.entry, from: file.source, to: destinations[index])
             }
+            progress?.add(bytes: file.entry.size)
         }
-        for index in files.indices where linked[index] { progress?.add(bytes: files[index].entry.size) }
-        for index in laterHolders { progress?.add(bytes: files[index].entry.size) }
     }
 
     /// Copies a file the pool lacks into the tree, re-hashing it, and pools it.

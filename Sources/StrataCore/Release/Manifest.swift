@@ -115,7 +115,7 @@ public struct Manifest: Codable, Sendable, Equatable {
 
     /// The manifest's bytes on disk: pretty-printed JSON with sorted keys, and a newline.
     public func encoded() throws -> [UInt8] {
-        (try ManifestWriter.encode(self, skeleton: Self.encodedByFoundation) ?? Self.encodedByFoundation(self)) + [0x0A]
+        (try ManifestWriter.encode(self) ?? Self.encodedByFoundation(self)) + [0x0A]
     }
 
     /// What `encoded` writes, all of it through `JSONEncoder` (and without the newline).

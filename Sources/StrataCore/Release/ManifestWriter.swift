@@ -7,10 +7,10 @@
 /// other than `\"` and `\\` (a control character, which the path rules refuse anyway) makes it
 /// return nil, and the caller encodes the whole manifest with `JSONEncoder`.
 enum ManifestWriter {
-    static func encode(_ manifest: Manifest, skeleton encodeWithoutFiles: (Manifest) throws -> [UInt8]) rethrows -> [UInt8]? {
+    static func encode(_ manifest: Manifest) throws -> [UInt8]? {
         var head = manifest
         head.files = []
-        let skeleton = try encodeWithoutFiles(head)
+        let skeleton = try Manifest.encodedByFoundation(head)
         guard !manifest.files.isEmpty else { return skeleton }
         // A string value cannot hold a raw newline, so this is the key and not text inside a value.
         let marker = Array("\n  \"files\" : [\n\n  ]".utf8)
