@@ -79,6 +79,22 @@ struct RequestReader {
         }
     }
 
+    /// Lets go of the memory behind bytes already handed out, so a loop's receive buffer is
+    /// reused for the next read instead of copied on write. Part of a request still to come keeps
+    /// only its own bytes, copied out of a buffer much larger than they are (thousands of slow
+    /// clients must not each hold a whole receive buffer).
+    mutating func letGoOfConsumedBytes() {
+        let kept = buffer.readableBytes
+        if kept == 0 {
+            buffer = ByteBuffer()  // shares NIO's empty storage: no allocation
+        } else if buffer.capacity >= 4 * kept + 4096 {
+            var copy = ByteBuffer()
+            copy.reserveCapacity(kept)
+            copy.writeImmutableBuffer(buffer)
+            buffer = copy
+        }
+    }
+
     /// The next part, nil when more bytes are needed. After a refusal every call throws it again.
     mutating func next() throws(Refusal) -> Part? {
         do {
