@@ -85,6 +85,7 @@ let package = Package(
             name: "StrataServer",
             dependencies: [
                 "StrataCore",
+                "CLinux",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -9,6 +9,14 @@ extern int pipe2(int descriptors[2], int flags);
 /// Closes every descriptor from `from` up in the child (glibc 2.34+), at spawn time: no descriptor
 /// another thread opens meanwhile can leak into it. Declared here for the same reason.
 extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
+
+/// The server's own event loop (`SocketLoop`): epoll, an eventfd to wake it, sendfile, and
+/// accept4 (a GNU extension, hence declared) so an accepted socket is non-blocking at once.
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+extern int accept4(int socket, struct sockaddr *address, socklen_t *length, int flags);
 #endif
 
 #include <stdint.h>

@@ -51,6 +51,9 @@ public struct ServerConfiguration: Sendable {
     public var fallbackHistoryEntries = 10
     /// Worker threads; defaults to one per core.
     public var threads = System.coreCount
+    /// Connections on NIO's channels instead of the server's own event loops (`SocketLoop`, Linux
+    /// only). The own loops are faster; NIO's are what other platforms get, kept for comparing.
+    public var nioChannels = false
     /// `--trust`: only releases signed by one of these keys are served; any other is answered 503
     /// with the reason, on its channel URL and its versioned URL alike.
     public var trust: TrustedKeys?

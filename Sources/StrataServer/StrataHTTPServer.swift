@@ -21,7 +21,14 @@ public final class StrataHTTPServer: Sendable {
     private let store: Store
     /// The store's folder capability: files by path, pointers watched with a stat.
     private let folders: any ReleaseFolders
+    /// NIO's loops: for connections only with `nioChannels` (or off Linux); else one thread for
+    /// the metrics listener and the periodic work.
     private let group: MultiThreadedEventLoopGroup
+    /// The loops connections are served on, each with its services: the server's own, or NIO's.
+    private let servingLoops: [any EventLoop]
+    #if os(Linux)
+    private let socketLoops: [SocketLoop]
+    #endif
     private let accessLog: AccessLog?
     /// Off the event loops, each kind of work on its own pool so one never waits behind another:
     /// index loads (and the sweep and metrics), password checks, and a serve node's on-demand
@@ -82,7 +89,12 @@ public final class StrataHTTPServer: Sendable {
         self.folders = folders
         self.configuration = configuration
         accessLog = try configuration.accessLog.map { try AccessLog(destination: $0, format: configuration.accessLogFormat) }
-        group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
+        #if os(Linux)
+        let ownLoops = !configuration.nioChannels
+        #else
+        let ownLoops = false
+        #endif
+        group = MultiThreadedEventLoopGroup(numberOfThreads: ownLoops ? 1 : max(1, configuration.threads))
         pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
         passwordPool = NIOThreadPool(numberOfThreads: 1)
@@ -115,7 +127,18 @@ public final class StrataHTTPServer: Sendable {
                 [("connections", String(budget.connections)), ("open_files_per_thread", String(budget.openFilesPerThread))])
         }
         openFilesPerThread = budget.openFilesPerThread
-        connections = ConnectionCounter(limit: budget.connections)
+        let connections = ConnectionCounter(limit: budget.connections)
+        self.connections = connections
+        #if os(Linux)
+        socketLoops = ownLoops ? try (0..<max(1, configuration.threads)).map { number in
+            let loop = try SocketLoop(connections: connections, events: configuration.events)
+            loop.start(name: "strata-serve-\(number)")
+            return loop
+        } : []
+        servingLoops = ownLoops ? socketLoops : Array(group.makeIterator())
+        #else
+        servingLoops = Array(group.makeIterator())
+        #endif
         if configuration.purgeTargets.isEmpty {
             purger = nil
             flipWatch = nil
@@ -147,7 +170,7 @@ public final class StrataHTTPServer: Sendable {
             // schedules work on one, and NIO complains on stderr about a loop that has shut down.
             quiescing.withLock { $0 = nil }
             stopBackgroundWork()
-            try? group.syncShutdownGracefully()
+            stopLoops()
             throw ServerError("cannot listen on \(configuration.host):\(configuration.port): \(Self.reason(error))")
         }
     }
@@ -203,10 +226,27 @@ public final class StrataHTTPServer: Sendable {
             .bind(host: configuration.host, port: configuration.port).wait()
         var port = probe.localAddress?.port ?? configuration.port
         try probe.close().wait()
+        #if os(Linux)
+        if !socketLoops.isEmpty {
+            let address = try SocketAddress.makeAddressResolvingHost(configuration.host, port: port)
+            for loop in socketLoops {
+                let box = servicesByLoop[ObjectIdentifier(loop)]!
+                port = try loop.submit {
+                    loop.services = box.value
+                    return try loop.listen(on: address)
+                }.wait()
+            }
+            return try bindMetrics(port: port)
+        }
+        #endif
         for (loop, helper) in zip(group.makeIterator(), helpers) {
             let channel = try bootstrap(loop, quiescing: helper).bind(host: configuration.host, port: port).wait()
             port = channel.localAddress?.port ?? port
         }
+        return try bindMetrics(port: port)
+    }
+
+    private func bindMetrics(port: Int) throws -> Int {
         if let address = configuration.metricsListen {
             metricsChannel.withLock { $0 = nil }
             let listener = try MetricsListener.bind(address, group: group, metrics: metrics)
@@ -224,7 +264,7 @@ public final class StrataHTTPServer: Sendable {
     /// connections share nothing with another loop's on the way to an answer.
     private func makeLoopServices() throws -> [ObjectIdentifier: NIOLoopBoundBox<LoopServices>] {
         let channels = preloadServedReleases()
-        let loops = Array(group.makeIterator())
+        let loops = servingLoops
         var servicesByLoop: [ObjectIdentifier: NIOLoopBoundBox<LoopServices>] = [:]
         for loop in loops {
             servicesByLoop[ObjectIdentifier(loop)] = NIOLoopBoundBox.makeBoxSendingValue(
@@ -254,7 +294,7 @@ public final class StrataHTTPServer: Sendable {
     private func startFeedingMetrics(_ servicesByLoop: [ObjectIdentifier: NIOLoopBoundBox<LoopServices>]) {
         let metrics = self.metrics
         var tasks: [RepeatedTask] = []
-        for loop in group.makeIterator() {
+        for loop in servingLoops {
             guard let box = servicesByLoop[ObjectIdentifier(loop)] else { continue }
             tasks.append(loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
                 metrics.absorb(box.value.metrics.take())
@@ -374,15 +414,23 @@ public final class StrataHTTPServer: Sendable {
         guard listening.withLock({ $0 }) else {  // never started: nothing to drain
             quiescing.withLock { $0 = nil }
             stopBackgroundWork()
-            try? group.syncShutdownGracefully()
+            stopLoops()
             return
         }
         let done = group.next().makePromise(of: Void.self)
         let started = quiescing.withLock { helpers in
-            let drained = (helpers ?? []).map { helper in
-                let promise = group.next().makePromise(of: Void.self)
-                helper.initiateShutdown(promise: promise)
-                return promise.futureResult
+            var drained: [EventLoopFuture<Void>]
+            #if os(Linux)
+            drained = socketLoops.map { $0.quiesce() }
+            #else
+            drained = []
+            #endif
+            if drained.isEmpty {
+                drained = (helpers ?? []).map { helper in
+                    let promise = group.next().makePromise(of: Void.self)
+                    helper.initiateShutdown(promise: promise)
+                    return promise.futureResult
+                }
             }
             EventLoopFuture.andAllComplete(drained, on: group.next()).cascade(to: done)
             return helpers != nil
@@ -396,6 +444,14 @@ public final class StrataHTTPServer: Sendable {
         quiescing.withLock { $0 = nil }
         accessLog?.flush()
         stopBackgroundWork()
+        stopLoops()
+    }
+
+    /// Stops the event loops: connections still open are cut off.
+    private func stopLoops() {
+        #if os(Linux)
+        for loop in socketLoops { try? loop.syncShutdownGracefully() }
+        #endif
         try? group.syncShutdownGracefully()
     }
 
@@ -407,7 +463,7 @@ public final class StrataHTTPServer: Sendable {
         metricsTasks.withLock { tasks in tasks.forEach { $0.cancel() }; tasks = [] }
         if let listener = metricsChannel.withLock({ channel in defer { channel = nil }; return channel }) { try? listener.close().wait() }
         let services = loopServices.withLock { all in defer { all = [:] }; return all }
-        for loop in group.makeIterator() {
+        for loop in servingLoops {
             guard let box = services[ObjectIdentifier(loop)] else { continue }
             try? loop.submit { box.value.openFiles.closeAll() }.wait()
         }

@@ -33,10 +33,12 @@ import Darwin
         }
     }
 
-    @Test func tenPipelinedRequestsInOneWriteAreAnsweredInOrder() throws {
+    /// On the server's own event loops and on NIO's channels alike.
+    @Test(arguments: [false, true])
+    func tenPipelinedRequestsInOneWriteAreAnsweredInOrder(nioChannels: Bool) throws {
         try withTemporaryDirectory { folder in
             let site = try BigSite(in: folder)
-            try withServer(site.store) { port, _ in
+            try withServer(site.store, { $0.nioChannels = nioChannels }) { port, _ in
                 let connection = try RawConnection(port: port)
                 let paths = ["/", "/robots.txt", "/video.bin", "/nope", "/index.html", "/video.bin", "/", "/robots.txt", "/missing.js", "/"]
                 try connection.send(paths.map { "GET \($0) HTTP/1.1\r\nHost: x\r\n\r\n" }.joined())
@@ -57,6 +59,28 @@ import Darwin
                 try connection.send("HEAD /video.bin HTTP/1.1\r\nHost: x\r\n\r\n")
                 let head = try connection.readResponse(bodyless: true)
                 #expect(head.status == 200 && head.header("Content-Length") == String(site.big.count))
+            }
+        }
+    }
+
+    /// A client that sends many requests and reads nothing for a while fills the socket: the
+    /// server stops reading until it drains, then every answer arrives whole and in order, small
+    /// ones from memory between large ones sent from the file.
+    @Test func aClientThatReadsLateGetsEveryAnswerWholeAndInOrder() throws {
+        try withTemporaryDirectory { folder in
+            let site = try BigSite(in: folder)
+            try withServer(site.store) { port, _ in
+                let connection = try RawConnection(port: port)
+                let paths = (0..<24).map { $0 % 3 == 0 ? "/video.bin" : ($0 % 3 == 1 ? "/robots.txt" : "/") }
+                try connection.send(paths.map { "GET \($0) HTTP/1.1\r\nHost: x\r\n\r\n" }.joined())
+                usleep(300_000)
+                for (number, path) in paths.enumerated() {
+                    let response = try connection.readResponse(pauseEvery: number == 0 ? 256 * 1024 : nil)
+                    let expected = path == "/video.bin" ? site.big : (path == "/" ? site.index : Array("User-agent: *\n".utf8))
+                    #expect(response.status == 200 && response.body == expected, "answer \(number), \(path)")
+                }
+                // And a second client was served all along.
+                #expect(try request(port, "/robots.txt").status == 200)
             }
         }
     }

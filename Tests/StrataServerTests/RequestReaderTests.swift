@@ -27,15 +27,25 @@ import Testing
     }
 
     /// Feeds `bytes` in pieces of `piece` bytes (all at once by default), taking every part.
-    static func read(_ bytes: [UInt8], piece: Int? = nil, limits: (Int, Int) = (16 * 1024, 100)) -> Reading {
+    /// `sharedBuffer`: as the server's own loop does, every piece lands in one large buffer used
+    /// again for the next, and the reader lets go of what it consumed after each.
+    static func read(_ bytes: [UInt8], piece: Int? = nil, limits: (Int, Int) = (16 * 1024, 100), sharedBuffer: Bool = false) -> Reading {
         var reader = RequestReader(maxHeadBytes: limits.0, maxFields: limits.1)
         var reading = Reading()
         var offset = 0
+        var shared = ByteBuffer()
+        shared.reserveCapacity(64 * 1024)
         while offset < bytes.count {
             let end = min(bytes.count, offset + (piece ?? bytes.count))
             var buffer = ByteBuffer(bytes: bytes[offset..<end])
+            if sharedBuffer {
+                shared.clear()
+                shared.writeBuffer(&buffer)
+                buffer = shared
+            }
             offset = end
             reader.append(&buffer)
+            defer { if sharedBuffer { reader.letGoOfConsumedBytes() } }
             do {
                 while let part = try reader.next() {
                     switch part {
@@ -60,8 +70,8 @@ import Testing
         return reading
     }
 
-    static func read(_ text: String, piece: Int? = nil, limits: (Int, Int) = (16 * 1024, 100)) -> Reading {
-        read(Array(text.utf8), piece: piece, limits: limits)
+    static func read(_ text: String, piece: Int? = nil, limits: (Int, Int) = (16 * 1024, 100), sharedBuffer: Bool = false) -> Reading {
+        read(Array(text.utf8), piece: piece, limits: limits, sharedBuffer: sharedBuffer)
     }
 
     // MARK: - Accepted
@@ -93,9 +103,12 @@ import Testing
     func aWellFormedRequestIsReadTheSameWholeOrAByteAtATime(_ number: Int) {
         let (text, expected) = Self.accepted[number]
         for piece in [nil, 1, 3, 7] {
-            let reading = Self.read(text, piece: piece)
-            #expect(reading.refusal == nil, "\(text.debugDescription) in pieces of \(piece ?? 0): \(String(describing: reading.refusal))")
-            #expect(reading.seen == expected, "\(text.debugDescription) in pieces of \(piece ?? 0)")
+            for sharedBuffer in [false, true] {
+                let reading = Self.read(text, piece: piece, sharedBuffer: sharedBuffer)
+                let how = "\(text.debugDescription) in pieces of \(piece ?? 0)\(sharedBuffer ? ", through one shared buffer" : "")"
+                #expect(reading.refusal == nil, "\(how): \(String(describing: reading.refusal))")
+                #expect(reading.seen == expected, "\(how)")
+            }
         }
     }
 
