@@ -36,6 +36,25 @@ import Testing
         }
     }
 
+    /// A second server on a served port fails to start with the reason, and stopping it after
+    /// that (as `defer` does) returns: its event loops were already stopped once.
+    @Test func aServerThatCannotListenSaysWhyAndStopsTwice() throws {
+        try withTemporaryDirectory { folder in
+            let served = try ServedStore(in: folder)
+            try withServer(served.store) { port, _ in
+                var configuration = ServerConfiguration()
+                configuration.port = port
+                configuration.threads = 2
+                let second = try StrataHTTPServer(store: served.store.store, configuration: configuration)
+                let failure = #expect(throws: (any Error).self) { try second.start() }
+                #expect(failure.map { "\($0)" }?.contains("Address already in use") == true, "\(String(describing: failure))")
+                second.shutdown()
+                second.shutdown()
+                #expect(try request(port, "/robots.txt").status == 200, "the first server carries on")
+            }
+        }
+    }
+
     @Test func aFlipIsSeenByTheNextRequestWithoutARestart() throws {
         try withTemporaryDirectory { folder in
             let served = try ServedStore(in: folder)

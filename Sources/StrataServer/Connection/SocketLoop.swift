@@ -41,7 +41,9 @@ final class SocketLoop: EventLoop, @unchecked Sendable {
     private var generation: UInt32 = 0
     /// Graceful shutdown: completed once the last connection has closed.
     private var drained: EventLoopPromise<Void>?
-    private var shutdownCallbacks: [(DispatchQueue, @Sendable (Error?) -> Void)] = []
+    /// Whether the thread has ended, and who waits for it to: asking again after it ended is
+    /// answered at once.
+    private let ending = Mutex<(ended: Bool, callbacks: [(DispatchQueue, @Sendable (Error?) -> Void)])>((false, []))
     /// Every read lands here; the reader takes it without a copy and lets go once it is used.
     var inbound = ByteBuffer()
     static let inboundCapacity = 64 * 1024
@@ -202,8 +204,12 @@ final class SocketLoop: EventLoop, @unchecked Sendable {
         stopListening()
         for socket in sockets { socket?.close() }
         runTasks()
-        for (queue, callback) in shutdownCallbacks { queue.async { callback(nil) } }
-        shutdownCallbacks = []
+        let callbacks = ending.withLock { ending in
+            ending.ended = true
+            defer { ending.callbacks = [] }
+            return ending.callbacks
+        }
+        for (queue, callback) in callbacks { queue.async { callback(nil) } }
     }
 
     // MARK: - Connections
@@ -352,10 +358,14 @@ final class SocketLoop: EventLoop, @unchecked Sendable {
     }
 
     func shutdownGracefully(queue: DispatchQueue, _ callback: @escaping @Sendable (Error?) -> Void) {
-        execute { [self] in
-            shutdownCallbacks.append((queue, callback))
-            stopping.store(true, ordering: .relaxed)
+        let ended = ending.withLock { ending in
+            if !ending.ended { ending.callbacks.append((queue, callback)) }
+            return ending.ended
         }
+        guard !ended else { return queue.async { callback(nil) } }
+        stopping.store(true, ordering: .relaxed)
+        var one: UInt64 = 1
+        _ = write(wake, &one, 8)
     }
 }
 
