@@ -79,7 +79,8 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
-        // `strata serve`: the HTTP server, on SwiftNIO. Reads the store, never writes it. Its only
+        // `strata serve`: the HTTP server, on epoll loops of its own (CLinux) that are SwiftNIO event
+        // loops too, so NIO's futures and buffers work on them. Reads the store, never writes it. Its only
         // client requests are the purges it sends CDNs on a flip (async-http-client, for TLS).
         .target(
             name: "StrataServer",
