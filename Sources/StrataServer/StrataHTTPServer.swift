@@ -182,9 +182,11 @@ public final class StrataHTTPServer: Sendable {
     }
 
     private func bind() throws -> Int {
+        // Before anything is scheduled: the loops of a stopped server run nothing, and waiting on
+        // them would wait forever.
+        guard let helpers = self.quiescing.withLock({ $0 }) else { throw ServerError("the server was already stopped") }
         let servicesByLoop = try makeLoopServices()
         let connections = self.connections
-        guard let helpers = self.quiescing.withLock({ $0 }) else { throw ServerError("the server was already stopped") }
 
         // One listener per event loop, all on the port (SO_REUSEPORT): the kernel spreads new
         // connections over them, and each loop accepts its own, with no hand-over to another

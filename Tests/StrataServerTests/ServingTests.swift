@@ -36,8 +36,8 @@ import Testing
         }
     }
 
-    /// A second server on a served port fails to start with the reason, and stopping it after
-    /// that (as `defer` does) returns: its event loops were already stopped once.
+    /// A second server on a served port fails to start with the reason; starting it again is
+    /// refused, and stopping it (as `defer` does) returns: its event loops were already stopped.
     @Test func aServerThatCannotListenSaysWhyAndStopsTwice() throws {
         try withTemporaryDirectory { folder in
             let served = try ServedStore(in: folder)
@@ -48,6 +48,9 @@ import Testing
                 let second = try StrataHTTPServer(store: served.store.store, configuration: configuration)
                 let failure = #expect(throws: (any Error).self) { try second.start() }
                 #expect(failure.map { "\($0)" }?.contains("Address already in use") == true, "\(String(describing: failure))")
+                // Starting it again is refused at once: its loops are stopped and run nothing.
+                let again = #expect(throws: (any Error).self) { try second.start() }
+                #expect(again.map { "\($0)" }?.contains("already stopped") == true, "\(String(describing: again))")
                 second.shutdown()
                 second.shutdown()
                 #expect(try request(port, "/robots.txt").status == 200, "the first server carries on")
