@@ -101,25 +101,7 @@ final class SocketConnection: ConnectionIO {
     var isWritable: Bool { !overHighWater }
 
     var clientAddress: String {
-        var address = self.address
-        let family = Int32(address.ss_family)
-        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-        let written: UnsafePointer<CChar>? = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: UInt8.self, capacity: MemoryLayout<sockaddr_storage>.size) { bytes in
-                if family == AF_INET {
-                    return bytes.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { v4 in
-                        withUnsafePointer(to: v4.pointee.sin_addr) { inet_ntop(AF_INET, $0, &text, socklen_t(text.count)) }
-                    }
-                } else if family == AF_INET6 {
-                    return bytes.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { v6 in
-                        withUnsafePointer(to: v6.pointee.sin6_addr) { inet_ntop(AF_INET6, $0, &text, socklen_t(text.count)) }
-                    }
-                }
-                return nil
-            }
-        }
-        guard written != nil, let end = text.firstIndex(of: 0) else { return "-" }
-        return String(decoding: text[..<end].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        SocketAddress(accepted: address)?.ipAddress ?? "-"
     }
 
     func write(_ bytes: ByteBuffer) {

@@ -99,10 +99,7 @@ final class SocketLoop: EventLoop, @unchecked Sendable {
         var address = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) } }
-        return withUnsafeBytes(of: &address) { bytes in
-            // sin_port and sin6_port both sit right after the family, in network order.
-            Int(UInt16(bigEndian: bytes.loadUnaligned(fromByteOffset: MemoryLayout<sa_family_t>.size, as: UInt16.self)))
-        }
+        return SocketAddress(accepted: address)?.port ?? 0
     }
 
     private static func takeSpare() -> CInt {
@@ -391,6 +388,17 @@ private struct Timers {
         guard let first = pending.first, first.deadline <= now else { return nil }
         pending.removeFirst()
         return first.fire
+    }
+}
+extension SocketAddress {
+    /// An IPv4 or IPv6 address as `accept` or `getsockname` filled it in; nil for another family.
+    init?(accepted storage: sockaddr_storage) {
+        var storage = storage
+        switch Int32(storage.ss_family) {
+        case AF_INET: self.init(withUnsafeBytes(of: &storage) { $0.loadUnaligned(as: sockaddr_in.self) })
+        case AF_INET6: self.init(withUnsafeBytes(of: &storage) { $0.loadUnaligned(as: sockaddr_in6.self) })
+        default: return nil
+        }
     }
 }
 #endif
