@@ -245,4 +245,34 @@ import Testing
         let reading = Self.read(text, piece: 1)
         #expect(reading.seen.count == 2)
     }
+    @Test func theEndOfABodilessRequestCanBeTakenAtOnceAndOnlyThen() throws {
+        var reader = RequestReader()
+        var bytes = ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhiGET /c HTTP/1.1\r\nHost: x\r\n\r\n")
+        reader.append(&bytes)
+        guard case .head(let first)? = try reader.next() else { Issue.record("no first head"); return }
+        #expect(first.uri == "/a")
+        let taken = reader.takeEndOfBodiless()
+        let takenAgain = reader.takeEndOfBodiless()
+        #expect(taken)
+        #expect(!takenAgain)  // taken once
+        guard case .head(let post)? = try reader.next() else { Issue.record("the end of /a was handed out again"); return }
+        #expect(post.uri == "/b")
+        let takenBeforeBody = reader.takeEndOfBodiless()
+        #expect(!takenBeforeBody)  // a body is to come
+        guard case .body(let body)? = try reader.next() else { Issue.record("no body"); return }
+        #expect(String(buffer: body) == "hi")
+        guard case .end? = try reader.next() else { Issue.record("no end of /b"); return }
+        guard case .head(let last)? = try reader.next() else { Issue.record("no third head"); return }
+        #expect(last.uri == "/c")
+    }
+
+    @Test func sameComparesBytesWhetherTheyAreContiguousOrNot() {
+        let tag = Array("\"2edf\"".utf8)
+        #expect(HTTPSemantics.same(tag[...], "\"2edf\"".utf8))
+        #expect(!HTTPSemantics.same(tag[...], "\"2edg\"".utf8))
+        #expect(!HTTPSemantics.same(tag.dropLast(), tag))
+        #expect(HTTPSemantics.same([UInt8](), [UInt8]()))
+        #expect(HTTPSemantics.same(tag.reversed().reversed(), tag))  // no contiguous storage: compared element-wise
+        #expect(!HTTPSemantics.same(tag.reversed(), tag))
+    }
 }

@@ -145,6 +145,13 @@ final class Connection<IO: ConnectionIO> {
                         return
                     }
                 }
+                if !isBeacon && reader.takeEndOfBodiless() {
+                    // Nearly every request: answered at once, not kept in `current` (a copy of the
+                    // head in and out) until its end is read.
+                    state.requestEnded()
+                    answer(head, body: nil)
+                    continue
+                }
                 current = (head, isBeacon ? Beacon(body: ByteBuffer()) : nil)
             case .body(var piece):
                 guard var beacon = current?.beacon else { continue }

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import StrataCore
 /// The parts of RFC 9110 the server needs, as pure functions over header values. They scan the
 /// values' bytes in place: no arrays of parts, no lower-cased copies.
@@ -9,7 +14,7 @@ enum HTTPSemantics {
         let opaque = weakOpaque(etag[...])
         var hit = false
         forEachItem(value) { candidate in
-            if candidate.elementsEqual([UInt8(ascii: "*")]) || weakOpaque(candidate).elementsEqual(opaque) { hit = true }
+            if candidate.count == 1 && candidate.first == UInt8(ascii: "*") || same(weakOpaque(candidate), opaque) { hit = true }
         }
         return hit
     }
@@ -18,7 +23,7 @@ enum HTTPSemantics {
     /// responses carry no Last-Modified).
     static func ifRangeHolds<Value: BidirectionalCollection<UInt8>, Tag: Collection<UInt8>>(_ value: Value, etag: Tag) -> Bool {
         let tag = trimmed(value[...])
-        return !tag.starts(with: "W/".utf8) && tag.elementsEqual(etag)
+        return !tag.starts(with: "W/".utf8) && same(tag, etag)
     }
 
     private static func weakOpaque<Bytes: Collection<UInt8>>(_ tag: Bytes) -> Bytes.SubSequence {
@@ -207,6 +212,18 @@ enum HTTPSemantics {
         while let first = text.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { text = text.dropFirst() }
         while let last = text.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { text = text.dropLast() }
         return text
+    }
+
+    /// Byte-for-byte equality, by `memcmp` when both sides are contiguous (they are on the request
+    /// path: slices of the received bytes against prepared ETags and literals). `elementsEqual`
+    /// compares an element at a time, which showed in the profile of a 304.
+    static func same<A: Collection<UInt8>, B: Collection<UInt8>>(_ lhs: A, _ rhs: B) -> Bool {
+        let compared = lhs.withContiguousStorageIfAvailable { left in
+            rhs.withContiguousStorageIfAvailable { right in
+                left.count == right.count && (left.isEmpty || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0)
+            }
+        }
+        return (compared ?? nil) ?? lhs.elementsEqual(rhs)
     }
 
     /// ASCII case-insensitive equality (header names, tokens).

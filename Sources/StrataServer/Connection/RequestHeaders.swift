@@ -31,7 +31,7 @@ struct RequestHeaders {
     func noneMatchHits<Tag: Collection<UInt8>>(_ etag: Tag) -> Bool {
         guard let first = fields.ifNoneMatch else { return false }
         let value = raw[first]
-        if fields.moreIfNoneMatch.isEmpty && value.elementsEqual(etag) { return true }  // what browsers send back
+        if fields.moreIfNoneMatch.isEmpty && HTTPSemantics.same(value, etag) { return true }  // what browsers send back
         return HTTPSemantics.noneMatchHits(value, etag: etag) || fields.moreIfNoneMatch.contains { HTTPSemantics.noneMatchHits(raw[$0], etag: etag) }
     }
 }

@@ -95,6 +95,14 @@ struct RequestReader {
         }
     }
 
+    /// True, and the end taken, when the head just handed out has no body: its end is then the
+    /// next part, and the connection may answer without keeping the head until it comes.
+    mutating func takeEndOfBodiless() -> Bool {
+        guard case .endOfBodiless = state else { return false }
+        state = .head
+        return true
+    }
+
     /// The next part, nil when more bytes are needed. After a refusal every call throws it again.
     mutating func next() throws(Refusal) -> Part? {
         do {
@@ -506,9 +514,9 @@ private struct HeadParser {
     }
 
     private static func method(_ bytes: Slice<UnsafeRawBufferPointer>) -> RequestHead.Method {
-        if bytes.elementsEqual("GET".utf8) { return .get }
-        if bytes.elementsEqual("HEAD".utf8) { return .head }
-        if bytes.elementsEqual("POST".utf8) { return .post }
+        if HTTPSemantics.same(bytes, "GET".utf8) { return .get }
+        if HTTPSemantics.same(bytes, "HEAD".utf8) { return .head }
+        if HTTPSemantics.same(bytes, "POST".utf8) { return .post }
         return .other
     }
 

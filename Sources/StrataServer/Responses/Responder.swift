@@ -106,12 +106,12 @@ final class Responder {
         let slash = path.firstIndex(of: UInt8(ascii: "/")) ?? path.endIndex
         let first = path[..<slash]
         let rest = slash == path.endIndex ? path[slash...] : path[path.index(after: slash)...]
-        if first.elementsEqual("_strata".utf8) {
+        if HTTPSemantics.same(first, "_strata".utf8) {
             // Health stays open: load balancers probe it without credentials, and it tells only the release id.
-            if !rest.elementsEqual("health".utf8), let refusal = authorize(&request) { return refusal }
+            if !HTTPSemantics.same(rest, "health".utf8), let refusal = authorize(&request) { return refusal }
             return strataEndpoint(rest, channel: channel, headers: headers)
         }
-        if first.elementsEqual("_v".utf8) {
+        if HTTPSemantics.same(first, "_v".utf8) {
             let idEnd = rest.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex
             let id = rest[..<idEnd]
             guard id.count == Fingerprint.idLength, id.allSatisfy(Self.isLowercaseHex) else {
