@@ -204,12 +204,15 @@ def run(strata: Strata, work: str) -> None:
         print(f"step 3: behind Varnish, 16 visitors split {sorted(first.values()).count('canary')} canary, never mixed; versioned URLs stay shared")
 
         # 4. A rollout of a release whose script throws: aborted from the browsers' reports.
+        # Ten canary requests are two page loads: the first one's report has then had a page
+        # load's time to arrive. With one (five requests), a report still in flight at the
+        # step's end let a loaded CI machine judge the canary healthy on no evidence.
         rollout = subprocess.Popen([strata.binary, "rollout", broken, "--root", strata.store, "--steps", "50,100", "--every", "4s",
-                                    "--watch", base, "--min-requests", "5"],
+                                    "--watch", base, "--min-requests", "10"],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         browsing = Visitors(driver, base, 200)
         number = 0
-        deadline = time.time() + 60
+        deadline = time.time() + 90
         while rollout.poll() is None and time.time() < deadline:
             try:
                 driver.get(base + "/favicon.ico")
