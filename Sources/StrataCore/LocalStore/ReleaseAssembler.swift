@@ -142,6 +142,8 @@ final class ReleaseAssembler: ReleaseDraft {
     func seal(_ manifest: Manifest) throws -> Manifest {
         var manifest = manifest
         addedToPool = true  // variants are pooled as they are made
+        // The copies reach the disk while the variants are compressed, not after.
+        let flush = syncsOnce ? try FileSystemFlush(containing: tree) : nil
         let compressed = try VariantBuilder(layout: layout, tree: tree, settings: variants, syncEachFile: !syncsOnce).addVariants(to: manifest.files, folders: &folders)
         manifest.files = compressed.entries
         manifest.variantEncodings = variants.encodings
@@ -157,8 +159,8 @@ final class ReleaseAssembler: ReleaseDraft {
             try FileSystem.changeMode(folder, .readOnlyFolder)
             if !syncsOnce { try FileSystem.syncDirectory(folder) }
         }
-        if syncsOnce {
-            try FileSystem.syncFileSystem(containing: tree)
+        if let flush {
+            try flush.finish()
         } else {
             try FileSystem.syncDirectory(tree)
             for folder in poolFolders { try FileSystem.syncDirectory(folder) }

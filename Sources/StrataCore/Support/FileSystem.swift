@@ -91,9 +91,9 @@ public enum FileSystem {
         throw StrataError.system("remove folder", path)
     }
 
-    /// Makes the entries of a folder (creations, renames, removals) durable.
-    /// True where one `syncFileSystem` call makes everything written before it durable (Linux's
-    /// syncfs), so a writer of many files may skip each file's fsync and call it once at the end.
+    /// True where one whole-file-system flush makes everything written before it durable (Linux's
+    /// syncfs), so a writer of many files may skip each file's fsync and flush once at the end
+    /// (`FileSystemFlush`).
     static var canSyncFileSystem: Bool {
         #if os(Linux)
         true
@@ -102,18 +102,7 @@ public enum FileSystem {
         #endif
     }
 
-    /// Flushes every file and folder of the file system holding `path` and waits for it: what
-    /// an fsync of each would give (Linux reports write-back errors here since 5.8).
-    static func syncFileSystem(containing path: FilePath) throws {
-        #if os(Linux)
-        let folder = try open(path, .readOnly, options: .directory)
-        guard syncfs(folder.descriptor.rawValue) == 0 else { throw StrataError.system("sync the file system of", path) }
-        try folder.close()
-        #else
-        try syncDirectory(path)
-        #endif
-    }
-
+    /// Makes the entries of a folder (creations, renames, removals) durable.
     public static func syncDirectory(_ path: FilePath) throws {
         try open(path, .readOnly, options: .directory).sync()
     }
