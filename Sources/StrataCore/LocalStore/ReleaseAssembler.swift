@@ -3,9 +3,10 @@ import SystemPackage
 /// A local store's `ReleaseDraft`: a staging folder turned into a complete, durable, read-only
 /// release folder, then renamed into `releases/`.
 ///
-/// On Linux nothing is fsynced file by file: `seal` makes the whole file system durable once
-/// (syncfs), which covers every file, folder and pool link written before it, at a fraction of
-/// the cost of thousands of fsyncs. Elsewhere each file and folder is fsynced.
+/// On Linux nothing is fsynced file by file: `seal` makes the whole file system durable
+/// (syncfs, begun on another thread before the variants are made and finished after the manifest:
+/// `FileSystemFlush`), which covers every file, folder and pool link written before it, at a
+/// fraction of the cost of thousands of fsyncs. Elsewhere each file and folder is fsynced.
 ///
 /// Files arrive one of two ways: copied (or linked from the pool) from a source folder, or already
 /// written into the tree by the archive unpacker. Either way every file ends up linked with the
