@@ -156,7 +156,7 @@ final class SocketLoop: EventLoop, @unchecked Sendable {
             // for whole slices while the processes it shares the cores with (a proxy, a load
             // generator) wait. Giving up the rest of the slice after each batch lets them run;
             // their next requests then come in one bigger batch. With nothing else runnable, this
-            // returns at once. Measured in docs/benchmarks.md: p99 7.7 → 2.0 ms, 1 KiB +8%.
+            // returns at once. Measured in docs/benchmarks.md ("A loop yields after each batch").
             sched_yield()
         }
         stopped()
