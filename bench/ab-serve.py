@@ -5,7 +5,7 @@
                       [--canary PERCENT] [--out JSON]
 
 Publishes SITE with the --after binary, serves it with both binaries (and nginx from a copy with
-`gzip -9 -k` files), then runs wrk's 1 KiB and mixed cases (as bench/serve.py defines them) against
+`gzip -9 -k` files), then runs wrk's 1 KiB, 304 and mixed cases (as bench/serve.py defines them) against
 each in turns A B C, --rounds times, and prints requests/s and after ÷ before. Used to show that
 metrics (issue 15) cost the hot path nothing measurable.
 
@@ -20,7 +20,7 @@ import signal
 import sys
 
 from benchlib import log, median, run, save, table
-from serve import PROBES, Case, prepare_peer_root, write_paths_file, wrk
+from serve import PROBES, Case, fetch, prepare_peer_root, write_paths_file, wrk
 from servers import NginxServer, StrataServer, stop_all
 
 
@@ -67,12 +67,17 @@ def main() -> None:
         canary = StrataServer(18294, work, binary, canary_store)
         canary.name = f"{after.name}, canary {args.canary}%"
         servers.insert(servers.index(after) + 1, canary)
-    cases = [Case("1 KiB", PROBES["1k"]), Case("mixed", "/", {"Accept-Encoding": "gzip"}, paths_file=paths_file)]
+    cases = [Case("1 KiB", PROBES["1k"]), Case("304", PROBES["js"], expected_status=304),
+             Case("mixed", "/", {"Accept-Encoding": "gzip"}, paths_file=paths_file)]
     visitor = {"Cookie": "strata-bucket=0123456789abcdef"}
 
     def asked_by(server, case: Case) -> Case:
         """The case as a returning visitor asks it: with its cookie, whether a canary is on or not
-        (a browser keeps sending it after the canary ends), so only the server's work differs."""
+        (a browser keeps sending it after the canary ends), so only the server's work differs.
+        A 304 is asked with the server's own ETag (nginx's differ from strata's)."""
+        if case.expected_status == 304:
+            etag = fetch(server.port, case.path)[1]["etag"]
+            case = Case(case.name, case.path, {**case.headers, "If-None-Match": etag}, expected_status=304)
         if not canary:
             return case
         return Case(case.name, case.path, {**case.headers, **visitor}, paths_file=case.paths_file)

@@ -7,12 +7,12 @@ final class DateLine {
     private var second = -1
     private var line: [UInt8] = []
 
-    func write(into out: inout ByteBuffer) {
+    func write(into out: inout HeadWriter) {
         let now = time(nil)
         if now != second {
             second = now
             line = Array("Date: \(HTTPDate.format(now))\r\n".utf8)
         }
-        out.writeBytes(line)
+        out.write(line)
     }
 }

@@ -14,31 +14,35 @@ struct RequestHeaders {
     }
 
     var encodings: HTTPSemantics.EncodingAcceptance { fields.encodings }
-    var host: Value? { fields.host.map { raw[$0] } }
-    var range: Value? { fields.range.map { raw[$0] } }
-    var ifRange: Value? { fields.ifRange.map { raw[$0] } }
-    var accept: Value? { fields.accept.map { raw[$0] } }
+    var host: Value? { value(fields.host) }
+    var range: Value? { value(fields.range) }
+    var ifRange: Value? { value(fields.ifRange) }
+    var accept: Value? { value(fields.accept) }
 
-    var authorization: String? { fields.authorization.map { String(decoding: raw[$0], as: UTF8.self) } }
+    var authorization: String? { value(fields.authorization).map { String(decoding: $0, as: UTF8.self) } }
 
     /// Every `Cookie` line, joined with `; ` (HTTP/2 proxies may split them); read only during a canary.
     var cookie: String? {
-        guard let first = fields.cookie else { return nil }
-        return ([first] + fields.moreCookies).map { String(decoding: raw[$0], as: UTF8.self) }.joined(separator: "; ")
+        guard let first = value(fields.cookie) else { return nil }
+        guard fields.cookieRepeats else { return String(decoding: first, as: UTF8.self) }
+        return HeadParser.values(of: "cookie", in: raw).map { String(decoding: raw[$0.range], as: UTF8.self) }.joined(separator: "; ")
     }
 
-    /// True when `If-None-Match` names `etag` (or `*`).
+    /// True when `If-None-Match` names `etag` (or `*`), on any of its lines.
     func noneMatchHits<Tag: Collection<UInt8>>(_ etag: Tag) -> Bool {
-        guard let first = fields.ifNoneMatch else { return false }
-        let value = raw[first]
-        if fields.moreIfNoneMatch.isEmpty && HTTPSemantics.same(value, etag) { return true }  // what browsers send back
-        return HTTPSemantics.noneMatchHits(value, etag: etag) || fields.moreIfNoneMatch.contains { HTTPSemantics.noneMatchHits(raw[$0], etag: etag) }
+        guard let first = value(fields.ifNoneMatch) else { return false }
+        guard fields.ifNoneMatchRepeats else {
+            return HTTPSemantics.same(first, etag) || HTTPSemantics.noneMatchHits(first, etag: etag)  // the first: what browsers send back
+        }
+        return HeadParser.values(of: "if-none-match", in: raw).contains { HTTPSemantics.noneMatchHits(raw[$0.range], etag: etag) }
     }
+
+    private func value(_ span: Span) -> Value? { span.isPresent ? raw[span.range] : nil }
 }
 
 extension RequestHead {
     /// Calls `body` with the head's target and headers, which borrow its bytes for that long.
     func withHeaders<Result>(_ body: (_ target: Slice<UnsafeRawBufferPointer>, RequestHeaders) -> Result) -> Result {
-        bytes.withUnsafeReadableBytes { raw in body(raw[targetRange], RequestHeaders(raw, fields)) }
+        bytes.withUnsafeReadableBytes { raw in body(raw[targetSpan.range], RequestHeaders(raw, fields)) }
     }
 }

@@ -58,6 +58,7 @@ struct RequestReader {
     static let maxChunkLine = 1024
 
     init(maxHeadBytes: Int = 16 * 1024, maxFields: Int = 100) {
+        precondition(maxHeadBytes < Int(UInt32.max), "a head's offsets are kept in 32 bits")
         self.maxHeadBytes = maxHeadBytes
         self.maxFields = maxFields
     }
@@ -277,6 +278,29 @@ struct RequestReader {
     }
 }
 
+/// Where a part of a head sits in its bytes: 8 bytes where `Range<Int>?` takes 17, so a parsed
+/// head is small and copied cheaply. Heads are far shorter than 4 GiB (`RequestReader.init`).
+struct Span: Equatable {
+    let start: UInt32
+    let end: UInt32
+
+    static let absent = Span(start: .max, end: .max)
+
+    private init(start: UInt32, end: UInt32) {
+        self.start = start
+        self.end = end
+    }
+
+    init(_ start: Int, _ end: Int) {
+        self.start = UInt32(truncatingIfNeeded: start)
+        self.end = UInt32(truncatingIfNeeded: end)
+    }
+
+    var isPresent: Bool { start != .max }
+    var range: Range<Int> { Int(start)..<Int(end) }
+    var count: Int { Int(end &- start) }
+}
+
 /// What a head's scan found, as offsets into its bytes.
 struct ParsedHead {
     enum Framing: Equatable {
@@ -286,8 +310,8 @@ struct ParsedHead {
     }
 
     var method: RequestHead.Method = .other
-    var methodRange: Range<Int> = 0..<0
-    var targetRange: Range<Int> = 0..<0
+    var methodSpan = Span.absent
+    var targetSpan = Span.absent
     var minorVersion = 1
     var keepAlive = true
     var expectsContinue = false
@@ -295,25 +319,30 @@ struct ParsedHead {
     var fields = RequestFields()
 }
 
-/// The offsets of the header fields the server acts on (a second line of a field kept only for
-/// the two that may repeat usefully), and what `Accept-Encoding` said of gzip.
+/// Where the header fields the server acts on are (the first line of each), and what
+/// `Accept-Encoding` said. Of the two fields whose repeated lines matter, only the fact is kept:
+/// the rare head with more than one is read again (`HeadParser.values`). No array, so a parsed
+/// head holds no reference to count.
 struct RequestFields {
-    var host: Range<Int>?
-    var ifNoneMatch: Range<Int>?
-    var moreIfNoneMatch: [Range<Int>] = []
-    var range: Range<Int>?
-    var ifRange: Range<Int>?
-    var accept: Range<Int>?
-    var authorization: Range<Int>?
-    var cookie: Range<Int>?
-    var moreCookies: [Range<Int>] = []
-    var referer: Range<Int>?
-    var userAgent: Range<Int>?
+    var host = Span.absent
+    var ifNoneMatch = Span.absent
+    var ifNoneMatchRepeats = false
+    var range = Span.absent
+    var ifRange = Span.absent
+    var accept = Span.absent
+    var authorization = Span.absent
+    var cookie = Span.absent
+    var cookieRepeats = false
+    var referer = Span.absent
+    var userAgent = Span.absent
     var encodings = HTTPSemantics.EncodingAcceptance()
 }
 
 /// One scan of a complete head (request line, field lines, the empty line), checking every byte.
-private struct HeadParser {
+/// The loops keep their position in a local, so it stays in a register.
+struct HeadParser {
+    typealias Refusal = RequestReader.Refusal
+
     private let raw: UnsafeRawBufferPointer
     private let maxFields: Int
     private var position = 0
@@ -324,7 +353,7 @@ private struct HeadParser {
         self.maxFields = maxFields
     }
 
-    mutating func parse() throws(RequestReader.Refusal) -> ParsedHead {
+    mutating func parse() throws(Refusal) -> ParsedHead {
         try readRequestLine()
         var contentLength: Int?
         var chunked = false
@@ -335,48 +364,48 @@ private struct HeadParser {
         while let (name, value) = try nextField() {
             fieldCount += 1
             guard fieldCount <= maxFields else { throw .tooLarge }
-            let nameBytes = raw[name]
+            let valueBytes = raw[value.range]
             switch name.count {
-            case 4 where Self.named(nameBytes, "host"):
-                guard head.fields.host == nil else { throw .bad("more than one Host header") }
+            case 4 where named(name, "host"):
+                guard !head.fields.host.isPresent else { throw .bad("more than one Host header") }
                 head.fields.host = value
-            case 5 where Self.named(nameBytes, "range"):
-                if head.fields.range == nil { head.fields.range = value }
-            case 6 where Self.named(nameBytes, "accept"):
-                if head.fields.accept == nil { head.fields.accept = value }
-            case 6 where Self.named(nameBytes, "cookie"):
-                if head.fields.cookie == nil { head.fields.cookie = value } else { head.fields.moreCookies.append(value) }
-            case 6 where Self.named(nameBytes, "expect"):
-                guard HTTPSemantics.equalIgnoringCase(raw[value], "100-continue".utf8) else {
-                    throw RequestReader.Refusal(status: .expectationFailed, reason: "the only expectation understood is 100-continue")
+            case 5 where named(name, "range"):
+                if !head.fields.range.isPresent { head.fields.range = value }
+            case 6 where named(name, "accept"):
+                if !head.fields.accept.isPresent { head.fields.accept = value }
+            case 6 where named(name, "cookie"):
+                if head.fields.cookie.isPresent { head.fields.cookieRepeats = true } else { head.fields.cookie = value }
+            case 6 where named(name, "expect"):
+                guard HTTPSemantics.equalIgnoringCase(valueBytes, "100-continue".utf8) else {
+                    throw Refusal(status: .expectationFailed, reason: "the only expectation understood is 100-continue")
                 }
                 head.expectsContinue = true
-            case 7 where Self.named(nameBytes, "referer"):
-                if head.fields.referer == nil { head.fields.referer = value }
-            case 8 where Self.named(nameBytes, "if-range"):
-                if head.fields.ifRange == nil { head.fields.ifRange = value }
-            case 10 where Self.named(nameBytes, "connection"):
-                HTTPSemantics.forEachItem(raw[value]) { token in
+            case 7 where named(name, "referer"):
+                if !head.fields.referer.isPresent { head.fields.referer = value }
+            case 8 where named(name, "if-range"):
+                if !head.fields.ifRange.isPresent { head.fields.ifRange = value }
+            case 10 where named(name, "connection"):
+                HTTPSemantics.forEachItem(valueBytes) { token in
                     if HTTPSemantics.equalIgnoringCase(token, "close".utf8) { connectionClose = true }
                     if HTTPSemantics.equalIgnoringCase(token, "keep-alive".utf8) { connectionKeepAlive = true }
                 }
-            case 10 where Self.named(nameBytes, "user-agent"):
-                if head.fields.userAgent == nil { head.fields.userAgent = value }
-            case 13 where Self.named(nameBytes, "if-none-match"):
-                if head.fields.ifNoneMatch == nil { head.fields.ifNoneMatch = value } else { head.fields.moreIfNoneMatch.append(value) }
-            case 13 where Self.named(nameBytes, "authorization"):
-                if head.fields.authorization == nil { head.fields.authorization = value }
-            case 14 where Self.named(nameBytes, "content-length"):
-                let length = try Self.contentLength(raw[value])
+            case 10 where named(name, "user-agent"):
+                if !head.fields.userAgent.isPresent { head.fields.userAgent = value }
+            case 13 where named(name, "if-none-match"):
+                if head.fields.ifNoneMatch.isPresent { head.fields.ifNoneMatchRepeats = true } else { head.fields.ifNoneMatch = value }
+            case 13 where named(name, "authorization"):
+                if !head.fields.authorization.isPresent { head.fields.authorization = value }
+            case 14 where named(name, "content-length"):
+                let length = try Self.contentLength(valueBytes)
                 guard contentLength == nil || contentLength == length else { throw .bad("differing Content-Length values") }
                 contentLength = length
-            case 15 where Self.named(nameBytes, "accept-encoding"):
-                head.fields.encodings.read(raw[value])
-            case 17 where Self.named(nameBytes, "transfer-encoding"):
+            case 15 where named(name, "accept-encoding"):
+                head.fields.encodings.read(valueBytes)
+            case 17 where named(name, "transfer-encoding"):
                 transferEncoding = true
                 var unknown = false
                 var repeated = false
-                HTTPSemantics.forEachItem(raw[value]) { coding in
+                HTTPSemantics.forEachItem(valueBytes) { coding in
                     if HTTPSemantics.equalIgnoringCase(coding, "chunked".utf8) {
                         if chunked { repeated = true }
                         chunked = true
@@ -385,7 +414,7 @@ private struct HeadParser {
                     }
                 }
                 if repeated { throw .bad("chunked given twice in Transfer-Encoding") }
-                if unknown { throw RequestReader.Refusal(status: .notImplemented, reason: "the only transfer coding understood is chunked") }
+                if unknown { throw Refusal(status: .notImplemented, reason: "the only transfer coding understood is chunked") }
             default:
                 break
             }
@@ -398,94 +427,126 @@ private struct HeadParser {
         } else if let contentLength {
             head.framing = .length(contentLength)
         }
-        if head.minorVersion == 1 && head.fields.host == nil { throw .bad("no Host header") }
+        if head.minorVersion == 1 && !head.fields.host.isPresent { throw .bad("no Host header") }
         head.keepAlive = head.minorVersion == 1 ? !connectionClose : (connectionKeepAlive && !connectionClose)
         if head.framing == .none || head.framing == .length(0) { head.expectsContinue = false }
         return head
     }
 
     /// Field lines up to the empty line, checked and dropped (trailers).
-    mutating func checkFieldLines() throws(RequestReader.Refusal) {
+    mutating func checkFieldLines() throws(Refusal) {
         while try nextField() != nil {}
+    }
+
+    /// Every value of the field `name` (lowercase) in a head `parse` accepted, in order: for the
+    /// two fields whose repeated lines count, which `RequestFields` only says are repeated.
+    static func values(of name: StaticString, in head: UnsafeRawBufferPointer) -> [Span] {
+        var parser = HeadParser(head, maxFields: .max)
+        guard (try? parser.readRequestLine()) != nil else { return [] }
+        var found: [Span] = []
+        while let field = try? parser.nextField() {
+            if field.name.count == name.utf8CodeUnitCount && parser.named(field.name, name) { found.append(field.value) }
+        }
+        return found
     }
 
     // MARK: - Request line: method SP request-target SP HTTP-version
 
-    private mutating func readRequestLine() throws(RequestReader.Refusal) {
-        let methodStart = position
-        while position < raw.count, Self.isTokenByte(raw[position]) { position += 1 }
-        guard position > methodStart, position < raw.count, raw[position] == UInt8(ascii: " ") else {
-            throw .bad("malformed request line")
-        }
-        head.methodRange = methodStart..<position
-        head.method = Self.method(raw[head.methodRange])
-        position += 1
+    private mutating func readRequestLine() throws(Refusal) {
+        let count = raw.count
+        var at = position
+        while at < count, Self.isTokenByte(raw[at]) { at += 1 }
+        guard at > position, at < count, raw[at] == UInt8(ascii: " ") else { throw .bad("malformed request line") }
+        head.methodSpan = Span(position, at)
+        head.method = method(head.methodSpan)
+        at += 1
 
-        let targetStart = position
-        while position < raw.count {
-            let byte = raw[position]
+        let targetStart = at
+        while at < count {
+            let byte = raw[at]
             if byte == UInt8(ascii: " ") { break }
             guard byte > 0x20 && byte != 0x7F else {
                 throw .bad(byte == 0 ? "NUL in the request target" : "control character or space in the request target")
             }
-            position += 1
+            at += 1
         }
-        guard position > targetStart, position < raw.count else { throw .bad("malformed request line") }
-        head.targetRange = targetStart..<position
-        position += 1
+        guard at > targetStart, at < count else { throw .bad("malformed request line") }
+        head.targetSpan = Span(targetStart, at)
+        at += 1
 
         // HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive.
-        let version = raw[position..<min(position + 8, raw.count)]
-        guard version.count == 8, version.starts(with: "HTTP/".utf8), Self.isDigit(version[position + 5]),
-              version[position + 6] == UInt8(ascii: "."), Self.isDigit(version[position + 7]) else {
+        guard count - at >= 8, holds("HTTP/", at: at), Self.isDigit(raw[at + 5]),
+              raw[at + 6] == UInt8(ascii: "."), Self.isDigit(raw[at + 7]) else {
             throw .bad("malformed HTTP version")
         }
-        guard version[position + 5] == UInt8(ascii: "1") else {
-            throw RequestReader.Refusal(status: .httpVersionNotSupported, reason: "only HTTP/1.0 and HTTP/1.1 are served")
+        guard raw[at + 5] == UInt8(ascii: "1") else {
+            throw Refusal(status: .httpVersionNotSupported, reason: "only HTTP/1.0 and HTTP/1.1 are served")
         }
-        head.minorVersion = version[position + 7] == UInt8(ascii: "0") ? 0 : 1
-        position += 8
+        head.minorVersion = raw[at + 7] == UInt8(ascii: "0") ? 0 : 1
+        position = at + 8
         try endLine("malformed request line")
     }
 
     // MARK: - Field lines: name ":" OWS value OWS
 
     /// The next field's name and value (trimmed), or nil at the empty line that ends the head.
-    private mutating func nextField() throws(RequestReader.Refusal) -> (Range<Int>, Range<Int>)? {
-        guard position < raw.count else { throw .bad("the head ended without an empty line") }
-        if raw[position] == UInt8(ascii: "\n") || raw[position] == UInt8(ascii: "\r") {
+    private mutating func nextField() throws(Refusal) -> (name: Span, value: Span)? {
+        let count = raw.count
+        var at = position
+        guard at < count else { throw .bad("the head ended without an empty line") }
+        let first = raw[at]
+        if first == UInt8(ascii: "\n") || first == UInt8(ascii: "\r") {
             try endLine("bare CR in the head")
             return nil
         }
-        let byte = raw[position]
-        if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") {
+        if first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") {
             throw .bad("obs-fold: a header line starts with whitespace")
         }
-        let nameStart = position
-        while position < raw.count, Self.isTokenByte(raw[position]) { position += 1 }
-        guard position > nameStart, position < raw.count, raw[position] == UInt8(ascii: ":") else {
-            throw .bad("malformed header line")
-        }
-        let name = nameStart..<position
-        position += 1
-        while position < raw.count, raw[position] == UInt8(ascii: " ") || raw[position] == UInt8(ascii: "\t") { position += 1 }
-        let valueStart = position
-        var valueEnd = position
-        while position < raw.count {
-            let byte = raw[position]
-            if byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\n") { break }
-            if byte < 0x20 && byte != UInt8(ascii: "\t") || byte == 0x7F {
-                throw .bad(byte == 0 ? "NUL in a header" : "control character in a header")
-            }
-            position += 1
-            if byte != UInt8(ascii: " ") && byte != UInt8(ascii: "\t") { valueEnd = position }
-        }
+        let nameStart = at
+        while at < count, Self.isTokenByte(raw[at]) { at += 1 }
+        guard at > nameStart, at < count, raw[at] == UInt8(ascii: ":") else { throw .bad("malformed header line") }
+        let name = Span(nameStart, at)
+        at += 1
+        while at < count, raw[at] == UInt8(ascii: " ") || raw[at] == UInt8(ascii: "\t") { at += 1 }
+        let valueStart = at
+        at = try Self.endOfValue(raw, from: at)
+        var valueEnd = at
+        while valueEnd > valueStart, raw[valueEnd - 1] == UInt8(ascii: " ") || raw[valueEnd - 1] == UInt8(ascii: "\t") { valueEnd -= 1 }
+        position = at
         try endLine("bare CR in the head")
-        return (name, valueStart..<valueEnd)
+        return (name, Span(valueStart, valueEnd))
+    }
+
+    /// The offset of the CR or LF that ends a field value starting at `start`; refuses NUL and
+    /// other control characters but tab. Eight bytes at a time while none of them is below 0x20
+    /// or DEL (the usual value: no tab), then byte by byte through the eight that hold one.
+    static func endOfValue(_ raw: UnsafeRawBufferPointer, from start: Int) throws(Refusal) -> Int {
+        let count = raw.count
+        var at = start
+        while true {
+            while count - at >= 8 {
+                let word = raw.loadUnaligned(fromByteOffset: at, as: UInt64.self)
+                let belowSpace = (word &- 0x2020_2020_2020_2020) & ~word & 0x8080_8080_8080_8080
+                let delete = word ^ 0x7F7F_7F7F_7F7F_7F7F
+                let isDelete = (delete &- 0x0101_0101_0101_0101) & ~delete & 0x8080_8080_8080_8080
+                if belowSpace | isDelete != 0 { break }
+                at += 8
+            }
+            let stop = min(at + 8, count)
+            guard at < stop else { return at }
+            while at < stop {
+                let byte = raw[at]
+                if byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\n") { return at }
+                if byte < 0x20 && byte != UInt8(ascii: "\t") || byte == 0x7F {
+                    throw .bad(byte == 0 ? "NUL in a header" : "control character in a header")
+                }
+                at += 1
+            }
+        }
     }
 
     /// Consumes CRLF or LF; anything else (a CR not followed by LF) is refused with `problem`.
-    private mutating func endLine(_ problem: String) throws(RequestReader.Refusal) {
+    private mutating func endLine(_ problem: String) throws(Refusal) {
         if position < raw.count, raw[position] == UInt8(ascii: "\r") { position += 1 }
         guard position < raw.count, raw[position] == UInt8(ascii: "\n") else { throw .bad(problem) }
         position += 1
@@ -493,35 +554,49 @@ private struct HeadParser {
 
     // MARK: - Bytes
 
-    /// RFC 9110 §5.6.2: `tchar`.
-    private static func isTokenByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            true
-        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
-             UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
-             UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-            true
-        default:
-            false
-        }
+    /// RFC 9110 §5.6.2 `tchar`, as one bit per byte below 128: `!#$%&'*+-.^_`|~`, digits, letters.
+    private static let tokenBytesBelow64: UInt64 = 0x03FF_6CFA_0000_0000
+    private static let tokenBytesFrom64: UInt64 = 0x57FF_FFFF_C7FF_FFFE
+
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        if byte < 64 { return tokenBytesBelow64 >> byte & 1 != 0 }
+        if byte < 128 { return tokenBytesFrom64 >> (byte - 64) & 1 != 0 }
+        return false
     }
 
     private static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
 
-    private static func named(_ bytes: Slice<UnsafeRawBufferPointer>, _ name: StaticString) -> Bool {
-        HTTPSemantics.equalIgnoringCase(bytes, UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+    /// A field name (a token, checked) against a lowercase one of the same length. Setting the
+    /// 0x20 bit lowers a letter and leaves `-` as it is; no other token byte becomes a letter or `-`.
+    private func named(_ span: Span, _ name: StaticString) -> Bool {
+        let wanted = name.utf8Start
+        var index = 0
+        var at = Int(span.start)
+        while index < name.utf8CodeUnitCount {
+            guard raw[at] | 0x20 == wanted[index] else { return false }
+            index += 1
+            at += 1
+        }
+        return true
     }
 
-    private static func method(_ bytes: Slice<UnsafeRawBufferPointer>) -> RequestHead.Method {
-        if HTTPSemantics.same(bytes, "GET".utf8) { return .get }
-        if HTTPSemantics.same(bytes, "HEAD".utf8) { return .head }
-        if HTTPSemantics.same(bytes, "POST".utf8) { return .post }
-        return .other
+    private func method(_ span: Span) -> RequestHead.Method {
+        let start = Int(span.start)
+        switch span.count {
+        case 3 where holds("GET", at: start): return .get
+        case 4 where holds("HEAD", at: start): return .head
+        case 4 where holds("POST", at: start): return .post
+        default: return .other
+        }
+    }
+
+    /// The head has exactly `text` at `offset` (the caller checked there is room for it).
+    private func holds(_ text: StaticString, at offset: Int) -> Bool {
+        memcmp(raw.baseAddress! + offset, text.utf8Start, text.utf8CodeUnitCount) == 0
     }
 
     /// `Content-Length`: digits, or a list of equal values (`42, 42`, RFC 9110 §8.6).
-    private static func contentLength(_ value: Slice<UnsafeRawBufferPointer>) throws(RequestReader.Refusal) -> Int {
+    private static func contentLength(_ value: Slice<UnsafeRawBufferPointer>) throws(Refusal) -> Int {
         var length: Int?
         var bad = false
         HTTPSemantics.forEachItem(value) { item in
@@ -551,41 +626,38 @@ struct RequestHead {
     }
 
     let bytes: ByteBuffer
-    let method: Method
-    let methodRange: Range<Int>
-    let targetRange: Range<Int>
-    /// 0 or 1: HTTP/1.0 or HTTP/1.1 (a later 1.x is read as 1.1).
-    let minorVersion: Int
-    /// The connection may carry another request after this one (RFC 9112 §9.3).
-    let keepAlive: Bool
-    /// `Expect: 100-continue` on a request with a body.
-    let expectsContinue: Bool
-    let framing: ParsedHead.Framing
-    let fields: RequestFields
+    private let parsed: ParsedHead
 
     fileprivate init(bytes: ByteBuffer, parsed: ParsedHead) {
         self.bytes = bytes
-        method = parsed.method
-        methodRange = parsed.methodRange
-        targetRange = parsed.targetRange
-        minorVersion = parsed.minorVersion
-        keepAlive = parsed.keepAlive
-        expectsContinue = parsed.expectsContinue
-        framing = parsed.framing
-        fields = parsed.fields
+        self.parsed = parsed
     }
+
+    var method: Method { parsed.method }
+    var targetSpan: Span { parsed.targetSpan }
+    /// 0 or 1: HTTP/1.0 or HTTP/1.1 (a later 1.x is read as 1.1).
+    var minorVersion: Int { parsed.minorVersion }
+    /// The connection may carry another request after this one (RFC 9112 §9.3).
+    var keepAlive: Bool { parsed.keepAlive }
+    /// `Expect: 100-continue` on a request with a body.
+    var expectsContinue: Bool { parsed.expectsContinue }
+    var framing: ParsedHead.Framing { parsed.framing }
+    var fields: RequestFields { parsed.fields }
 
     // Strings, for the access log and the rare answers that quote the request.
 
-    var methodName: String { string(methodRange) }
-    var uri: String { string(targetRange) }
-    func string(_ range: Range<Int>) -> String { bytes.getString(at: bytes.readerIndex + range.lowerBound, length: range.count) ?? "" }
-    func string(_ range: Range<Int>?) -> String? { range.map(string) }
+    var methodName: String { string(parsed.methodSpan) ?? "" }
+    var uri: String { string(parsed.targetSpan) ?? "" }
+    /// The bytes at `span` as a string; nil for an absent field.
+    func string(_ span: Span) -> String? {
+        guard span.isPresent else { return nil }
+        return bytes.getString(at: bytes.readerIndex + Int(span.start), length: span.count) ?? ""
+    }
 
     /// True when the target is exactly `path` or `path?…`.
     func targetIs(_ path: String) -> Bool {
         bytes.withUnsafeReadableBytes { raw in
-            let target = raw[targetRange]
+            let target = raw[parsed.targetSpan.range]
             let wanted = path.utf8
             guard target.starts(with: wanted) else { return false }
             return target.count == wanted.count || target[target.startIndex + wanted.count] == UInt8(ascii: "?")

@@ -47,6 +47,9 @@ final class ReleaseIndex: Sendable {
 
     struct StatusLines: Sendable {
         let ok, partialContent, notModified, notFound, rangeNotSatisfiable: Lines
+
+        /// The length of the longest, for the room a head needs.
+        var longest: UInt32 { max(ok.count, partialContent.count, notModified.count, notFound.count, rangeNotSatisfiable.count) }
     }
 
     /// Throws for what no checked manifest holds (a digest that is not 64 hex digits): a release

@@ -159,7 +159,22 @@ enum ResponseHead {
     /// `Content-Encoding` lines by `ContentEncoding.number`.
     static let contentEncodingLines: [StaticString] = ["Content-Encoding: gzip\r\n", "Content-Encoding: br\r\n", "Content-Encoding: zstd\r\n"]
 
+    /// Room for every line a file head may hold that is not prepared: the static lines, a
+    /// `Content-Range`, `Connection`, `Date` and the empty line come to well under this.
+    private static let unpreparedRoom = 1024
+
     static func write(_ response: FileResponse, connection: ConnectionHeader, date: DateLine, into out: inout ByteBuffer) {
+        let index = response.index
+        let file = response.served
+        var bound = unpreparedRoom + ReleaseIndex.entityTagLineLength + Int(file.lines(response.encoding).count)
+            + Int(index.statusLines.longest) + Int(index.typeLines[Int(file.type)].count)
+        if let plan = index.plan(of: file) { bound += Int(plan.lines.count) }
+        if let shared = response.shared { bound += shared.cacheControl.count + shared.tags.count }
+        if let cookie = response.split?.setCookie { bound += cookie.utf8.count }
+        out.writeHead(atMost: bound) { writeFile(response, connection: connection, date: date, into: &$0) }
+    }
+
+    private static func writeFile(_ response: FileResponse, connection: ConnectionHeader, date: DateLine, into out: inout HeadWriter) {
         let index = response.index
         let file = response.served
         let status: ReleaseIndex.Lines
@@ -181,7 +196,7 @@ enum ResponseHead {
         let dropped = plan?.dropped ?? []
         index.lines.withUnsafeBytes { lines in
             func copy(_ part: ReleaseIndex.Lines) {
-                out.writeBytes(UnsafeRawBufferPointer(rebasing: lines[Int(part.start)..<(Int(part.start) + Int(part.count))]))
+                out.write(UnsafeRawBufferPointer(rebasing: lines[Int(part.start)..<(Int(part.start) + Int(part.count))]))
             }
             /// Prepared lines but those whose name is `name` (lowercase, with its colon).
             func copyLines(_ part: ReleaseIndex.Lines, without name: StaticString) {
@@ -195,20 +210,20 @@ enum ResponseHead {
                     let named = line.count >= name.utf8CodeUnitCount
                         && HTTPSemantics.equalIgnoringCase(line.prefix(name.utf8CodeUnitCount),
                                                            UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-                    if !named { out.writeBytes(line) }
+                    if !named { out.write(line) }
                     start = end
                 }
             }
             func copyEntityTag() {
                 let start = Int(representation.start)
-                out.writeBytes(UnsafeRawBufferPointer(rebasing: lines[start..<(start + ReleaseIndex.entityTagLineLength)]))
+                out.write(UnsafeRawBufferPointer(rebasing: lines[start..<(start + ReleaseIndex.entityTagLineLength)]))
             }
             func copyType() {
                 if !dropped.contains(.contentType) { copy(index.typeLines[Int(file.type)]) }
-                if !dropped.contains(.noSniff) { out.writeStaticString("X-Content-Type-Options: nosniff\r\n") }
+                if !dropped.contains(.noSniff) { out.write("X-Content-Type-Options: nosniff\r\n") }
             }
             func acceptRanges() {
-                if !dropped.contains(.acceptRanges) { out.writeStaticString("Accept-Ranges: bytes\r\n") }
+                if !dropped.contains(.acceptRanges) { out.write("Accept-Ranges: bytes\r\n") }
             }
             copy(status)
             let immutable = response.immutable && succeeded
@@ -217,20 +232,20 @@ enum ResponseHead {
             let splitPrivately = response.split != nil && !immutable
             if !dropped.contains(.cacheControl) || splitPrivately {
                 if immutable {
-                    out.writeStaticString(response.isPrivate || response.split?.setCookie != nil
-                                          ? "Cache-Control: private, max-age=31536000, immutable\r\n"
-                                          : "Cache-Control: public, max-age=31536000, immutable\r\n")
+                    out.write(response.isPrivate || response.split?.setCookie != nil
+                              ? "Cache-Control: private, max-age=31536000, immutable\r\n"
+                              : "Cache-Control: public, max-age=31536000, immutable\r\n")
                 } else if response.split != nil {
-                    out.writeStaticString("Cache-Control: private, no-cache\r\n")
+                    out.write("Cache-Control: private, no-cache\r\n")
                 } else if let shared = response.shared {
-                    out.writeBytes(shared.cacheControl)
+                    out.write(shared.cacheControl)
                 } else {
-                    out.writeStaticString("Cache-Control: no-cache\r\n")
+                    out.write("Cache-Control: no-cache\r\n")
                 }
             }
-            if let shared = response.shared, response.split == nil, !immutable { out.writeBytes(shared.tags) }
-            if !file.variants.isEmpty && !dropped.contains(.vary) { out.writeStaticString("Vary: Accept-Encoding\r\n") }
-            if response.noindex { out.writeStaticString("X-Robots-Tag: noindex\r\n") }
+            if let shared = response.shared, response.split == nil, !immutable { out.write(shared.tags) }
+            if !file.variants.isEmpty && !dropped.contains(.vary) { out.write("Vary: Accept-Encoding\r\n") }
+            if response.noindex { out.write("X-Robots-Tag: noindex\r\n") }
             if let plan {
                 if splitPrivately && dropped.contains(.cacheControl) {
                     copyLines(plan.lines, without: "cache-control:")
@@ -239,9 +254,9 @@ enum ResponseHead {
                 }
             }
             if let cookie = response.split?.setCookie {
-                out.writeStaticString("Set-Cookie: ")
-                out.writeString(cookie)
-                out.writeStaticString("\r\n")
+                out.write("Set-Cookie: ")
+                out.write(formatted: cookie)
+                out.write("\r\n")
             }
             switch response.status {
             case .notModified:
@@ -249,7 +264,7 @@ enum ResponseHead {
             case .ok, .notFound:
                 copyType()
                 if let encoding = response.encoding {
-                    out.writeStaticString(Self.contentEncodingLines[encoding.number])
+                    out.write(Self.contentEncodingLines[encoding.number])
                 } else if case .ok = response.status {
                     acceptRanges()
                 }
@@ -258,11 +273,11 @@ enum ResponseHead {
                 copyType()
                 acceptRanges()
                 copyEntityTag()
-                out.writeString("Content-Range: bytes \(first)-\(last)/\(file.size)\r\nContent-Length: \(last - first + 1)\r\n")
+                out.write(formatted: "Content-Range: bytes \(first)-\(last)/\(file.size)\r\nContent-Length: \(last - first + 1)\r\n")
             case .unsatisfiable:
-                out.writeStaticString("Content-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nAccept-Ranges: bytes\r\n")
+                out.write("Content-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nAccept-Ranges: bytes\r\n")
                 copyEntityTag()
-                out.writeString("Content-Range: bytes */\(file.size)\r\nContent-Length: 0\r\n")
+                out.write(formatted: "Content-Range: bytes */\(file.size)\r\nContent-Length: 0\r\n")
             }
         }
         finish(connection: connection, date: date, into: &out)
@@ -273,34 +288,39 @@ enum ResponseHead {
 
     static func writeNotFound(_ index: ReleaseIndex, connection: ConnectionHeader, date: DateLine, into out: inout ByteBuffer) {
         let status = index.statusLines.notFound
-        _ = index.lines.withUnsafeBytes { lines in
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: lines[Int(status.start)..<(Int(status.start) + Int(status.count))]))
+        out.writeHead(atMost: unpreparedRoom + Int(status.count)) { out in
+            index.lines.withUnsafeBytes { lines in
+                out.write(UnsafeRawBufferPointer(rebasing: lines[Int(status.start)..<(Int(status.start) + Int(status.count))]))
+            }
+            out.write("Content-Type: text/plain; charset=utf-8\r\nCache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 10\r\n")
+            finish(connection: connection, date: date, into: &out)
         }
-        out.writeStaticString("Content-Type: text/plain; charset=utf-8\r\nCache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 10\r\n")
-        finish(connection: connection, date: date, into: &out)
     }
 
     static func write(_ response: GeneratedResponse, connection: ConnectionHeader, date: DateLine, into out: inout ByteBuffer) {
-        out.writeString("HTTP/1.1 \(response.status.code) \(response.status.reasonPhrase)\r\nServer: strata\r\n")
-        for (name, value) in response.headers {
-            out.writeString(name)
-            out.writeStaticString(": ")
-            out.writeString(value)
-            out.writeStaticString("\r\n")
+        let bound = response.headers.reduce(unpreparedRoom + response.status.reasonPhrase.utf8.count) { $0 + $1.0.utf8.count + $1.1.utf8.count + 4 }
+        out.writeHead(atMost: bound) { out in
+            out.write(formatted: "HTTP/1.1 \(response.status.code) \(response.status.reasonPhrase)\r\nServer: strata\r\n")
+            for (name, value) in response.headers {
+                out.write(formatted: name)
+                out.write(": ")
+                out.write(formatted: value)
+                out.write("\r\n")
+            }
+            if response.status != .notModified && response.status != .noContent {
+                out.write(formatted: "Content-Length: \(response.body.readableBytes)\r\n")
+            }
+            finish(connection: connection, date: date, into: &out)
         }
-        if response.status != .notModified && response.status != .noContent {
-            out.writeString("Content-Length: \(response.body.readableBytes)\r\n")
-        }
-        finish(connection: connection, date: date, into: &out)
     }
 
-    private static func finish(connection: ConnectionHeader, date: DateLine, into out: inout ByteBuffer) {
+    private static func finish(connection: ConnectionHeader, date: DateLine, into out: inout HeadWriter) {
         switch connection {
         case .none: break
-        case .keepAlive: out.writeStaticString("Connection: keep-alive\r\n")
-        case .close: out.writeStaticString("Connection: close\r\n")
+        case .keepAlive: out.write("Connection: keep-alive\r\n")
+        case .close: out.write("Connection: close\r\n")
         }
         date.write(into: &out)
-        out.writeStaticString("\r\n")
+        out.write("\r\n")
     }
 }
