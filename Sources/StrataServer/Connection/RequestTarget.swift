@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The path of a request, decoded once and checked, or the reason it is refused with 400.
 ///
 /// Percent-escapes are decoded exactly once. Refused: anything but an origin-form target, bad
@@ -24,63 +30,66 @@ struct RequestTarget {
         init(_ reason: String) { self.reason = reason }
     }
 
-    /// `bytes` is the request target as received; a raw path keeps borrowing them.
-    static func parse(_ bytes: Slice<UnsafeRawBufferPointer>) throws(Refusal) -> RequestTarget {
-        var end = bytes.endIndex
-        if let mark = bytes.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) { end = mark }
+    /// `target` is the request target as received; a raw path keeps borrowing its bytes.
+    static func parse(_ target: Slice<UnsafeRawBufferPointer>) throws(Refusal) -> RequestTarget {
+        let bytes = UnsafeRawBufferPointer(rebasing: target)
         guard bytes.first == UInt8(ascii: "/") else { throw Refusal("the request target must be a path starting with /") }
-        let raw = bytes[bytes.index(after: bytes.startIndex)..<end]
-        let isFolder = bytes[bytes.index(before: end)] == UInt8(ascii: "/")
-
+        // One pass: where the path ends (at `?` or `#`), and whether it has escapes or empty segments.
+        var end = bytes.count
         var needsDecoding = false
         var previous = UInt8(ascii: "/")
-        for byte in raw {
+        var index = 1
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "?") || byte == UInt8(ascii: "#") {
+                end = index
+                break
+            }
             if byte == UInt8(ascii: "%") || (byte == UInt8(ascii: "/") && previous == UInt8(ascii: "/")) { needsDecoding = true }
             previous = byte
+            index += 1
         }
+        let isFolder = bytes[end - 1] == UInt8(ascii: "/")
         if !needsDecoding {
-            var trimmed = raw
-            if trimmed.last == UInt8(ascii: "/") { trimmed = trimmed.dropLast() }
-            return RequestTarget(path: .raw(trimmed), isFolder: isFolder, isHidden: try check(trimmed))
+            let trimmedEnd = isFolder && end > 1 ? end - 1 : end
+            let path = target[(target.startIndex + 1)..<(target.startIndex + trimmedEnd)]
+            return RequestTarget(path: .raw(path), isFolder: isFolder, isHidden: try check(UnsafeRawBufferPointer(rebasing: path)))
         }
-        let decoded = try decode(raw)
-        return RequestTarget(path: .decoded(decoded[...]), isFolder: isFolder, isHidden: try check(decoded))
+        let decoded = try decode(target[(target.startIndex + 1)..<(target.startIndex + end)])
+        let checked = decoded.withUnsafeBytes { path in Result { () throws(Refusal) in try check(path) } }
+        return RequestTarget(path: .decoded(decoded[...]), isFolder: isFolder, isHidden: try checked.get())
     }
 
     /// Checks every segment of a slash-joined path; returns whether one is hidden.
-    private static func check<Bytes: Collection<UInt8>>(_ path: Bytes) throws(Refusal) -> Bool {
+    private static func check(_ path: UnsafeRawBufferPointer) throws(Refusal) -> Bool {
         var isHidden = false
-        var segmentLength = 0
+        var segmentStart = 0
         var dots = 0
-        var segmentNumber = 0
-        var segmentStart = path.startIndex
-        func endSegment(at end: Bytes.Index) throws(Refusal) {
-            if segmentLength > 0 && dots == segmentLength && dots <= 2 { throw Refusal("'.' or '..' segment in the path") }
-            if segmentLength > 0, path[segmentStart] == UInt8(ascii: ".") {
-                let isWellKnown = segmentNumber == 0 && path[segmentStart..<end].elementsEqual(".well-known".utf8)
-                if !isWellKnown { isHidden = true }
-            }
-            segmentNumber += 1
-            segmentLength = 0
-            dots = 0
-        }
-        var index = path.startIndex
-        while index != path.endIndex {
-            let byte = path[index]
+        var index = 0
+        while true {
+            let atEnd = index == path.count
+            let byte = atEnd ? UInt8(ascii: "/") : path[index]
             if byte == UInt8(ascii: "/") {
-                try endSegment(at: index)
-                segmentStart = path.index(after: index)
+                let length = index - segmentStart
+                if length > 0 && dots == length && dots <= 2 { throw Refusal("'.' or '..' segment in the path") }
+                if length > 0 && path[segmentStart] == UInt8(ascii: ".") {
+                    let isWellKnown = segmentStart == 0 && length == wellKnown.utf8CodeUnitCount
+                        && memcmp(path.baseAddress!, wellKnown.utf8Start, length) == 0
+                    if !isWellKnown { isHidden = true }
+                }
+                if atEnd { return isHidden }
+                segmentStart = index + 1
+                dots = 0
             } else {
                 if byte < 0x20 || byte == 0x7F { throw Refusal("control character in the path") }
                 if byte == UInt8(ascii: "\\") { throw Refusal("backslash in the path") }
                 if byte == UInt8(ascii: ".") { dots += 1 }
-                segmentLength += 1
             }
-            index = path.index(after: index)
+            index += 1
         }
-        try endSegment(at: path.endIndex)
-        return isHidden
     }
+
+    private static let wellKnown: StaticString = ".well-known"
 
     /// Decodes escapes and drops empty segments: `a//b%20c/` → `a/b c`.
     private static func decode(_ raw: Slice<UnsafeRawBufferPointer>) throws(Refusal) -> [UInt8] {
