@@ -8,8 +8,9 @@ import Synchronization
 /// (no global bootstrap: several servers can live in one process), rendered as Prometheus text.
 ///
 /// The hot path never touches them: each event loop counts into its own `LoopMetrics` (plain
-/// integers and an array of durations, no lock, no atomic), and once a second hands the batch to
-/// this object's queue, which feeds the swift-metrics objects. A scrape therefore sees counts at
+/// integers and duration buckets, no lock, no atomic), and once a second hands the batch to this
+/// object's queue, which feeds the swift-metrics objects and adds up the durations
+/// (`DurationCounts`, rendered beside the registry's text). A scrape therefore sees counts at
 /// most a second old.
 public final class ServerMetrics: Sendable {
     /// Channel names; a request's channel is its index here.
@@ -17,7 +18,8 @@ public final class ServerMetrics: Sendable {
     private let registry = PrometheusCollectorRegistry()
     private let requests: [[CoreMetrics.Counter]]
     private let bytes: [CoreMetrics.Counter]
-    private let duration: CoreMetrics.Timer
+    /// On `queue` only.
+    private nonisolated(unsafe) var durations = DurationCounts()
     private let cacheHits: CoreMetrics.Counter
     private let cacheMisses: CoreMetrics.Counter
     private let openConnections: CoreMetrics.Gauge
@@ -48,22 +50,15 @@ public final class ServerMetrics: Sendable {
         let beaconErrors: CoreMetrics.Counter
     }
 
-    static let durationBuckets: [Duration] = [
-        .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
-        .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5),
-    ]
-
     init(channels: [String]) {
         self.channels = channels
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.durationHistogramBuckets = ["strata_http_request_duration_seconds": Self.durationBuckets]
+        let factory = PrometheusMetricsFactory(registry: registry)
         self.factory = factory
         requests = channels.map { channel in
             (1...5).map { CoreMetrics.Counter(label: "strata_http_requests_total", dimensions: [("channel", channel), ("status_class", "\($0)xx")], factory: factory) }
         }
         bytes = channels.map { CoreMetrics.Counter(label: "strata_http_response_bytes_total", dimensions: [("channel", $0)], factory: factory) }
         flips = channels.map { CoreMetrics.Counter(label: "strata_flips_observed_total", dimensions: [("channel", $0)], factory: factory) }
-        duration = CoreMetrics.Timer(label: "strata_http_request_duration_seconds", preferredDisplayUnit: .seconds, factory: factory)
         cacheHits = CoreMetrics.Counter(label: "strata_body_cache_hits_total", factory: factory)
         cacheMisses = CoreMetrics.Counter(label: "strata_body_cache_misses_total", factory: factory)
         openConnections = CoreMetrics.Gauge(label: "strata_open_connections", factory: factory)
@@ -76,7 +71,7 @@ public final class ServerMetrics: Sendable {
     struct Batch: Sendable {
         var requests: [[Int]]
         var bytes: [Int]
-        var durations: [UInt32]  // microseconds
+        var durations = DurationCounts()
         var cacheHits = 0
         var cacheMisses = 0
         /// Per channel and release; a short list (a channel serves one release, two during a
@@ -97,7 +92,7 @@ public final class ServerMetrics: Sendable {
                 for (index, count) in classes.enumerated() where count > 0 { requests[channel][index].increment(by: count) }
             }
             for (channel, count) in batch.bytes.enumerated() where count > 0 { bytes[channel].increment(by: count) }
-            for micros in batch.durations { duration.recordNanoseconds(Int64(micros) * 1000) }
+            durations.add(batch.durations)
             if batch.cacheHits > 0 { cacheHits.increment(by: batch.cacheHits) }
             if batch.cacheMisses > 0 { cacheMisses.increment(by: batch.cacheMisses) }
             for (key, counts) in batch.releases {
@@ -204,16 +199,19 @@ public final class ServerMetrics: Sendable {
 
     /// The Prometheus text exposition of everything (waits for batches handed in before).
     func render() -> [UInt8] {
-        queue.sync {}
+        let durations = queue.sync { self.durations }
         var text = ""
-        for line in String(decoding: registry.emitToBuffer(), as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
+        for line in String(decoding: registry.emitToBuffer(), as: UTF8.self).split(separator: "\n") {
             if line.hasPrefix("# TYPE "), let name = line.split(separator: " ").dropFirst(2).first, let help = Self.help[String(name)] {
                 text += "# HELP \(name) \(help)\n"
             }
             text += line + "\n"
         }
-        return Array(text.dropLast().utf8)
+        let name = "strata_http_request_duration_seconds"
+        text += durations.exposition(name: name, help: Self.help[name]!)
+        return Array(text.utf8)
     }
+
 }
 
 /// One event loop's counts since its last batch. Only that loop's thread touches it.
@@ -228,14 +226,14 @@ final class LoopMetrics {
 
     private static func empty(_ channels: Int) -> ServerMetrics.Batch {
         ServerMetrics.Batch(requests: Array(repeating: Array(repeating: 0, count: 5), count: channels),
-                            bytes: Array(repeating: 0, count: channels), durations: [])
+                            bytes: Array(repeating: 0, count: channels))
     }
 
     func request(channel: Int, status: Int, bytes: Int64, micros: UInt32) {
         let statusClass = min(max(status / 100, 1), 5) - 1
         batch.requests[channel][statusClass] += 1
         batch.bytes[channel] += Int(bytes)
-        batch.durations.append(micros)
+        batch.durations.record(micros: micros)
     }
 
     func answered(release: String, channel: Int, status: Int, isPage: Bool) {
@@ -273,7 +271,6 @@ final class LoopMetrics {
     func take() -> ServerMetrics.Batch {
         let taken = batch
         batch = Self.empty(channels)
-        batch.durations.reserveCapacity(taken.durations.count)
         return taken
     }
 }
