@@ -211,7 +211,6 @@ public final class ServerMetrics: Sendable {
         text += durations.exposition(name: name, help: Self.help[name]!)
         return Array(text.utf8)
     }
-
 }
 
 /// One event loop's counts since its last batch. Only that loop's thread touches it.
