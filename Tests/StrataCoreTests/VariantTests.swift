@@ -118,6 +118,35 @@ import Darwin
         }
     }
 
+    /// A brotli stream's window is the smallest that holds the file (less memory for the browser
+    /// that decodes it), never one too small: checked on the stream's header (RFC 7932 §9.1) and
+    /// by the `brotli` tool, at each side of the window sizes' edges.
+    @Test func brotliVariantsUseTheSmallestWindowThatHoldsTheFile() throws {
+        func windowBits(_ stream: [UInt8]) -> Int {
+            let bits = Int(stream[0]) | Int(stream[1]) << 8
+            if bits & 1 == 0 { return 16 }
+            let n = (bits >> 1) & 7
+            if n != 0 { return 17 + n }
+            let m = (bits >> 4) & 7
+            return m == 0 ? 17 : 8 + m
+        }
+        var random = SystemRandomNumberGenerator()
+        let words = (0..<512).map { _ in String((0..<Int.random(in: 2...9, using: &random)).map { _ in Character(UnicodeScalar(UInt8.random(in: 0x61...0x7a, using: &random))) }) }
+        let text = Array((0..<200_000).map { _ in words.randomElement(using: &random)! }.joined(separator: " ").utf8)
+        let cases = [(100, 10), (1008, 10), (1009, 11), (65_520, 16), (65_521, 17), (5 << 20, 23)]
+        try withTemporaryDirectory { folder in
+            for (count, expected) in cases {
+                let input = Array(repeating: text, count: count / text.count + 1).flatMap { $0 }.prefix(count)
+                let compressed = try Array(input).withUnsafeBytes { try VariantCompressor.compress($0, as: .br, level: 8, isText: true) }
+                #expect(windowBits(compressed) == expected, "a file of \(count) bytes")
+                let path = folder + "/\(count).br"
+                try Data(compressed).write(to: URL(fileURLWithPath: path))
+                let decoded = try run("/bin/sh", ["-c", "brotli -dc < \"$0\" | sha256sum", path])
+                #expect(decoded.stdout.hasPrefix(sha256Hex(Array(input))), "a file of \(count) bytes")
+            }
+        }
+    }
+
     @Test func compressibleFilesGetAVariantThatGzipDecompressesToTheFile() throws {
         try withTemporaryDirectory { folder in
             let store = TestStore(in: folder)
