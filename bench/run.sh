@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$(realpath "${1:-.build/release/strata}")
 case "${BENCH:-default}" in
-    default) FILES=5000 MIB=150 ROUNDS=3 FLIPS=10 DURATION=5 SERVE_ROUNDS=2 FLIP_COUNT=1000 S3_FLIPS=200 ;;
+    default) FILES=5000 MIB=150 ROUNDS=3 FLIPS=10 DURATION=5 SERVE_ROUNDS=3 FLIP_COUNT=1000 S3_FLIPS=200 ;;
     quick)   FILES=500  MIB=15  ROUNDS=1 FLIPS=5  DURATION=2 SERVE_ROUNDS=1 FLIP_COUNT=100 S3_FLIPS=20 ;;
     *) echo "bench: BENCH must be 'default' or 'quick', not '$BENCH'" >&2; exit 2 ;;
 esac

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """strata serve against nginx, Caddy, h2o and lighttpd on the same files, same machine, same run, with wrk.
 
-    bench/serve.py --strata BIN --site SITE --work DIR [--duration 5] [--connections 64] [--rounds 2] [--out JSON]
+    bench/serve.py --strata BIN --site SITE --work DIR [--duration 5] [--connections 64] [--rounds 3] [--out JSON]
 
 strata serves SITE published into a store (channel URLs); nginx, Caddy and h2o serve the same
 files from a folder with `gzip -9 -k` files beside the text files (what their gzip_static,
@@ -21,9 +21,10 @@ turns A B C A B C with `wrk -t2 -c64 --latency`:
   404         GET of a path that does not exist
   mixed       every file of the site in turn (wrk Lua script), Accept-Encoding: gzip, as a browser
 
-Reports the median over rounds of requests/s, p50 and p99 latency, the server's RSS (all its
-processes) after the run, and strata's requests/s as a ratio of each peer's, of the best of h2o
-and lighttpd, and of the floor.
+Reports the median over rounds of requests/s, p50 and p99 latency, the server's CPU time per
+request (user and system, all its processes), the server's RSS after the run, and strata's
+requests/s as a ratio of each peer's, of the best of h2o and lighttpd, and of the floor. The CPU
+per request moves far less from run to run than requests/s on a shared machine.
 """
 import argparse
 import gzip
@@ -35,7 +36,7 @@ import signal
 import subprocess
 import sys
 
-from benchlib import log, median, rss_mib, run, save, table
+from benchlib import cpu_seconds, log, median, rss_mib, run, save, table
 from servers import CaddyServer, FloorServer, H2OServer, LighttpdServer, NginxServer, StrataServer, build_floor, stop_all
 
 HERE = os.path.dirname(os.path.realpath(__file__))
@@ -117,10 +118,13 @@ def wrk(server, case: Case, duration: int, connections: int) -> dict:
     for name, value in case.headers.items():
         command += ["-H", f"{name}: {value}"]
     env = dict(os.environ, WRK_PATHS=case.paths_file or "")
+    cpu_before = cpu_seconds(server.pid)
     output = subprocess.run(command + [server.url + case.path], capture_output=True, text=True, env=env)
+    cpu_used = cpu_seconds(server.pid) - cpu_before
     if output.returncode != 0:
         raise SystemExit(f"serve bench: wrk failed against {server.name}: {output.stderr.strip()}")
     report = json.loads(output.stdout.strip().splitlines()[-1])
+    report["cpu_us_per_request"] = cpu_used * 1e6 / max(1, report["requests"])
     report["rss_mib"] = rss_mib(server.pid)
     # wrk counts every status >= 400 as an error; a 404 case expects them.
     report["bad_status"] = report["status"] if case.expected_status < 400 else 0
@@ -135,7 +139,7 @@ def main() -> None:
     parser.add_argument("--work", required=True)
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out")
     args = parser.parse_args()
     site, work = os.path.realpath(args.site), os.path.realpath(args.work)
@@ -184,6 +188,7 @@ def main() -> None:
             entry = {"case": case, "server": server.name, "requests_per_s": rate[server.name],
                      "p50_ms": median([r["p50_us"] / 1000 for r in runs]),
                      "p99_ms": median([r["p99_us"] / 1000 for r in runs]),
+                     "cpu_us": median([r["cpu_us_per_request"] for r in runs]),
                      "rss_mib": max(r["rss_mib"] for r in runs),
                      "errors": sum(r["socket_errors"] + r["bad_status"] for r in runs)}
             summary.append(entry)
@@ -191,15 +196,20 @@ def main() -> None:
             ratio = "" if entry["server"] == "strata" else f"{rate['strata'] / rate[entry['server']]:.2f}"
             entry["strata_ratio"] = ratio
             rows.append([case, entry["server"], entry["requests_per_s"], entry["p50_ms"], entry["p99_ms"],
-                         entry["rss_mib"], entry["errors"], ratio])
-    print(table(["case", "server", "req/s", "p50 ms", "p99 ms", "RSS MiB", "errors", "strata ÷ peer"], rows,
+                         entry["rss_mib"], entry["errors"], ratio, round(entry["cpu_us"], 2)])
+    print(table(["case", "server", "req/s", "p50 ms", "p99 ms", "RSS MiB", "errors", "strata ÷ peer", "CPU µs/req"], rows,
                 f"Serve (wrk -t2 -c{args.connections} -d{args.duration}s, median of {args.rounds} rounds; "
-                "strata ÷ peer is requests/s, higher is better for strata; the floor is bench/floor.c)"))
+                "strata ÷ peer is requests/s, higher is better for strata; CPU µs/req is the server's user and "
+                "system time per request; the floor is bench/floor.c)"))
     best = {}
     for entry in summary:
         if entry["server"] in ("h2o", "lighttpd"):
             best[entry["case"]] = max(best.get(entry["case"], 0), entry["requests_per_s"])
     rates = {(e["case"], e["server"]): e["requests_per_s"] for e in summary}
+    cpu = {(e["case"], e["server"]): e["cpu_us"] for e in summary}
+    print("\nCPU per request, nginx's ÷ strata's (above 1.0, strata spends less): " + ", ".join(
+        f"{case} {cpu[(case, 'nginx')] / cpu[(case, 'strata')]:.2f}" for case in dict.fromkeys(e["case"] for e in summary)
+        if cpu.get((case, "nginx")) and cpu.get((case, "strata"))))
     print("\nstrata ÷ best of h2o and lighttpd: " + ", ".join(
         f"{case} {rates[(case, 'strata')] / value:.2f}" for case, value in best.items() if value))
     if ("1 KiB", "floor") in rates:
