@@ -104,8 +104,9 @@ def main() -> None:
             rates[(case.name, server.name)] = rate
             rows.append([case.name, server.name, rate, median([r["p50_us"] / 1000 for r in runs]),
                          median([r["p99_us"] / 1000 for r in runs]), max(r["rss_mib"] for r in runs),
-                         sum(r["socket_errors"] + r["bad_status"] for r in runs)])
-    print(table(["case", "server", "req/s", "p50 ms", "p99 ms", "RSS MiB", "errors"], rows,
+                         sum(r["socket_errors"] + r["bad_status"] for r in runs),
+                         round(median([r["cpu_us_per_request"] for r in runs]), 2)])
+    print(table(["case", "server", "req/s", "p50 ms", "p99 ms", "RSS MiB", "errors", "CPU µs/req"], rows,
                 f"{'Before and after' if before else 'A split channel'} (wrk -t2 -c{args.connections} -d{args.duration}s, "
                 f"median of {args.rounds} rounds, the strata servers alternate going first)"))
     for case in cases:
