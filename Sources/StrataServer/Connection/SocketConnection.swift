@@ -131,10 +131,9 @@ final class SocketConnection: ConnectionIO {
         updateInterest()
     }
 
-    func cork(_ on: Bool) {
-        var value: CInt = on ? 1 : 0
-        setsockopt(descriptor, CInt(IPPROTO_TCP), TCP_CORK, &value, socklen_t(MemoryLayout<CInt>.size))
-    }
+    /// Nothing to do: bytes queued just before a file go out with `MSG_MORE` (see `sendBuffers`),
+    /// so a head leaves in its body's first segment without two `setsockopt` calls per response.
+    func cork(_ on: Bool) {}
 
     func closeWhenSent() {
         closeOnceSent = true
@@ -178,10 +177,13 @@ final class SocketConnection: ConnectionIO {
         updateInterest()
     }
 
-    /// `writev` of the buffers at the front (up to 64). True when they all left.
+    /// `writev` of the buffers at the front (up to 64). True when they all left. Before a file they
+    /// go with `MSG_MORE`: held for the `sendfile` that follows, as `TCP_CORK` would hold them.
     private func sendBuffers() -> Bool {
         var count = 0
         while count < outgoing.count && count < 64, case .bytes = outgoing[count] { count += 1 }
+        var fileFollows = false
+        if count < outgoing.count, case .file = outgoing[count] { fileFollows = true }
         let written: Int = withUnsafeTemporaryAllocation(of: iovec.self, capacity: count) { vectors in
             for index in 0..<count {
                 guard case .bytes(let bytes) = outgoing[index] else { break }
@@ -189,7 +191,17 @@ final class SocketConnection: ConnectionIO {
                 bytes.withUnsafeReadableBytes { vectors[index] = iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
             }
             while true {
-                let result = count == 1 ? Glibc.write(descriptor, vectors[0].iov_base, vectors[0].iov_len) : writev(descriptor, vectors.baseAddress, CInt(count))
+                let result: Int
+                if fileFollows {
+                    var message = msghdr()
+                    message.msg_iov = vectors.baseAddress
+                    message.msg_iovlen = count
+                    result = sendmsg(descriptor, &message, CInt(MSG_MORE))
+                } else if count == 1 {
+                    result = Glibc.write(descriptor, vectors[0].iov_base, vectors[0].iov_len)
+                } else {
+                    result = writev(descriptor, vectors.baseAddress, CInt(count))
+                }
                 if result >= 0 || errno != EINTR { return result }
             }
         }
