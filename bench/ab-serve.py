@@ -2,10 +2,10 @@
 """Two strata binaries serving the same store, and nginx, in the same run: did a change slow the server?
 
     bench/ab-serve.py --before BIN --after BIN --site SITE --work DIR [--duration 5] [--rounds 3]
-                      [--canary PERCENT] [--out JSON]
+                      [--canary PERCENT] [--cases 1k,100k,300k,304,gzip,404,mixed] [--out JSON]
 
 Publishes SITE with the --after binary, serves it with both binaries (and nginx from a copy with
-`gzip -9 -k` files), then runs wrk's 1 KiB, 304 and mixed cases (as bench/serve.py defines them) against
+`gzip -9 -k` files), then runs wrk's cases (as bench/serve.py defines them; 1 KiB, 304 and mixed unless --cases says) against
 each in turns A B C, --rounds times, and prints requests/s and after ÷ before. Used to show that
 metrics (issue 15) cost the hot path nothing measurable.
 
@@ -24,6 +24,9 @@ from serve import PROBES, Case, fetch, prepare_peer_root, write_paths_file, wrk
 from servers import NginxServer, StrataServer, stop_all
 
 
+CASE_NAMES = ("1k", "100k", "300k", "304", "gzip", "404", "mixed")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="strata before vs after a change, and nginx, same run")
     parser.add_argument("--before", help="the binary before the change (left out: only --after, and its canary)")
@@ -34,8 +37,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--canary", type=int, help="also serve a store with a canary at this percent")
+    parser.add_argument("--cases", default="1k,304,mixed",
+                        help=f"which cases, comma-separated, of: {','.join(CASE_NAMES)} (default: 1k,304,mixed)")
     parser.add_argument("--out")
     args = parser.parse_args()
+    unknown = [name for name in args.cases.split(",") if name not in CASE_NAMES]
+    if unknown:
+        parser.error(f"no such case: {', '.join(unknown)} (known: {','.join(CASE_NAMES)})")
     site, work = os.path.realpath(args.site), os.path.realpath(args.work)
     os.makedirs(work, exist_ok=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
@@ -67,8 +75,12 @@ def main() -> None:
         canary = StrataServer(18294, work, binary, canary_store)
         canary.name = f"{after.name}, canary {args.canary}%"
         servers.insert(servers.index(after) + 1, canary)
-    cases = [Case("1 KiB", PROBES["1k"]), Case("304", PROBES["js"], expected_status=304),
-             Case("mixed", "/", {"Accept-Encoding": "gzip"}, paths_file=paths_file)]
+    every_case = {"1k": Case("1 KiB", PROBES["1k"]), "100k": Case("100 KiB", PROBES["100k"]),
+                  "300k": Case("300 KiB", PROBES["300k"]), "304": Case("304", PROBES["js"], expected_status=304),
+                  "gzip": Case("gzip", PROBES["js"], {"Accept-Encoding": "gzip"}),
+                  "404": Case("404", "/no/such/page.html", expected_status=404),
+                  "mixed": Case("mixed", "/", {"Accept-Encoding": "gzip"}, paths_file=paths_file)}
+    cases = [every_case[name] for name in args.cases.split(",")]
     visitor = {"Cookie": "strata-bucket=0123456789abcdef"}
 
     def asked_by(server, case: Case) -> Case:
@@ -80,7 +92,8 @@ def main() -> None:
             case = Case(case.name, case.path, {**case.headers, "If-None-Match": etag}, expected_status=304)
         if not canary:
             return case
-        return Case(case.name, case.path, {**case.headers, **visitor}, paths_file=case.paths_file)
+        return Case(case.name, case.path, {**case.headers, **visitor}, paths_file=case.paths_file,
+                    expected_status=case.expected_status)
 
     results = []
     try:
