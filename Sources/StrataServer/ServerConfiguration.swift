@@ -82,8 +82,9 @@ public struct ServerConfiguration: Sendable {
 
     // Speed.
     /// Files up to this size are kept in memory once read (keyed by content digest); larger ones
-    /// go out with sendfile from a descriptor kept open.
-    public var hotFileMaxBytes = 128 * 1024
+    /// go out with sendfile from a descriptor kept open. Above about 32 KiB, copying the bytes
+    /// into the socket costs more CPU than the `sendfile` call that lends it the page cache.
+    public var hotFileMaxBytes = 32 * 1024
     /// The memory for hot files, all releases together.
     public var hotCacheBytes = 12 * 1024 * 1024
     /// Descriptors each event loop keeps open between requests, at most (nginx's
