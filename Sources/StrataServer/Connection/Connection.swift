@@ -18,7 +18,8 @@ protocol ConnectionIO: AnyObject {
     func flush()
     /// Reading was held (`Connection.mayRead` said no) and may go on.
     func resumeReading()
-    /// Holds partial segments back (or lets them go). Best effort.
+    /// Holds partial segments back (or lets them go), so a head leaves with its file's first
+    /// segment. Best effort; an IO that already sends bytes before a file with `MSG_MORE` does nothing.
     func cork(_ on: Bool)
     /// Sends everything written so far, then closes.
     func closeWhenSent()
@@ -267,8 +268,9 @@ final class Connection<IO: ConnectionIO> {
             io.write(services.heads)
             io.write(bytes)
         case .file(let descriptor, let offset, let length):
-            // Corked, the head leaves in the body's first segment instead of a packet of its own
-            // (nginx's `tcp_nopush`); the last piece's write uncorks.
+            // Corked (or, on the server's own loops, sent with `MSG_MORE`), the head leaves in the
+            // body's first segment instead of a packet of its own (nginx's `tcp_nopush`); the last
+            // piece's write uncorks.
             io.cork(true)
             io.write(services.heads)
             sendFile(descriptor, offset: offset, length: length)
